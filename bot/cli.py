@@ -1,0 +1,123 @@
+"""Command-line entry: parses arguments and calls into the bot; no business logic here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from pathlib import Path
+
+from bot.budget.ledger import CallRecord, Ledger, Scope
+from bot.budget.pricing import call_cost
+from bot.config import DEFAULT_CONFIG_PATH, Config, GpuPrice, load_config
+from bot.errors import BotError, ConfigError
+from bot.models.base import Usage
+from bot.report.cost import CostSummary, render_json, render_text, summarize
+
+EXIT_INVALID_CONFIG = 2
+
+
+def _parse_since(text: str) -> float:
+    match = re.fullmatch(r"(\d+)([smhdw])", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 12h, 7d or 2w")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
+    return time.time() - int(match.group(1)) * seconds
+
+
+def cost_summary(config: Config, calls: Iterable[CallRecord]) -> CostSummary:
+    """Summarize calls, comparing with the premium tier's first provider (the last tier)."""
+    premium_cfg = config.tiers[config.tier_names[-1]].providers[0]
+
+    def premium(usage: Usage) -> Decimal:
+        return call_cost(premium_cfg, usage, latency_s=0.0)
+
+    comparable = not isinstance(premium_cfg.price, GpuPrice)
+    return summarize(calls, premium=premium if comparable else None, premium_model=premium_cfg.model)
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    path = Path(args.path) if args.path else DEFAULT_CONFIG_PATH
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        count = len(exc.issues)
+        print(f"{path}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
+        for issue in exc.issues:
+            print(f"  {issue.render()}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    print(f"ok: {path}")
+    print(f"  preset: {config.routing.preset}")
+    for name, tier in config.tiers.items():
+        providers = ", ".join(f"{p.display_name} ({p.model})" for p in tier.providers)
+        print(f"  tier {name}: {providers}")
+    b = config.budget
+    limits = [f"{n}={v}" for n, v in (("attempt", b.per_attempt_usd), ("item", b.per_item_usd),
+              ("run", b.per_run_usd), ("day", b.per_day_usd)) if v is not None]  # fmt: skip
+    print(f"  budget (USD): {', '.join(limits) or 'unlimited'}")
+    return 0
+
+
+def _cost(args: argparse.Namespace) -> int:
+    config = load_config(Path(args.config) if args.config else None)
+    path = Path(args.ledger or config.ledger.path)
+    if not path.exists():
+        print(f"no ledger at {path}: no model calls recorded yet", file=sys.stderr)
+        return 0
+    ledger = Ledger(path)
+    calls = ledger.calls(Scope(run_id=args.run, since=args.since))
+    summary = cost_summary(config, calls)
+    print(render_json(summary) if args.json else render_text(summary))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(Path(args.workdir) if args.workdir else None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="milestone-bot", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log routing decisions")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    config = sub.add_parser("config", help="configuration commands")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate a config file (default .github/milestone-bot.toml)")
+    check.add_argument("path", nargs="?")
+    check.set_defaults(func=_config_check)
+
+    cost = sub.add_parser("cost", help="spend by tier and model, and what the premium tier alone would cost")
+    cost.add_argument("--run", help="only this run id")
+    cost.add_argument("--since", type=_parse_since, help="only calls this recent: 30m, 12h, 7d, 2w")
+    cost.add_argument("--json", action="store_true", help="machine-readable output")
+    cost.add_argument("--config", help="config file (default .github/milestone-bot.toml)")
+    cost.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    cost.set_defaults(func=_cost)
+
+    demo = sub.add_parser("demo", help="run the routing layer end to end, offline, against local fake servers")
+    demo.add_argument("--workdir", help="keep the demo's files (config, script, ledger) here")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Every error the bot raises, in one tree.
+
+Foreign exceptions (SDKs, sqlite, tomllib) are translated once, at the adapter that meets them, with
+``raise ... from`` so the cause stays visible. Callers catch the narrowest branch they can act on:
+the router retries ``ProviderUnavailable`` and ``RateLimited``, falls back on ``ProviderRejected``,
+and never catches ``BudgetExceeded`` or ``ScriptError``.
+
+    BotError
+    ├── ConfigError                config file missing, unparsable or invalid (carries every issue)
+    ├── PricingError               no price known for a model, or a price that cannot be computed
+    ├── ProviderError              one call to one provider failed
+    │   ├── ProviderUnavailable    timeout, connection failure, 5xx: transient, retried
+    │   ├── RateLimited            429; carries retry_after seconds when the server sent one
+    │   ├── ProviderRejected       any other 4xx: the request itself is wrong, never retried
+    │   └── MalformedResponse      the server answered, but not with a usable body
+    ├── ScriptError                the scripted provider has no rule for a request, or a bad script
+    ├── RoutingError               no provider of a tier could serve the call (wraps the last errors)
+    ├── BudgetExceeded             a call's worst case would pass a budget limit; nothing was spent
+    └── LedgerError                the cost ledger could not be read or written
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+class BotError(Exception):
+    """Root of the tree: ``except BotError`` catches every failure the bot itself reports."""
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a config file: where it is, what is wrong, and how to fix it."""
+
+    file: str
+    key: str
+    problem: str
+    fix: str = ""
+
+    def render(self) -> str:
+        where = f"{self.file}: {self.key}" if self.key else self.file
+        return f"{where}: {self.problem}" + (f" — {self.fix}" if self.fix else "")
+
+
+class ConfigError(BotError):
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(issue.render() for issue in issues))
+
+
+class PricingError(BotError):
+    pass
+
+
+class ProviderError(BotError):
+    def __init__(self, message: str, *, provider: str = "", status: int | None = None) -> None:
+        self.provider = provider
+        self.status = status
+        super().__init__(f"{provider}: {message}" if provider else message)
+
+
+class ProviderUnavailable(ProviderError):
+    pass
+
+
+class RateLimited(ProviderError):
+    def __init__(
+        self, message: str, *, provider: str = "", status: int | None = 429, retry_after: float | None = None
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, provider=provider, status=status)
+
+
+class ProviderRejected(ProviderError):
+    pass
+
+
+class MalformedResponse(ProviderError):
+    pass
+
+
+class ScriptError(BotError):
+    pass
+
+
+class RoutingError(BotError):
+    def __init__(self, message: str, *, errors: tuple[BotError, ...] = ()) -> None:
+        self.errors = errors
+        detail = "; ".join(str(e) for e in errors)
+        super().__init__(f"{message}: {detail}" if detail else message)
+
+
+class BudgetExceeded(BotError):
+    def __init__(self, *, limit: str, limit_usd: Decimal, spent_usd: Decimal, needed_usd: Decimal) -> None:
+        self.limit = limit
+        self.limit_usd = limit_usd
+        self.spent_usd = spent_usd
+        self.needed_usd = needed_usd
+        super().__init__(
+            f"budget {limit} of ${limit_usd} would be exceeded: ${spent_usd} spent or reserved, "
+            f"this call may cost up to ${needed_usd}"
+        )
+
+
+class LedgerError(BotError):
+    pass

@@ -1,0 +1,1 @@
+"""Model providers: one protocol, adapters per wire API, and the scripted provider."""

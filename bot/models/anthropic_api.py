@@ -1,0 +1,98 @@
+"""Adapter for Anthropic's Messages API (the premium tier).
+
+As with the OpenAI adapter, the SDK does not retry; the router does, and records every try.
+"""
+
+from __future__ import annotations
+
+import time
+
+import anthropic
+from anthropic.types import Message as AnthropicMessage
+from anthropic.types import MessageParam, TextBlock
+
+from bot.errors import MalformedResponse, ProviderError, ProviderUnavailable
+from bot.models.base import ITEM_HEADER, PURPOSE_HEADER, ChatRequest, Completion, Usage
+from bot.models.status import error_for_status, parse_retry_after
+
+
+class AnthropicProvider:
+    def __init__(
+        self, *, name: str, model: str, base_url: str | None, api_key: str | None, timeout_s: float
+    ) -> None:
+        self._name = name
+        self._model = model
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key or "not-set", base_url=base_url, timeout=timeout_s, max_retries=0
+        )
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        # System text goes in the request's own field; the conversation alternates user/assistant.
+        messages: list[MessageParam] = [
+            {"role": "assistant", "content": m.content} if m.role == "assistant" else {"role": "user", "content": m.content}
+            for m in request.messages
+            if m.role != "system"
+        ]
+        started = time.monotonic()
+        try:
+            response = await self._client.messages.create(
+                model=self._model,
+                max_tokens=request.max_tokens,
+                messages=messages,
+                extra_headers={PURPOSE_HEADER: request.scope.purpose.value, ITEM_HEADER: request.scope.item_id},
+                system=request.system or anthropic.omit,
+            )
+        except Exception as exc:  # noqa: BLE001 - translated once, here
+            raise translate_anthropic_error(exc, provider=self._name) from exc
+        return _completion(response, provider=self._name, latency_s=time.monotonic() - started)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def translate_anthropic_error(exc: Exception, *, provider: str) -> ProviderError:
+    if isinstance(exc, anthropic.APITimeoutError):
+        return ProviderUnavailable("request timed out", provider=provider)
+    if isinstance(exc, anthropic.APIConnectionError):
+        return ProviderUnavailable(f"connection failed: {exc}", provider=provider)
+    if isinstance(exc, anthropic.APIStatusError):
+        retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
+        return error_for_status(exc.status_code, exc.message, provider=provider, retry_after=retry_after)
+    if isinstance(exc, (anthropic.APIResponseValidationError, ValueError)):
+        return MalformedResponse(f"unreadable response: {exc}", provider=provider)
+    if isinstance(exc, anthropic.AnthropicError):
+        return ProviderUnavailable(str(exc), provider=provider)
+    raise exc
+
+
+def _completion(response: AnthropicMessage, *, provider: str, latency_s: float) -> Completion:
+    # The SDK builds responses without validating them, so a body of the wrong shape surfaces as
+    # odd attribute types; check what is used.
+    content = getattr(response, "content", None)
+    u = getattr(response, "usage", None)
+    if not isinstance(content, list) or u is None or not isinstance(getattr(u, "input_tokens", None), int):
+        raise MalformedResponse("response is not a Messages API message", provider=provider)
+    texts = [block.text for block in content if isinstance(block, TextBlock)]
+    if not texts:
+        raise MalformedResponse("response has no text content", provider=provider)
+    cache_read = u.cache_read_input_tokens or 0
+    cache_write = u.cache_creation_input_tokens or 0
+    usage = Usage(
+        # Anthropic counts cached parts apart from input_tokens; the bot's Usage includes them.
+        input_tokens=u.input_tokens + cache_read + cache_write,
+        output_tokens=u.output_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+    )
+    return Completion(
+        text="".join(texts), usage=usage, model=response.model, finish_reason=response.stop_reason or "",
+        latency_s=latency_s,
+    )  # fmt: skip

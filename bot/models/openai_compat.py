@@ -1,0 +1,103 @@
+"""Adapter for OpenAI-compatible chat completions: vLLM, Groq, OpenRouter, DeepSeek, Cerebras, Ollama.
+
+The SDK's own retries are off (``max_retries=0``): the router owns retrying and fallback, so that
+every try is budgeted and recorded.
+"""
+
+from __future__ import annotations
+
+import time
+
+import openai
+from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+
+from bot.errors import MalformedResponse, ProviderError, ProviderUnavailable
+from bot.models.base import ITEM_HEADER, PURPOSE_HEADER, ChatRequest, Completion, Message, Usage
+from bot.models.status import error_for_status, parse_retry_after
+
+
+class OpenAICompatProvider:
+    def __init__(
+        self, *, name: str, model: str, base_url: str, api_key: str | None, timeout_s: float
+    ) -> None:
+        self._name = name
+        self._model = model
+        # Local servers (vLLM, Ollama) accept any key; the SDK insists on one.
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key or "not-needed", base_url=base_url, timeout=timeout_s, max_retries=0
+        )
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        messages = [_param(m) for m in request.messages]
+        started = time.monotonic()
+        try:
+            response = await self._client.chat.completions.create(
+                model=self._model,
+                messages=messages,
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                extra_headers={PURPOSE_HEADER: request.scope.purpose.value, ITEM_HEADER: request.scope.item_id},
+            )
+        except Exception as exc:  # noqa: BLE001 - translated once, here
+            raise translate_openai_error(exc, provider=self._name) from exc
+        return _completion(response, provider=self._name, latency_s=time.monotonic() - started)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _param(message: Message) -> ChatCompletionMessageParam:
+    if message.role == "system":
+        return {"role": "system", "content": message.content}
+    if message.role == "assistant":
+        return {"role": "assistant", "content": message.content}
+    return {"role": "user", "content": message.content}
+
+
+def translate_openai_error(exc: Exception, *, provider: str) -> ProviderError:
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderUnavailable("request timed out", provider=provider)
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderUnavailable(f"connection failed: {exc}", provider=provider)
+    if isinstance(exc, openai.APIStatusError):
+        retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
+        return error_for_status(exc.status_code, exc.message, provider=provider, retry_after=retry_after)
+    if isinstance(exc, (openai.APIResponseValidationError, ValueError)):
+        return MalformedResponse(f"unreadable response: {exc}", provider=provider)
+    if isinstance(exc, openai.OpenAIError):
+        return ProviderUnavailable(str(exc), provider=provider)
+    raise exc
+
+
+def _completion(response: ChatCompletion, *, provider: str, latency_s: float) -> Completion:
+    # The SDK builds responses without validating them, so a body of the wrong shape surfaces as
+    # odd attribute types; check what is used.
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise MalformedResponse("response has no choices", provider=provider)
+    choice = choices[0]
+    text = getattr(getattr(choice, "message", None), "content", None)
+    if not isinstance(text, str):
+        raise MalformedResponse("response message has no text content", provider=provider)
+    usage = Usage()
+    if isinstance(getattr(response, "usage", None), CompletionUsage) and response.usage is not None:
+        details = response.usage.prompt_tokens_details
+        usage = Usage(
+            input_tokens=response.usage.prompt_tokens,
+            output_tokens=response.usage.completion_tokens,
+            cache_read_tokens=(details.cached_tokens or 0) if details else 0,
+            cache_write_tokens=(details.cache_write_tokens or 0) if details else 0,
+        )
+    return Completion(
+        text=text, usage=usage, model=response.model or "", finish_reason=choice.finish_reason or "",
+        latency_s=latency_s,
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Reports built by pure functions from value types: cost tables, summaries."""

@@ -1,0 +1,1 @@
+"""Routing: tiers, transport fallback, the escalation policies and their presets."""

@@ -1,0 +1,104 @@
+"""Drives one task through the escalation policy: decide, call, validate, record, repeat.
+
+The policy chooses tiers, the router makes the calls, and a caller-supplied validator judges each
+answer. The per-item loop of a run builds on this; the demo and the replay benchmark use it as is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import assert_never
+
+from bot.budget.guard import BudgetGuard
+from bot.budget.ledger import Ledger, Scope
+from bot.domain import CallScope, Purpose, TaskSize, Verdict
+from bot.errors import BudgetExceeded, RoutingError
+from bot.models.base import ChatRequest, Completion
+from bot.routing.policy import Attempt, EscalationContext, EscalationPolicy, Stop, Tried
+from bot.routing.router import Router
+
+MakeRequest = Callable[[CallScope], ChatRequest]
+Validate = Callable[[Completion, CallScope], Awaitable[Verdict]]
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    verdict: Verdict
+    tried: tuple[Tried, ...]
+    reason: str
+    shipped: Completion | None = None
+
+    @property
+    def cost(self) -> Decimal:
+        return sum((t.cost for t in self.tried), Decimal(0))
+
+
+@dataclass(frozen=True)
+class Task:
+    run_id: str
+    item_id: str
+    purpose: Purpose = Purpose.CHANGE
+    kind: str = "bugfix"
+    repo: str = ""
+    size: TaskSize = TaskSize.MEDIUM
+
+
+class Driver:
+    def __init__(self, *, router: Router, policy: EscalationPolicy, ledger: Ledger, guard: BudgetGuard) -> None:
+        self._router = router
+        self._policy = policy
+        self._ledger = ledger
+        self._guard = guard
+
+    async def run(self, task: Task, *, make_request: MakeRequest, validate: Validate) -> TaskOutcome:
+        tried: list[Tried] = []
+        base_scope = CallScope(task.run_id, task.purpose, task.item_id, 0, task.kind, task.repo)
+        while True:
+            ctx = EscalationContext(
+                purpose=task.purpose, tiers=self._router.tier_names, tried=tuple(tried), size=task.size,
+                kind=task.kind, spent=sum((t.cost for t in tried), Decimal(0)),
+                remaining=self._guard.remaining(base_scope),
+                history=self._ledger.history(repo=task.repo, kind=task.kind),
+            )  # fmt: skip
+            decision = self._policy.decide(ctx)
+            if isinstance(decision, Stop):
+                verdict = Verdict.FAILED if tried else Verdict.NONE
+                return TaskOutcome(tried[-1].verdict if tried else verdict, tuple(tried), decision.reason)
+            if isinstance(decision, Attempt):
+                first = len(tried)
+                scopes = [
+                    CallScope(task.run_id, task.purpose, task.item_id, first + i, task.kind, task.repo)
+                    for i in range(decision.parallel)
+                ]
+                try:
+                    results = await asyncio.gather(
+                        *(self._attempt(decision.tier, s, make_request, validate) for s in scopes)
+                    )
+                except BudgetExceeded as exc:
+                    return TaskOutcome(Verdict.ERROR, tuple(tried), f"budget_exceeded: {exc}")
+                shipped: Completion | None = None
+                for scope, (verdict, completion) in zip(scopes, results, strict=True):
+                    cost = self._ledger.spent(Scope(task.run_id, task.item_id, scope.attempt))
+                    tried.append(Tried(decision.tier, verdict, cost))
+                    self._ledger.record_attempt(
+                        run_id=task.run_id, item_id=task.item_id, attempt=scope.attempt, repo=task.repo,
+                        kind=task.kind, tier=decision.tier, verdict=verdict.value, cost=cost,
+                    )  # fmt: skip
+                    if verdict is Verdict.PASSED and shipped is None:
+                        shipped = completion
+                if shipped is not None:
+                    return TaskOutcome(Verdict.PASSED, tuple(tried), "validated", shipped)
+                continue
+            assert_never(decision)
+
+    async def _attempt(
+        self, tier: str, scope: CallScope, make_request: MakeRequest, validate: Validate
+    ) -> tuple[Verdict, Completion | None]:
+        try:
+            completion = await self._router.complete(make_request(scope), tier=tier)
+        except RoutingError:
+            return Verdict.ERROR, None
+        return await validate(completion, scope), completion
