@@ -76,7 +76,7 @@ api_key_env = "DEMO_GROQ_KEY"
 type = "anthropic"
 name = "anthropic"
 base_url = "{premium}"
-model = "claude-sonnet-4-5"
+model = "claude-sonnet-4-6"
 api_key_env = "DEMO_ANTHROPIC_KEY"
 """
 
