@@ -30,7 +30,9 @@ def build_provider(cfg: ProviderConfig, *, env: Mapping[str, str], root: Path) -
     name = cfg.display_name
     if isinstance(cfg, ScriptedConfig):
         script = Path(cfg.script)
-        return ScriptedProvider(script if script.is_absolute() else root / script, model=cfg.model, name=name), None
+        return ScriptedProvider(
+            script if script.is_absolute() else root / script, model=cfg.model, name=name
+        ), None
     key = env.get(cfg.api_key_env) if cfg.api_key_env else None
     missing = f"environment variable {cfg.api_key_env} is not set" if cfg.api_key_env and not key else None
     if isinstance(cfg, OpenAIConfig):
@@ -52,9 +54,14 @@ def open_ledger(config: Config, *, root: Path) -> Ledger:
 
 
 def build_router(
-    config: Config, *, ledger: Ledger, root: Path, env: Mapping[str, str] | None = None,
-    sleep: Sleep | None = None, clock: Callable[[], float] = time.time,
-) -> tuple[Router, BudgetGuard]:  # fmt: skip
+    config: Config,
+    *,
+    ledger: Ledger,
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    sleep: Sleep | None = None,
+    clock: Callable[[], float] = time.time,
+) -> tuple[Router, BudgetGuard]:
     env = os.environ if env is None else env
     tiers: list[TierSlots] = []
     for tier_name, tier in config.tiers.items():
@@ -66,12 +73,14 @@ def build_router(
             history = ledger.provider_usage(cfg.display_name, since=clock() - DAY) if cfg.quota else []
             slots.append(
                 Slot(
-                    config=cfg, provider=provider, disabled=disabled,
+                    config=cfg,
+                    provider=provider,
+                    disabled=disabled,
                     breaker=CircuitBreaker(
                         failures=config.routing.breaker_failures, cooldown_s=config.routing.breaker_cooldown_s
                     ),
                     quota=QuotaTracker(cfg.quota, clock=clock, history=history),
-                )  # fmt: skip
+                )
             )
         tiers.append(TierSlots(name=tier_name, balance=tier.balance, slots=slots))
     guard = BudgetGuard(ledger, config.budget, clock=clock)

@@ -56,8 +56,16 @@ def _config_check(args: argparse.Namespace) -> int:
         providers = ", ".join(f"{p.display_name} ({p.model})" for p in tier.providers)
         print(f"  tier {name}: {providers}")
     b = config.budget
-    limits = [f"{n}={v}" for n, v in (("attempt", b.per_attempt_usd), ("item", b.per_item_usd),
-              ("run", b.per_run_usd), ("day", b.per_day_usd)) if v is not None]  # fmt: skip
+    limits = [
+        f"{n}={v}"
+        for n, v in (
+            ("attempt", b.per_attempt_usd),
+            ("item", b.per_item_usd),
+            ("run", b.per_run_usd),
+            ("day", b.per_day_usd),
+        )
+        if v is not None
+    ]
     print(f"  budget (USD): {', '.join(limits) or 'unlimited'}")
     return 0
 
@@ -100,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
     cost.set_defaults(func=_cost)
 
-    demo = sub.add_parser("demo", help="run the routing layer end to end, offline, against local fake servers")
+    demo = sub.add_parser(
+        "demo", help="run the routing layer end to end, offline, against local fake servers"
+    )
     demo.add_argument("--workdir", help="keep the demo's files (config, script, ledger) here")
     demo.set_defaults(func=_demo)
     return parser
@@ -108,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args))
     except ConfigError as exc:

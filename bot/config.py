@@ -101,7 +101,9 @@ def _check_url(value: str) -> str:
     if re.match(r"^https?://[^/\s:]+(:\d+)?(/\S*)?$", value):
         return value.rstrip("/")
     guess = value if "://" in value else f"http://{value}"
-    guess = re.sub(r"^[a-z]+://", "http://" if "localhost" in value or "127.0.0.1" in value else "https://", guess)
+    guess = re.sub(
+        r"^[a-z]+://", "http://" if "localhost" in value or "127.0.0.1" in value else "https://", guess
+    )
     if not re.search(r"/v\d+$", guess.rstrip("/")):
         guess = guess.rstrip("/") + "/v1"
     raise ValueError(f'not a URL: "{value}" — did you mean "{guess}"?')
@@ -138,7 +140,9 @@ class ScriptedProvider(_ProviderBase):
     script: str = Field(min_length=1)
 
 
-ProviderConfig = Annotated[OpenAICompatProvider | AnthropicProvider | ScriptedProvider, Field(discriminator="type")]
+ProviderConfig = Annotated[
+    OpenAICompatProvider | AnthropicProvider | ScriptedProvider, Field(discriminator="type")
+]
 
 
 class Tier(_Strict):
@@ -149,7 +153,9 @@ class Tier(_Strict):
     context_bytes: int = Field(default=20_000, ge=1_000)
 
 
-Preset = Literal["single-model", "local-first", "three-tier", "planner-executor", "diverge-converge", "adaptive"]
+Preset = Literal[
+    "single-model", "local-first", "three-tier", "planner-executor", "diverge-converge", "adaptive"
+]
 
 
 class Routing(_Strict):
@@ -214,7 +220,9 @@ class Config(_Strict):
     def _tier_names(cls, tiers: dict[str, Tier]) -> dict[str, Tier]:
         for name in tiers:
             if not _TIER_NAME.match(name):
-                raise ValueError(f"tier name {name!r} is not allowed — use lowercase letters, digits, - and _")
+                raise ValueError(
+                    f"tier name {name!r} is not allowed — use lowercase letters, digits, - and _"
+                )
         return tiers
 
     @field_validator("allowed_users")
@@ -232,7 +240,7 @@ class Config(_Strict):
 
 def parse_config(text: str, *, file: str = "<config>") -> Config:
     """Parse and validate TOML text; every problem is reported at once in one ``ConfigError``."""
-    from bot.config_errors import issues_from_validation, issues_from_semantics
+    from bot.config_errors import issues_from_semantics, issues_from_validation
 
     try:
         raw = tomllib.loads(text)

@@ -25,9 +25,20 @@ def _all_fields(models: Iterable[type[BaseModel]]) -> dict[type[BaseModel], list
 
 
 _MODELS: list[type[BaseModel]] = [
-    cfg.Config, cfg.Tier, cfg.Routing, cfg.Budget, cfg.Concurrency, cfg.Validation, cfg.Ledger, cfg.Quota,
-    cfg.TokenPrice, cfg.GpuPrice, cfg.OpenAICompatProvider, cfg.AnthropicProvider, cfg.ScriptedProvider,
-]  # fmt: skip
+    cfg.Config,
+    cfg.Tier,
+    cfg.Routing,
+    cfg.Budget,
+    cfg.Concurrency,
+    cfg.Validation,
+    cfg.Ledger,
+    cfg.Quota,
+    cfg.TokenPrice,
+    cfg.GpuPrice,
+    cfg.OpenAICompatProvider,
+    cfg.AnthropicProvider,
+    cfg.ScriptedProvider,
+]
 _FIELDS = _all_fields(_MODELS)
 
 
@@ -57,15 +68,20 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
             # Which provider type? Guess from the tag pydantic left in the location.
             tags = [p for p in loc if p in {"openai_compat", "anthropic", "scripted"}]
             by_tag: dict[str, type[BaseModel]] = {
-                "openai_compat": cfg.OpenAICompatProvider, "anthropic": cfg.AnthropicProvider,
+                "openai_compat": cfg.OpenAICompatProvider,
+                "anthropic": cfg.AnthropicProvider,
                 "scripted": cfg.ScriptedProvider,
-            }  # fmt: skip
+            }
             model, i = (by_tag[tags[0]] if tags else cfg.OpenAICompatProvider), i + 2
             continue
         nested: dict[str, type[BaseModel]] = {
-            "routing": cfg.Routing, "budget": cfg.Budget, "concurrency": cfg.Concurrency,
-            "validation": cfg.Validation, "ledger": cfg.Ledger, "quota": cfg.Quota,
-        }  # fmt: skip
+            "routing": cfg.Routing,
+            "budget": cfg.Budget,
+            "concurrency": cfg.Concurrency,
+            "validation": cfg.Validation,
+            "ledger": cfg.Ledger,
+            "quota": cfg.Quota,
+        }
         if part == "price":
             is_gpu = "gpu" in loc
             model, i = (cfg.GpuPrice if is_gpu else cfg.TokenPrice), i + 1
@@ -94,32 +110,42 @@ def _issue_for(error: Any, file: str) -> ConfigIssue:
     if kind == "extra_forbidden":
         leaf = str(loc[-1])
         parent = _model_at(loc[:-1])
-        if leaf.lower() in _SECRET_KEYS or leaf.lower().endswith(("_key", "_token", "_secret")) and leaf != "api_key_env":
+        if leaf.lower() in _SECRET_KEYS or (
+            leaf.lower().endswith(("_key", "_token", "_secret")) and leaf != "api_key_env"
+        ):
             return ConfigIssue(
-                file, key, "secrets are not allowed in the config file",
+                file,
+                key,
+                "secrets are not allowed in the config file",
                 'export the secret and name its variable instead, e.g. api_key_env = "GROQ_API_KEY"',
-            )  # fmt: skip
+            )
         known = _FIELDS.get(parent, []) if parent else []
         guess = _suggest(leaf, known)
-        fix = f'did you mean "{guess}"?' if guess else (f"known keys here: {', '.join(known)}" if known else "")
+        fix = (
+            f'did you mean "{guess}"?' if guess else (f"known keys here: {', '.join(known)}" if known else "")
+        )
         return ConfigIssue(file, key, "unknown key", fix)
     if kind == "missing":
         return ConfigIssue(file, key, "required key is missing", f"add {key.rsplit('.', 1)[-1]} = ...")
     if kind == "union_tag_invalid" or kind == "union_tag_not_found":
         return ConfigIssue(
-            file, key + ".type" if kind == "union_tag_not_found" else key,
+            file,
+            key + ".type" if kind == "union_tag_not_found" else key,
             f"unknown provider type {_show(value.get('type') if isinstance(value, dict) else value)}"
-            if kind == "union_tag_invalid" else "provider has no type",
+            if kind == "union_tag_invalid"
+            else "provider has no type",
             'set type = "openai_compat", "anthropic" or "scripted"',
-        )  # fmt: skip
+        )
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         options = [o.strip().strip("'") for o in expected.replace(" or ", ",").split(",") if o.strip()]
         guess = _suggest(str(value), options)
         return ConfigIssue(
-            file, key, f"{_show(value)} is not allowed",
+            file,
+            key,
+            f"{_show(value)} is not allowed",
             (f'did you mean "{guess}"? ' if guess else "") + f"choose one of {expected}",
-        )  # fmt: skip
+        )
     if kind == "value_error":
         text = msg.removeprefix("Value error, ")
         problem, _, fix = text.partition(" — ")
@@ -166,17 +192,21 @@ def issues_from_semantics(config: cfg.Config, *, file: str) -> list[ConfigIssue]
             guess = _suggest(ref, names)
             issues.append(
                 ConfigIssue(
-                    file, f"routing.{key}", f"unknown tier {ref!r}",
+                    file,
+                    f"routing.{key}",
+                    f"unknown tier {ref!r}",
                     (f'did you mean "{guess}"? ' if guess else "") + f"tiers are: {', '.join(names)}",
-                )  # fmt: skip
+                )
             )
     minimum = {"local-first": 2, "three-tier": 2}.get(config.routing.preset, 1)
     if len(names) < minimum:
         issues.append(
             ConfigIssue(
-                file, "routing.preset", f"preset {config.routing.preset!r} needs at least {minimum} tiers",
+                file,
+                "routing.preset",
+                f"preset {config.routing.preset!r} needs at least {minimum} tiers",
                 'add tiers, or use preset = "single-model"',
-            )  # fmt: skip
+            )
         )
     seen: dict[str, str] = {}
     for tier_name, tier in config.tiers.items():
@@ -185,9 +215,11 @@ def issues_from_semantics(config: cfg.Config, *, file: str) -> list[ConfigIssue]
             if provider.display_name in seen:
                 issues.append(
                     ConfigIssue(
-                        file, f"{key}.name", f"provider name {provider.display_name!r} is used twice",
+                        file,
+                        f"{key}.name",
+                        f"provider name {provider.display_name!r} is used twice",
                         f"also at {seen[provider.display_name]}; give each provider a distinct name",
-                    )  # fmt: skip
+                    )
                 )
             seen.setdefault(provider.display_name, key)
             try:
@@ -195,10 +227,12 @@ def issues_from_semantics(config: cfg.Config, *, file: str) -> list[ConfigIssue]
             except PricingError as exc:
                 issues.append(
                     ConfigIssue(
-                        file, f"{key}.model", str(exc),
+                        file,
+                        f"{key}.model",
+                        str(exc),
                         "set price_ref to the catalog's id for this model, or give an explicit "
                         "price = { input_per_mtok = ..., output_per_mtok = ... } "
                         "(or { gpu_usd_per_hour = ... } for a self-hosted model)",
-                    )  # fmt: skip
+                    )
                 )
     return issues

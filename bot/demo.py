@@ -96,12 +96,16 @@ async def _run(workdir: Path, out: Callable[[str], None]) -> int:
         config_path.write_text(
             CONFIG.format(
                 ledger=workdir / "ledger.sqlite",
-                local=local.base_url, fast=fast.base_url, premium=premium.base_url.rstrip("/"),
-            ),  # fmt: skip
+                local=local.base_url,
+                fast=fast.base_url,
+                premium=premium.base_url.rstrip("/"),
+            ),
             encoding="utf-8",
         )
         config = load_config(config_path)
-        out(f"config {config_path}: ok; tiers {' -> '.join(config.tier_names)}; preset {config.routing.preset}")
+        out(
+            f"config {config_path}: ok; tiers {' -> '.join(config.tier_names)}; preset {config.routing.preset}"
+        )
         ledger = open_ledger(config, root=workdir)
         env = {"DEMO_GROQ_KEY": "demo", "DEMO_ANTHROPIC_KEY": "demo"}
         router, guard = build_router(config, ledger=ledger, root=workdir, env=env)
@@ -122,7 +126,9 @@ async def _run(workdir: Path, out: Callable[[str], None]) -> int:
 
         failures = 0
         for item in TASKS:
-            outcome = await driver.run(Task("demo", item, repo="demo/repo"), make_request=make_request, validate=validate)
+            outcome = await driver.run(
+                Task("demo", item, repo="demo/repo"), make_request=make_request, validate=validate
+            )
             path = " -> ".join(f"{t.tier}:{t.verdict.value}" for t in outcome.tried)
             out(f"  {item:<22} {outcome.verdict.value:<7} {path}  (${outcome.cost.quantize(_CENT)})")
             failures += outcome.verdict is not Verdict.PASSED

@@ -36,9 +36,13 @@ def utc_midnight(now: float) -> float:
 
 class BudgetGuard:
     def __init__(
-        self, ledger: Ledger, budget: Budget, *, clock: Callable[[], float] = time.time,
+        self,
+        ledger: Ledger,
+        budget: Budget,
+        *,
+        clock: Callable[[], float] = time.time,
         reservation_ttl_s: float = 3600.0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._ledger = ledger
         self._budget = budget
         self._clock = clock
@@ -63,8 +67,12 @@ class BudgetGuard:
             for limit in limits:
                 committed = self._ledger.committed(db, limit.scope)
                 if committed + amount > limit.usd:
-                    raise BudgetExceeded(limit=limit.name, limit_usd=limit.usd, spent_usd=committed, needed_usd=amount)
-            return self._ledger.add_reservation(db, Scope(scope.run_id, scope.item_id, scope.attempt), amount, ttl_s=self._ttl)
+                    raise BudgetExceeded(
+                        limit=limit.name, limit_usd=limit.usd, spent_usd=committed, needed_usd=amount
+                    )
+            return self._ledger.add_reservation(
+                db, Scope(scope.run_id, scope.item_id, scope.attempt), amount, ttl_s=self._ttl
+            )
 
     def release(self, reservation: int) -> None:
         self._ledger.release(reservation)

@@ -190,7 +190,8 @@ class Ledger:
     def add_reservation(self, db: sqlite3.Connection, scope: Scope, amount: Decimal, *, ttl_s: float) -> int:
         now = self._clock()
         cursor = db.execute(
-            "INSERT INTO reservations (ts, expires, run_id, item_id, attempt, amount_pico) VALUES (?,?,?,?,?,?)",
+            "INSERT INTO reservations (ts, expires, run_id, item_id, attempt, amount_pico)"
+            " VALUES (?,?,?,?,?,?)",
             (now, now + ttl_s, scope.run_id or "", scope.item_id or "", scope.attempt or 0, to_pico(amount)),
         )
         return int(cursor.lastrowid or 0)
@@ -202,16 +203,29 @@ class Ledger:
                 db.execute("DELETE FROM reservations WHERE id = ?", (reservation,))
             u = record.usage
             cursor = db.execute(
-                "INSERT INTO calls (ts, run_id, item_id, attempt, purpose, tier, provider, model, input_tokens,"
-                " output_tokens, cache_read_tokens, cache_write_tokens, cost_pico, latency_s, outcome, error)"
+                "INSERT INTO calls (ts, run_id, item_id, attempt, purpose, tier, provider, model,"
+                " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_pico, latency_s,"
+                " outcome, error)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    record.ts or self._clock(), record.run_id, record.item_id, record.attempt, record.purpose,
-                    record.tier, record.provider, record.model, u.input_tokens, u.output_tokens,
-                    u.cache_read_tokens, u.cache_write_tokens, to_pico(record.cost), record.latency_s,
-                    record.outcome, record.error[:500],
+                    record.ts or self._clock(),
+                    record.run_id,
+                    record.item_id,
+                    record.attempt,
+                    record.purpose,
+                    record.tier,
+                    record.provider,
+                    record.model,
+                    u.input_tokens,
+                    u.output_tokens,
+                    u.cache_read_tokens,
+                    u.cache_write_tokens,
+                    to_pico(record.cost),
+                    record.latency_s,
+                    record.outcome,
+                    record.error[:500],
                 ),
-            )  # fmt: skip
+            )
             return int(cursor.lastrowid or 0)
 
     def release(self, reservation: int) -> None:
@@ -223,24 +237,36 @@ class Ledger:
         with self.write() as db:
             db.execute("UPDATE calls SET outcome = ? WHERE id = ?", (outcome, call_id))
 
-    def spent(self, scope: Scope = Scope()) -> Decimal:  # noqa: B008 - frozen value
+    def spent(self, scope: Scope = Scope()) -> Decimal:
         where, args = scope.where()
         return from_pico(self._read(f"SELECT SUM(cost_pico) FROM calls WHERE {where}", args)[0][0])  # noqa: S608
 
-    def calls(self, scope: Scope = Scope()) -> list[CallRecord]:  # noqa: B008 - frozen value
+    def calls(self, scope: Scope = Scope()) -> list[CallRecord]:
         where, args = scope.where()
-        rows = self._read(
-            "SELECT run_id, item_id, attempt, purpose, tier, provider, model, input_tokens, output_tokens,"
+        columns = (
+            "run_id, item_id, attempt, purpose, tier, provider, model, input_tokens, output_tokens,"
             " cache_read_tokens, cache_write_tokens, cost_pico, latency_s, outcome, error, ts, id"
-            f" FROM calls WHERE {where} ORDER BY id",  # noqa: S608
-            args,
         )
+        # ``where`` holds fixed column names only; every value is a bound parameter.
+        sql = f"SELECT {columns} FROM calls WHERE {where} ORDER BY id"  # noqa: S608
+        rows = self._read(sql, args)
         return [
             CallRecord(
-                run_id=r[0], item_id=r[1], attempt=r[2], purpose=r[3], tier=r[4], provider=r[5], model=r[6],
-                usage=Usage(r[7], r[8], r[9], r[10]), cost=from_pico(r[11]), latency_s=r[12], outcome=r[13],
-                error=r[14], ts=r[15], id=r[16],
-            )  # fmt: skip
+                run_id=r[0],
+                item_id=r[1],
+                attempt=r[2],
+                purpose=r[3],
+                tier=r[4],
+                provider=r[5],
+                model=r[6],
+                usage=Usage(r[7], r[8], r[9], r[10]),
+                cost=from_pico(r[11]),
+                latency_s=r[12],
+                outcome=r[13],
+                error=r[14],
+                ts=r[15],
+                id=r[16],
+            )
             for r in rows
         ]
 
@@ -254,9 +280,17 @@ class Ledger:
 
     # -- attempts and routing history --------------------------------------------------------------
     def record_attempt(
-        self, *, run_id: str, item_id: str, attempt: int, repo: str, kind: str, tier: str, verdict: str,
+        self,
+        *,
+        run_id: str,
+        item_id: str,
+        attempt: int,
+        repo: str,
+        kind: str,
+        tier: str,
+        verdict: str,
         cost: Decimal,
-    ) -> None:  # fmt: skip
+    ) -> None:
         with self.write() as db:
             db.execute(
                 "INSERT INTO attempts (ts, run_id, item_id, attempt, repo, kind, tier, verdict, cost_pico)"
@@ -270,6 +304,4 @@ class Ledger:
             " WHERE repo = ? AND kind = ? GROUP BY tier",
             [repo, kind],
         )
-        return {
-str(r[0]): TierHistory(r[1], r[2] or 0, from_pico(r[3])) for r in rows
-        }
+        return {str(r[0]): TierHistory(r[1], r[2] or 0, from_pico(r[3])) for r in rows}

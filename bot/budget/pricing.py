@@ -25,7 +25,9 @@ QUANTUM = Decimal("1e-12")
 
 def _token_cost(price: TokenPrice, usage: Usage) -> Decimal:
     cache_read = price.cache_read_per_mtok if price.cache_read_per_mtok is not None else price.input_per_mtok
-    cache_write = price.cache_write_per_mtok if price.cache_write_per_mtok is not None else price.input_per_mtok
+    cache_write = (
+        price.cache_write_per_mtok if price.cache_write_per_mtok is not None else price.input_per_mtok
+    )
     plain_input = max(0, usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens)
     total = (
         plain_input * price.input_per_mtok
@@ -38,7 +40,12 @@ def _token_cost(price: TokenPrice, usage: Usage) -> Decimal:
 
 @functools.lru_cache(maxsize=256)
 def _catalog_cost(
-    model_ref: str, provider_id: str | None, input_tokens: int, output_tokens: int, cache_read: int, cache_write: int
+    model_ref: str,
+    provider_id: str | None,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read: int,
+    cache_write: int,
 ) -> Decimal:
     usage = CatalogUsage(
         input_tokens=input_tokens,

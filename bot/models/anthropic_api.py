@@ -37,7 +37,9 @@ class AnthropicProvider:
     async def complete(self, request: ChatRequest) -> Completion:
         # System text goes in the request's own field; the conversation alternates user/assistant.
         messages: list[MessageParam] = [
-            {"role": "assistant", "content": m.content} if m.role == "assistant" else {"role": "user", "content": m.content}
+            {"role": "assistant", "content": m.content}
+            if m.role == "assistant"
+            else {"role": "user", "content": m.content}
             for m in request.messages
             if m.role != "system"
         ]
@@ -47,10 +49,13 @@ class AnthropicProvider:
                 model=self._model,
                 max_tokens=request.max_tokens,
                 messages=messages,
-                extra_headers={PURPOSE_HEADER: request.scope.purpose.value, ITEM_HEADER: request.scope.item_id},
+                extra_headers={
+                    PURPOSE_HEADER: request.scope.purpose.value,
+                    ITEM_HEADER: request.scope.item_id,
+                },
                 system=request.system or anthropic.omit,
             )
-        except Exception as exc:  # noqa: BLE001 - translated once, here
+        except Exception as exc:
             raise translate_anthropic_error(exc, provider=self._name) from exc
         return _completion(response, provider=self._name, latency_s=time.monotonic() - started)
 
@@ -93,6 +98,9 @@ def _completion(response: AnthropicMessage, *, provider: str, latency_s: float) 
         cache_write_tokens=cache_write,
     )
     return Completion(
-        text="".join(texts), usage=usage, model=response.model, finish_reason=response.stop_reason or "",
+        text="".join(texts),
+        usage=usage,
+        model=response.model,
+        finish_reason=response.stop_reason or "",
         latency_s=latency_s,
-    )  # fmt: skip
+    )

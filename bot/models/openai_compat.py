@@ -45,9 +45,12 @@ class OpenAICompatProvider:
                 messages=messages,
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
-                extra_headers={PURPOSE_HEADER: request.scope.purpose.value, ITEM_HEADER: request.scope.item_id},
+                extra_headers={
+                    PURPOSE_HEADER: request.scope.purpose.value,
+                    ITEM_HEADER: request.scope.item_id,
+                },
             )
-        except Exception as exc:  # noqa: BLE001 - translated once, here
+        except Exception as exc:
             raise translate_openai_error(exc, provider=self._name) from exc
         return _completion(response, provider=self._name, latency_s=time.monotonic() - started)
 
@@ -98,6 +101,9 @@ def _completion(response: ChatCompletion, *, provider: str, latency_s: float) ->
             cache_write_tokens=(details.cache_write_tokens or 0) if details else 0,
         )
     return Completion(
-        text=text, usage=usage, model=response.model or "", finish_reason=choice.finish_reason or "",
+        text=text,
+        usage=usage,
+        model=response.model or "",
+        finish_reason=choice.finish_reason or "",
         latency_s=latency_s,
-    )  # fmt: skip
+    )

@@ -101,7 +101,10 @@ def estimate_tokens(text: str) -> int:
 def rule_usage(rule: Rule, query: Query, *, max_tokens: int) -> Usage:
     if rule.usage is not None:
         u = rule.usage
-        return Usage(u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens)
+        # Like a real API, never report more output than the request allowed.
+        return Usage(
+            u.input_tokens, min(u.output_tokens, max_tokens), u.cache_read_tokens, u.cache_write_tokens
+        )
     return Usage(estimate_tokens(query.prompt), min(max_tokens, estimate_tokens(rule.reply)))
 
 

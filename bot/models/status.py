@@ -5,7 +5,9 @@ from __future__ import annotations
 from bot.errors import ProviderError, ProviderRejected, ProviderUnavailable, RateLimited
 
 
-def error_for_status(status: int, message: str, *, provider: str, retry_after: float | None = None) -> ProviderError:
+def error_for_status(
+    status: int, message: str, *, provider: str, retry_after: float | None = None
+) -> ProviderError:
     """429 is rate limiting; 408, 409 and 5xx are transient; every other 4xx means the request is wrong."""
     if status == 429:
         return RateLimited(message, provider=provider, retry_after=retry_after)

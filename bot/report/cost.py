@@ -36,7 +36,9 @@ class CostSummary:
         return None if self.premium_only is None else self.premium_only - self.total
 
 
-def summarize(calls: Iterable[CallRecord], *, premium: PremiumPrice | None, premium_model: str = "") -> CostSummary:
+def summarize(
+    calls: Iterable[CallRecord], *, premium: PremiumPrice | None, premium_model: str = ""
+) -> CostSummary:
     groups: dict[tuple[str, str], list[CallRecord]] = {}
     premium_total = Decimal(0)
     for call in calls:
@@ -45,11 +47,14 @@ def summarize(calls: Iterable[CallRecord], *, premium: PremiumPrice | None, prem
             premium_total += premium(call.usage)
     rows = tuple(
         Row(
-            tier=tier, model=model, calls=len(group), failed=sum(1 for c in group if c.outcome != "ok"),
+            tier=tier,
+            model=model,
+            calls=len(group),
+            failed=sum(1 for c in group if c.outcome != "ok"),
             input_tokens=sum(c.usage.input_tokens for c in group),
             output_tokens=sum(c.usage.output_tokens for c in group),
             cost=sum((c.cost for c in group), Decimal(0)),
-        )  # fmt: skip
+        )
         for (tier, model), group in sorted(groups.items())
     )
     total = sum((r.cost for r in rows), Decimal(0))
@@ -63,14 +68,17 @@ def _usd(amount: Decimal) -> str:
 def render_text(summary: CostSummary) -> str:
     if not summary.rows:
         return "no model calls recorded"
-    header = f"{'tier':<10} {'model':<36} {'calls':>5} {'failed':>6} {'in tok':>9} {'out tok':>9} {'cost':>11}"
+    header = (
+        f"{'tier':<10} {'model':<36} {'calls':>5} {'failed':>6} {'in tok':>9} {'out tok':>9} {'cost':>11}"
+    )
     lines = [header, "-" * len(header)]
     for r in summary.rows:
         lines.append(
             f"{r.tier:<10} {r.model[:36]:<36} {r.calls:>5} {r.failed:>6} {r.input_tokens:>9} "
             f"{r.output_tokens:>9} {_usd(r.cost):>11}"
         )
-    lines.append(f"{'total':<10} {'':<36} {sum(r.calls for r in summary.rows):>5} {'':>6} {'':>9} {'':>9} {_usd(summary.total):>11}")
+    calls = sum(r.calls for r in summary.rows)
+    lines.append(f"{'total':<10} {'':<36} {calls:>5} {'':>6} {'':>9} {'':>9} {_usd(summary.total):>11}")
     if summary.premium_only is not None and summary.savings is not None:
         lines.append(
             f"premium tier alone ({summary.premium_model}) would have cost {_usd(summary.premium_only)}; "
@@ -82,9 +90,7 @@ def render_text(summary: CostSummary) -> str:
 def render_json(summary: CostSummary) -> str:
     return json.dumps(
         {
-            "rows": [
-                {**r.__dict__, "cost": str(r.cost)} for r in summary.rows
-            ],
+            "rows": [{**r.__dict__, "cost": str(r.cost)} for r in summary.rows],
             "total_usd": str(summary.total),
             "premium_only_usd": None if summary.premium_only is None else str(summary.premium_only),
             "premium_model": summary.premium_model,

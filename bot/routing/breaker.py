@@ -10,7 +10,9 @@ class CircuitBreaker:
     """Closed (calls flow) -> open after ``failures`` consecutive failures (calls skip the provider)
     -> half-open after ``cooldown_s`` (one trial call; success closes, failure re-opens)."""
 
-    def __init__(self, *, failures: int, cooldown_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, failures: int, cooldown_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._threshold = failures
         self._cooldown = cooldown_s
         self._clock = clock

@@ -47,7 +47,9 @@ class Task:
 
 
 class Driver:
-    def __init__(self, *, router: Router, policy: EscalationPolicy, ledger: Ledger, guard: BudgetGuard) -> None:
+    def __init__(
+        self, *, router: Router, policy: EscalationPolicy, ledger: Ledger, guard: BudgetGuard
+    ) -> None:
         self._router = router
         self._policy = policy
         self._ledger = ledger
@@ -58,11 +60,15 @@ class Driver:
         base_scope = CallScope(task.run_id, task.purpose, task.item_id, 0, task.kind, task.repo)
         while True:
             ctx = EscalationContext(
-                purpose=task.purpose, tiers=self._router.tier_names, tried=tuple(tried), size=task.size,
-                kind=task.kind, spent=sum((t.cost for t in tried), Decimal(0)),
+                purpose=task.purpose,
+                tiers=self._router.tier_names,
+                tried=tuple(tried),
+                size=task.size,
+                kind=task.kind,
+                spent=sum((t.cost for t in tried), Decimal(0)),
                 remaining=self._guard.remaining(base_scope),
                 history=self._ledger.history(repo=task.repo, kind=task.kind),
-            )  # fmt: skip
+            )
             decision = self._policy.decide(ctx)
             if isinstance(decision, Stop):
                 verdict = Verdict.FAILED if tried else Verdict.NONE
@@ -84,9 +90,15 @@ class Driver:
                     cost = self._ledger.spent(Scope(task.run_id, task.item_id, scope.attempt))
                     tried.append(Tried(decision.tier, verdict, cost))
                     self._ledger.record_attempt(
-                        run_id=task.run_id, item_id=task.item_id, attempt=scope.attempt, repo=task.repo,
-                        kind=task.kind, tier=decision.tier, verdict=verdict.value, cost=cost,
-                    )  # fmt: skip
+                        run_id=task.run_id,
+                        item_id=task.item_id,
+                        attempt=scope.attempt,
+                        repo=task.repo,
+                        kind=task.kind,
+                        tier=decision.tier,
+                        verdict=verdict.value,
+                        cost=cost,
+                    )
                     if verdict is Verdict.PASSED and shipped is None:
                         shipped = completion
                 if shipped is not None:

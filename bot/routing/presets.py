@@ -21,7 +21,15 @@ from typing import assert_never
 
 from bot.config import Preset, Routing
 from bot.domain import Purpose
-from bot.routing.policy import Attempt, Decision, EscalationContext, EscalationPolicy, Stop, common_stop, next_on_ladder
+from bot.routing.policy import (
+    Attempt,
+    Decision,
+    EscalationContext,
+    EscalationPolicy,
+    Stop,
+    common_stop,
+    next_on_ladder,
+)
 
 _STRONG_PURPOSES = (Purpose.PLAN, Purpose.REVIEW, Purpose.TRIAGE)
 
@@ -139,7 +147,9 @@ def policy_for(routing: Routing, *, preset: Preset | None = None) -> EscalationP
     if name == "planner-executor":
         return PlannerExecutor(attempts_per_tier=a, max_attempts=m, start_tier=s, plan_tier=routing.plan_tier)
     if name == "diverge-converge":
-        return DivergeConverge(attempts_per_tier=a, max_attempts=m, start_tier=s, diverge=routing.diverge_attempts)
+        return DivergeConverge(
+            attempts_per_tier=a, max_attempts=m, start_tier=s, diverge=routing.diverge_attempts
+        )
     if name == "adaptive":
         return Adaptive(attempts_per_tier=a, max_attempts=m, start_tier=s)
     assert_never(name)

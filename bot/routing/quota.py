@@ -18,9 +18,12 @@ DAY = 86_400.0
 
 class QuotaTracker:
     def __init__(
-        self, quota: Quota | None, *, clock: Callable[[], float] = time.time,
+        self,
+        quota: Quota | None,
+        *,
+        clock: Callable[[], float] = time.time,
         history: Iterable[tuple[float, int]] = (),
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._quota = quota or Quota()
         self._clock = clock
         self._events: deque[tuple[float, int]] = deque(history)

@@ -20,7 +20,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from bot.budget.guard import BudgetGuard
 from bot.budget.ledger import CallRecord, Ledger
@@ -89,9 +95,14 @@ class TierSlots:
 
 class Router:
     def __init__(
-        self, tiers: Sequence[TierSlots], *, routing: Routing, guard: BudgetGuard, ledger: Ledger,
+        self,
+        tiers: Sequence[TierSlots],
+        *,
+        routing: Routing,
+        guard: BudgetGuard,
+        ledger: Ledger,
         sleep: Sleep = asyncio.sleep,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._tiers: Mapping[str, TierSlots] = {t.name: t for t in tiers}
         self._routing = routing
         self._guard = guard
@@ -154,7 +165,9 @@ class Router:
     async def _with_retries(self, slot: Slot, request: ChatRequest, tier: str) -> Completion:
         cap = self._routing.retry_after_cap_s
         backoff = wait_exponential_jitter(
-            initial=self._routing.backoff_initial_s, max=self._routing.backoff_max_s, jitter=self._routing.backoff_initial_s
+            multiplier=self._routing.backoff_initial_s,
+            max=self._routing.backoff_max_s,
+            jitter=self._routing.backoff_initial_s,
         )
 
         def retryable(exc: BaseException) -> bool:
@@ -183,7 +196,9 @@ class Router:
 
     async def _try_once(self, slot: Slot, request: ChatRequest, tier: str) -> Completion:
         scope = request.scope
-        worst = worst_case_cost(slot.config, prompt_tokens=estimate_prompt_tokens(request), max_tokens=request.max_tokens)
+        worst = worst_case_cost(
+            slot.config, prompt_tokens=estimate_prompt_tokens(request), max_tokens=request.max_tokens
+        )
         reservation = self._guard.reserve(scope, worst)
         slot.in_flight += 1
         started = time.monotonic()
@@ -193,24 +208,41 @@ class Router:
             latency = time.monotonic() - started
             self._on_failure(slot, exc)
             # A self-hosted model burned GPU time even on a failed call; APIs do not bill errors.
-            cost = call_cost(slot.config, Usage(), latency_s=latency) if isinstance(slot.config.price, GpuPrice) else None
+            cost = (
+                call_cost(slot.config, Usage(), latency_s=latency)
+                if isinstance(slot.config.price, GpuPrice)
+                else None
+            )
             self._record(slot, request, tier, Usage(), cost, latency, outcome_of(exc), str(exc), reservation)
             raise
         except BaseException:
-            self._guard.release(reservation)  # nothing was sent or nothing was billed: a script error, a cancel
+            self._guard.release(
+                reservation
+            )  # nothing was sent or nothing was billed: a script error, a cancel
             raise
         finally:
             slot.in_flight -= 1
         latency = time.monotonic() - started
         slot.breaker.record_success()
         cost = call_cost(slot.config, completion.usage, latency_s=latency)
+        if cost > worst:
+            # Only a provider misreporting usage gets here; the cost is recorded as billed.
+            log.error(
+                "%s: call cost $%s, above its worst case $%s; usage %s",
+                slot.name,
+                cost,
+                worst,
+                completion.usage,
+            )
         call_id = self._record(slot, request, tier, completion.usage, cost, latency, "ok", "", reservation)
         return dataclasses.replace(completion, call_id=call_id, latency_s=latency)
 
     def _on_failure(self, slot: Slot, exc: ProviderError) -> None:
         cap = self._routing.retry_after_cap_s
         if isinstance(exc, RateLimited) and exc.retry_after is not None and exc.retry_after > cap:
-            log.warning("%s asks to wait %.0fs (cap %.0fs): skipping it until then", slot.name, exc.retry_after, cap)
+            log.warning(
+                "%s asks to wait %.0fs (cap %.0fs): skipping it until then", slot.name, exc.retry_after, cap
+            )
             slot.breaker.trip(exc.retry_after)
         elif isinstance(exc, ProviderRejected) and exc.status not in (401, 403):
             return  # the request was wrong, not the provider: no strike against its health
@@ -218,16 +250,33 @@ class Router:
             slot.breaker.record_failure()
 
     def _record(
-        self, slot: Slot, request: ChatRequest, tier: str, usage: Usage, cost: Decimal | None, latency: float,
-        outcome: str, error: str, reservation: int,
-    ) -> int:  # fmt: skip
+        self,
+        slot: Slot,
+        request: ChatRequest,
+        tier: str,
+        usage: Usage,
+        cost: Decimal | None,
+        latency: float,
+        outcome: str,
+        error: str,
+        reservation: int,
+    ) -> int:
         scope = request.scope
         slot.quota.record(usage.input_tokens + usage.output_tokens)
         record = CallRecord(
-            run_id=scope.run_id, item_id=scope.item_id, attempt=scope.attempt, purpose=scope.purpose.value,
-            tier=tier, provider=slot.name, model=slot.provider.model, usage=usage,
-            cost=cost if cost is not None else Decimal(0), latency_s=latency, outcome=outcome, error=error,
-        )  # fmt: skip
+            run_id=scope.run_id,
+            item_id=scope.item_id,
+            attempt=scope.attempt,
+            purpose=scope.purpose.value,
+            tier=tier,
+            provider=slot.name,
+            model=slot.provider.model,
+            usage=usage,
+            cost=cost if cost is not None else Decimal(0),
+            latency_s=latency,
+            outcome=outcome,
+            error=error,
+        )
         call_id = self._ledger.record_call(record, reservation=reservation)
         self._guard.note_spend(scope)
         return call_id

@@ -7,6 +7,7 @@ truncated and malformed bodies, and a record of every request it was sent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -47,7 +48,9 @@ class FakeModelServer:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=type(self).__name__, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=type(self).__name__, daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -101,7 +104,9 @@ class FakeModelServer:
             handler.connection.close()
             return None
         if rule.error is not None:
-            extra = {"Retry-After": f"{rule.error.retry_after:g}"} if rule.error.retry_after is not None else {}
+            extra = (
+                {"Retry-After": f"{rule.error.retry_after:g}"} if rule.error.retry_after is not None else {}
+            )
             reply = self._json(rule.error.status, self.error_body(rule.error.status, rule.error.message))
             return self._send(handler, Reply(reply.status, reply.body, extra))
         payload = json.dumps(self.success(rule, query, body)).encode()
@@ -123,10 +128,9 @@ class FakeModelServer:
         for key, value in reply.headers.items():
             handler.send_header(key, value)
         handler.end_headers()
-        try:
+        # The client may have given up (its timeout); nothing to do then.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             handler.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (its timeout); nothing to do
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -150,7 +154,7 @@ class FakeModelServer:
                     server.requests.append(Recorded("GET", self.path, headers, None))
                 server._send(self, server.get(self.path))
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+            def log_message(self, format: str, *args: Any) -> None:
                 return  # keep test output clean
 
         return Handler

@@ -41,9 +41,11 @@ def anthropic_block(tier: str, name: str, url: str, extra: str = "") -> str:
     )
 
 
-def make_router(tmp_path: Path, blocks: str, sleeps: SleepRecorder, routing: str = "") -> tuple[Router, Ledger]:
+def make_router(
+    tmp_path: Path, blocks: str, sleeps: SleepRecorder, routing: str = ""
+) -> tuple[Router, Ledger]:
     defaults = "" if "retries" in routing else "retries = 2\n"
-    text = f"[routing]\npreset = \"single-model\"\n{defaults}retry_after_cap_s = 30\n{routing}\n[tiers.t]\n{blocks}"
+    text = f'[routing]\npreset = "single-model"\n{defaults}retry_after_cap_s = 30\n{routing}\n[tiers.t]\n{blocks}'
     config = parse_config(text)
     ledger = Ledger(tmp_path / "ledger.sqlite")
     router, _guard = build_router(config, ledger=ledger, root=tmp_path, env=ENV, sleep=sleeps)
@@ -105,8 +107,12 @@ async def test_transient_fault_is_retried_then_falls_back(
     assert completion.call_id == calls[-1].id
 
 
-async def test_retry_after_within_cap_is_honoured(tmp_path: Path, stack: ExitStack, sleeps: SleepRecorder) -> None:
-    server = start(stack, FakeOpenAIServer(script({"times": 1, "error": {"status": 429, "retry_after": 7}}, OK)))
+async def test_retry_after_within_cap_is_honoured(
+    tmp_path: Path, stack: ExitStack, sleeps: SleepRecorder
+) -> None:
+    server = start(
+        stack, FakeOpenAIServer(script({"times": 1, "error": {"status": 429, "retry_after": 7}}, OK))
+    )
     router, ledger = make_router(tmp_path, openai_block("t", "p1", server.base_url), sleeps)
     completion = await router.complete(request(), tier="t")
     assert completion.text == "fine"
@@ -131,8 +137,12 @@ async def test_retry_after_beyond_cap_skips_provider_instead_of_stalling(
     assert router.providers("t")[0].breaker.state == "open"
 
 
-async def test_rejected_request_is_not_retried(tmp_path: Path, stack: ExitStack, sleeps: SleepRecorder) -> None:
-    primary = start(stack, FakeOpenAIServer(script({"error": {"status": 400, "message": "context too long"}})))
+async def test_rejected_request_is_not_retried(
+    tmp_path: Path, stack: ExitStack, sleeps: SleepRecorder
+) -> None:
+    primary = start(
+        stack, FakeOpenAIServer(script({"error": {"status": 400, "message": "context too long"}}))
+    )
     backup = start(stack, FakeOpenAIServer(script(OK)))
     blocks = openai_block("t", "p1", primary.base_url) + openai_block("t", "p2", backup.base_url)
     router, ledger = make_router(tmp_path, blocks, sleeps)
@@ -147,7 +157,9 @@ async def test_every_provider_failing_raises_routing_error_with_causes(
 ) -> None:
     a = start(stack, FakeOpenAIServer(script({"error": {"status": 503}})))
     b = start(stack, FakeAnthropicServer(script({"error": {"status": 401, "message": "bad key"}})))
-    router, _ = make_router(tmp_path, openai_block("t", "p1", a.base_url) + anthropic_block("t", "p2", b.base_url), sleeps)
+    router, _ = make_router(
+        tmp_path, openai_block("t", "p1", a.base_url) + anthropic_block("t", "p2", b.base_url), sleeps
+    )
     with pytest.raises(RoutingError) as info:
         await router.complete(request(), tier="t")
     assert "p1: HTTP 503" in str(info.value) and "p2: HTTP 401" in str(info.value)
@@ -170,19 +182,23 @@ async def test_circuit_breaker_keeps_failing_provider_out(
 async def test_quota_is_respected(tmp_path: Path, stack: ExitStack, sleeps: SleepRecorder) -> None:
     free = start(stack, FakeOpenAIServer(script(OK)))
     paid = start(stack, FakeAnthropicServer(script(OK)))
-    blocks = openai_block("t", "free", free.base_url, "quota = { requests_per_minute = 2 }") + anthropic_block(
-        "t", "paid", paid.base_url
-    )
+    blocks = openai_block(
+        "t", "free", free.base_url, "quota = { requests_per_minute = 2 }"
+    ) + anthropic_block("t", "paid", paid.base_url)
     router, _ = make_router(tmp_path, blocks, sleeps)
     for _ in range(4):
         await router.complete(request(), tier="t")
     assert len(free.requests) == 2 and len(paid.requests) == 2
 
 
-async def test_round_robin_balances_providers(tmp_path: Path, stack: ExitStack, sleeps: SleepRecorder) -> None:
+async def test_round_robin_balances_providers(
+    tmp_path: Path, stack: ExitStack, sleeps: SleepRecorder
+) -> None:
     a = start(stack, FakeOpenAIServer(script(OK)))
     b = start(stack, FakeOpenAIServer(script(OK)))
-    blocks = 'balance = "round_robin"\n' + openai_block("t", "a", a.base_url) + openai_block("t", "b", b.base_url)
+    blocks = (
+        'balance = "round_robin"\n' + openai_block("t", "a", a.base_url) + openai_block("t", "b", b.base_url)
+    )
     router, _ = make_router(tmp_path, blocks, sleeps)
     for _ in range(6):
         await router.complete(request(), tier="t")
@@ -231,7 +247,9 @@ async def test_missing_api_key_disables_provider_with_reason(
     config = parse_config(
         f'[routing]\npreset = "single-model"\n[tiers.t]\n{openai_block("t", "p", server.base_url).replace("K1", "NOPE")}'
     )
-    router, _ = build_router(config, ledger=Ledger(tmp_path / "l.sqlite"), root=tmp_path, env={}, sleep=sleeps)
+    router, _ = build_router(
+        config, ledger=Ledger(tmp_path / "l.sqlite"), root=tmp_path, env={}, sleep=sleeps
+    )
     with pytest.raises(RoutingError, match="environment variable NOPE is not set"):
         await router.complete(request(), tier="t")
     assert server.requests == []

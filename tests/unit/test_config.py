@@ -63,7 +63,9 @@ def _errors(text: str) -> list[str]:
 
 
 def _one_tier(provider: str, extra: str = "") -> str:
-    return f'{extra}\n[routing]\npreset = "single-model"\n[tiers.local]\n[[tiers.local.providers]]\n{provider}\n'
+    return (
+        f'{extra}\n[routing]\npreset = "single-model"\n[tiers.local]\n[[tiers.local.providers]]\n{provider}\n'
+    )
 
 
 OPENAI = 'type = "openai_compat"\nmodel = "gpt-5-mini"\nprice_provider = "openai"\n'
@@ -120,7 +122,9 @@ BAD = [
         id="unknown-model-price",
     ),
     pytest.param(
-        _one_tier(OPENAI + 'base_url = "http://x/v1"').replace('preset = "single-model"', 'preset = "single-model"\nstart_tier = "lcoal"'),
+        _one_tier(OPENAI + 'base_url = "http://x/v1"').replace(
+            'preset = "single-model"', 'preset = "single-model"\nstart_tier = "lcoal"'
+        ),
         "m.toml: routing.start_tier: unknown tier 'lcoal' — did you mean \"local\"? tiers are: local",
         id="unknown-tier-ref",
     ),
@@ -145,7 +149,12 @@ BAD = [
         id="login-with-at",
     ),
     pytest.param(
-        _one_tier(OPENAI + 'base_url = "http://x/v1"\n[[tiers.local.providers]]\n' + OPENAI + 'base_url = "http://y/v1"'),
+        _one_tier(
+            OPENAI
+            + 'base_url = "http://x/v1"\n[[tiers.local.providers]]\n'
+            + OPENAI
+            + 'base_url = "http://y/v1"'
+        ),
         "m.toml: tiers.local.providers[1].name: provider name 'openai_compat:gpt-5-mini' is used twice",
         id="duplicate-provider",
     ),
@@ -164,7 +173,9 @@ def test_bad_config_is_reported_precisely(text: str, expected: str) -> None:
 
 
 def test_every_error_is_reported_at_once() -> None:
-    text = _one_tier('type = "openai_compat"\nbase_url = "nope"\ntimeout_s = 0', extra="[concurrency]\nparallel = 0")
+    text = _one_tier(
+        'type = "openai_compat"\nbase_url = "nope"\ntimeout_s = 0', extra="[concurrency]\nparallel = 0"
+    )
     errors = _errors(text)
     keys = {e.split(": ")[1] for e in errors}
     assert {"tiers.local.providers[0].base_url", "tiers.local.providers[0].timeout_s", "concurrency.parallel",
@@ -209,6 +220,8 @@ def test_config_is_frozen_and_forbids_extra_at_every_level() -> None:
     for section in ("budget", "concurrency", "validation", "ledger"):
         errors = _errors(_one_tier(OPENAI + 'base_url = "http://x/v1"', extra=f"[{section}]\nbogus = 1"))
         assert any(f"{section}.bogus: unknown key" in e for e in errors), errors
-    errors = _errors(_one_tier(OPENAI + 'base_url = "http://x/v1"').replace("[routing]", "[routing]\nretrys = 2"))
+    errors = _errors(
+        _one_tier(OPENAI + 'base_url = "http://x/v1"').replace("[routing]", "[routing]\nretrys = 2")
+    )
     assert any('routing.retrys: unknown key — did you mean "retries"?' in e for e in errors), errors
     assert Config.model_config.get("frozen") is True

@@ -1,0 +1,122 @@
+"""Each preset's escalation decisions, from frozen contexts: no providers, money or time."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from bot.budget.ledger import TierHistory
+from bot.config import Routing
+from bot.domain import Purpose, Verdict
+from bot.routing.policy import Attempt, EscalationContext, Stop, Tried
+from bot.routing.presets import Adaptive, policy_for
+
+TIERS = ("local", "fast", "premium")
+F, P, E = Verdict.FAILED, Verdict.PASSED, Verdict.ERROR
+
+
+def ctx(*tried: tuple[str, Verdict], purpose: Purpose = Purpose.CHANGE, remaining: Decimal | None = None,
+        history: dict[str, TierHistory] | None = None) -> EscalationContext:  # fmt: skip
+    return EscalationContext(
+        purpose=purpose, tiers=TIERS, tried=tuple(Tried(t, v, Decimal("0.1")) for t, v in tried),
+        remaining=remaining, history=history or {},
+    )  # fmt: skip
+
+
+def walk(preset: str, verdicts: list[Verdict], **routing: object) -> list[str]:
+    """The tiers a preset tries when every attempt gets the next verdict from ``verdicts``."""
+    policy = policy_for(Routing(preset=preset, **routing))  # type: ignore[arg-type]
+    tried: list[tuple[str, Verdict]] = []
+    path: list[str] = []
+    for verdict in verdicts:
+        decision = policy.decide(ctx(*tried))
+        if isinstance(decision, Stop):
+            break
+        path.append(f"{decision.tier}x{decision.parallel}" if decision.parallel > 1 else decision.tier)
+        tried.extend([(decision.tier, verdict)] * decision.parallel)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected"),
+    [
+        ("single-model", ["local"]),
+        ("local-first", ["local", "premium"]),
+        ("three-tier", ["local", "fast", "premium"]),
+        ("planner-executor", ["local", "fast", "premium"]),
+        ("diverge-converge", ["localx3", "fast", "premium"]),
+        ("adaptive", ["local", "fast", "premium"]),  # no history yet: configured order
+    ],
+)
+def test_each_preset_escalates_on_failure(preset: str, expected: list[str]) -> None:
+    assert walk(preset, [F] * 10) == expected
+
+
+@pytest.mark.parametrize(
+    "preset", ["single-model", "local-first", "three-tier", "planner-executor", "adaptive"]
+)
+def test_every_preset_stops_when_validated(preset: str) -> None:
+    policy = policy_for(Routing(preset=preset))
+    assert policy.decide(ctx(("local", P))) == Stop("validated")
+
+
+def test_attempts_per_tier_retries_before_escalating() -> None:
+    assert walk("three-tier", [F] * 10, attempts_per_tier=2) == [
+        "local",
+        "local",
+        "fast",
+        "fast",
+        "premium",
+        "premium",
+    ]
+
+
+def test_max_attempts_caps_the_ladder() -> None:
+    assert walk("three-tier", [F] * 10, attempts_per_tier=3, max_attempts=4) == ["local"] * 3 + ["fast"]
+
+
+def test_start_tier_skips_cheaper_tiers() -> None:
+    assert walk("three-tier", [F] * 10, start_tier="fast") == ["fast", "premium"]
+
+
+def test_tier_that_errored_is_not_retried() -> None:
+    policy = policy_for(Routing(preset="three-tier", attempts_per_tier=2))
+    assert policy.decide(ctx(("local", E))) == Attempt("fast")
+
+
+def test_planner_executor_plans_on_the_strongest_tier() -> None:
+    policy = policy_for(Routing(preset="planner-executor"))
+    assert policy.decide(ctx(purpose=Purpose.PLAN)) == Attempt("premium")
+    assert policy.decide(ctx(purpose=Purpose.REVIEW)) == Attempt("premium")
+    assert policy.decide(ctx(purpose=Purpose.CHANGE)) == Attempt("local")
+    assert policy_for(Routing(preset="planner-executor", plan_tier="fast")).decide(
+        ctx(purpose=Purpose.PLAN)
+    ) == Attempt("fast")
+
+
+def test_stop_when_budget_is_spent_or_next_tier_too_dear() -> None:
+    policy = policy_for(Routing(preset="three-tier"))
+    assert policy.decide(ctx(("local", F), remaining=Decimal(0))) == Stop("budget spent")
+    dear = {"fast": TierHistory(attempts=4, passes=2, cost=Decimal("2.0"))}
+    decision = policy.decide(ctx(("local", F), remaining=Decimal("0.3"), history=dear))
+    assert isinstance(decision, Stop) and "tier fast usually costs $0.5000" in decision.reason
+
+
+def test_adaptive_orders_tiers_by_cost_per_validated_attempt() -> None:
+    history = {
+        "local": TierHistory(attempts=40, passes=4, cost=Decimal("8.0")),  # $0.20 an attempt, rarely passes
+        "fast": TierHistory(attempts=40, passes=24, cost=Decimal("1.2")),  # $0.03, passes 60%
+        "premium": TierHistory(attempts=40, passes=30, cost=Decimal("20")),  # $0.50, passes 75%
+    }
+    # $/pass with the prior: fast 0.03/0.59 < premium 0.50/0.73 < local 0.20/0.14
+    assert Adaptive().order(ctx(history=history)) == ("fast", "premium", "local")
+    free_local = {**history, "local": TierHistory(attempts=40, passes=4, cost=Decimal(0))}
+    assert Adaptive().order(ctx(history=free_local)) == ("local", "fast", "premium")
+    assert walk("adaptive", [F] * 3) == ["local", "fast", "premium"]
+
+
+def test_policies_are_pure() -> None:
+    policy = policy_for(Routing(preset="adaptive"))
+    c = ctx(("local", F))
+    assert policy.decide(c) == policy.decide(c)
