@@ -220,9 +220,8 @@ async def main(argv: list[str] | None = None) -> int:
         print(row(r, best.usd))
     solved, cost = oracle(data)
     print("-" * len(header))
-    print(
-        f"{'oracle (cheapest model that resolves each task, no validator)':<58} {solved:>7.1%} {0:>7.1%} {cost:>9.3f}"
-    )
+    label = "oracle (cheapest model that resolves each task, no validator)"
+    print(f"{label:<58} {solved:>7.1%} {0:>7.1%} {cost:>9.3f}")
 
     target = [r for r in presets if r.success >= 0.75 and r.usd <= 0.20 and r.false_ship <= 0.10]
     by = {r.name: r for r in presets}
@@ -231,9 +230,8 @@ async def main(argv: list[str] | None = None) -> int:
         and by[f"adaptive ({lbl})"].usd <= by[f"three-tier ({lbl})"].usd + 1e-9
         for lbl in ("local at API price", "local at $0")
     )
-    print(
-        f"\ntarget (>=75% success, <=$0.20/task, <=10% false-ship): {', '.join(r.name for r in target) or 'MISSED'}"
-    )
+    met = ", ".join(r.name for r in target) or "MISSED"
+    print(f"\ntarget (>=75% success, <=$0.20/task, <=10% false-ship): {met}")
     print(f"adaptive no worse than three-tier on success and cost: {'yes' if adaptive_ok else 'NO'}")
     print(f"elapsed {time.perf_counter() - started:.1f}s")
     return 0
