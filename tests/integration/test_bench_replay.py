@@ -1,0 +1,36 @@
+"""A small replay through the benchmark's code, so the benchmark cannot rot unnoticed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED
+
+DATA = SHARED / "data" / "swebench-verified-outcomes.json"
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="shared data folder not beside the checkout")
+async def test_replay_on_a_subset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from bench import replay
+
+    data = json.loads(DATA.read_text())
+    keep = data["instances"][::10]  # 50 tasks across every repository
+    data["instances"] = keep
+    for run in data["runs"].values():
+        run["resolved"] = [t for t in run["resolved"] if t in keep]
+    subset = tmp_path / "subset.json"
+    subset.write_text(json.dumps(data))
+
+    assert await replay.main(["--seeds", "1", "--data", str(subset)]) == 0
+    out = capsys.readouterr().out
+    assert "three-tier (local at $0)" in out and "adaptive (local at API price)" in out
+    assert "Claude 4.5 Opus medium (20251101)" in out
+    # The oracle line is computed from the data: at least as good as any single model.
+    oracle = float(out.split("oracle")[1].split("%")[0].split()[-1])
+    assert oracle >= 70.0
