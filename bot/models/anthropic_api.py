@@ -11,9 +11,9 @@ import anthropic
 from anthropic.types import Message as AnthropicMessage
 from anthropic.types import MessageParam, TextBlock
 
-from bot.errors import MalformedResponse, ProviderError, ProviderUnavailable
+from bot.errors import MalformedResponse
 from bot.models.base import ITEM_HEADER, PURPOSE_HEADER, ChatRequest, Completion, Usage
-from bot.models.status import error_for_status, parse_retry_after
+from bot.models.status import SdkErrors, translate_sdk_error
 
 
 class AnthropicProvider:
@@ -56,26 +56,20 @@ class AnthropicProvider:
                 system=request.system or anthropic.omit,
             )
         except Exception as exc:
-            raise translate_anthropic_error(exc, provider=self._name) from exc
+            raise translate_sdk_error(exc, _ERRORS, provider=self._name) from exc
         return _completion(response, provider=self._name, latency_s=time.monotonic() - started)
 
     async def aclose(self) -> None:
         await self._client.close()
 
 
-def translate_anthropic_error(exc: Exception, *, provider: str) -> ProviderError:
-    if isinstance(exc, anthropic.APITimeoutError):
-        return ProviderUnavailable("request timed out", provider=provider)
-    if isinstance(exc, anthropic.APIConnectionError):
-        return ProviderUnavailable(f"connection failed: {exc}", provider=provider)
-    if isinstance(exc, anthropic.APIStatusError):
-        retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
-        return error_for_status(exc.status_code, exc.message, provider=provider, retry_after=retry_after)
-    if isinstance(exc, (anthropic.APIResponseValidationError, ValueError)):
-        return MalformedResponse(f"unreadable response: {exc}", provider=provider)
-    if isinstance(exc, anthropic.AnthropicError):
-        return ProviderUnavailable(str(exc), provider=provider)
-    raise exc
+_ERRORS = SdkErrors(
+    timeout=anthropic.APITimeoutError,
+    connection=anthropic.APIConnectionError,
+    status=anthropic.APIStatusError,
+    validation=anthropic.APIResponseValidationError,
+    base=anthropic.AnthropicError,
+)
 
 
 def _completion(response: AnthropicMessage, *, provider: str, latency_s: float) -> Completion:

@@ -12,9 +12,9 @@ import openai
 from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
-from bot.errors import MalformedResponse, ProviderError, ProviderUnavailable
+from bot.errors import MalformedResponse
 from bot.models.base import ITEM_HEADER, PURPOSE_HEADER, ChatRequest, Completion, Message, Usage
-from bot.models.status import error_for_status, parse_retry_after
+from bot.models.status import SdkErrors, translate_sdk_error
 
 
 class OpenAICompatProvider:
@@ -51,7 +51,7 @@ class OpenAICompatProvider:
                 },
             )
         except Exception as exc:
-            raise translate_openai_error(exc, provider=self._name) from exc
+            raise translate_sdk_error(exc, _ERRORS, provider=self._name) from exc
         return _completion(response, provider=self._name, latency_s=time.monotonic() - started)
 
     async def aclose(self) -> None:
@@ -66,19 +66,13 @@ def _param(message: Message) -> ChatCompletionMessageParam:
     return {"role": "user", "content": message.content}
 
 
-def translate_openai_error(exc: Exception, *, provider: str) -> ProviderError:
-    if isinstance(exc, openai.APITimeoutError):
-        return ProviderUnavailable("request timed out", provider=provider)
-    if isinstance(exc, openai.APIConnectionError):
-        return ProviderUnavailable(f"connection failed: {exc}", provider=provider)
-    if isinstance(exc, openai.APIStatusError):
-        retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
-        return error_for_status(exc.status_code, exc.message, provider=provider, retry_after=retry_after)
-    if isinstance(exc, (openai.APIResponseValidationError, ValueError)):
-        return MalformedResponse(f"unreadable response: {exc}", provider=provider)
-    if isinstance(exc, openai.OpenAIError):
-        return ProviderUnavailable(str(exc), provider=provider)
-    raise exc
+_ERRORS = SdkErrors(
+    timeout=openai.APITimeoutError,
+    connection=openai.APIConnectionError,
+    status=openai.APIStatusError,
+    validation=openai.APIResponseValidationError,
+    base=openai.OpenAIError,
+)
 
 
 def _completion(response: ChatCompletion, *, provider: str, latency_s: float) -> Completion:

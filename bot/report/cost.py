@@ -62,7 +62,9 @@ def summarize(
 
 
 def _usd(amount: Decimal) -> str:
-    return f"${amount.quantize(Decimal('0.0001'))}"
+    # Sub-cent amounts (cheap tiers, short calls) would all read $0.0000 at cent-level precision.
+    places = Decimal("0.0001") if abs(amount) >= Decimal("0.01") or amount == 0 else Decimal("0.000001")
+    return f"${amount.quantize(places)}"
 
 
 def render_text(summary: CostSummary) -> str:
