@@ -253,3 +253,20 @@ async def test_missing_api_key_disables_provider_with_reason(
     with pytest.raises(RoutingError, match="environment variable NOPE is not set"):
         await router.complete(request(), tier="t")
     assert server.requests == []
+
+
+async def test_least_busy_sends_concurrent_calls_to_the_idle_provider(
+    tmp_path: Path, stack: ExitStack, sleeps: SleepRecorder
+) -> None:
+    import asyncio
+
+    slow = {"reply": "slow", "delay_s": 0.3}
+    a = start(stack, FakeOpenAIServer(script(slow)))
+    b = start(stack, FakeOpenAIServer(script(slow)))
+    blocks = (
+        'balance = "least_busy"\n' + openai_block("t", "a", a.base_url) + openai_block("t", "b", b.base_url)
+    )
+    router, _ = make_router(tmp_path, blocks, sleeps)
+    await asyncio.gather(*(router.complete(request(item=f"i{n}"), tier="t") for n in range(4)))
+    assert len(a.requests) == 2
+    assert len(b.requests) == 2
