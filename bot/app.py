@@ -21,6 +21,11 @@ from bot.models.scripted import ScriptedProvider
 from bot.routing.breaker import CircuitBreaker
 from bot.routing.quota import DAY, QuotaTracker
 from bot.routing.router import Router, Sleep, Slot, TierSlots
+from bot.validation.detect import toolchain
+from bot.validation.pipeline import Settings
+from bot.validation.validate import Change, test_files_in, validate
+from bot.validation.verdict import ValidationVerdict
+from bot.workspace.worktrees import Worktrees
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +91,32 @@ def build_router(
     guard = BudgetGuard(ledger, config.budget, clock=clock)
     kwargs = {"sleep": sleep} if sleep is not None else {}
     return Router(tiers, routing=config.routing, guard=guard, ledger=ledger, **kwargs), guard
+
+
+async def validate_working_tree(
+    repo: Path, *, base_ref: str, config: Config | None, run_all: bool = False
+) -> ValidationVerdict:
+    """Validate the uncommitted and committed changes of ``repo`` against ``base_ref``, as the bot
+    would validate an item's worktree (``milestone-bot validate``)."""
+    trees = Worktrees(repo)
+    base = trees.resolve(base_ref)
+    root = trees.repo_path
+    changed = trees.changed_files(root, base)
+    files: dict[str, tuple[str | None, str | None]] = {}
+    for rel in changed:
+        path = root / rel
+        after = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+        files[rel] = (trees.read_at(base, rel), after)
+    new_tests = tuple(r for r in test_files_in(changed) if files[r][0] is None and files[r][1] is not None)
+    change = Change(root=root, files=files, new_tests=new_tests, test_files=test_files_in(trees.files(root)))
+    validation = config.validation if config else None
+    settings = Settings(
+        timeout_s=validation.timeout_s if validation else 900.0,
+        secrets=tuple(validation.secret_env) if validation else (),
+        run_all=run_all,
+    )
+    base_dir = trees.detached(f"validate-{base[:12]}", base)
+    try:
+        return await validate(change, toolchain(root, validation), settings=settings, base=base_dir)
+    finally:
+        trees.remove(base_dir)

@@ -89,6 +89,19 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.workdir) if args.workdir else None)
 
 
+def _validate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.app import validate_working_tree
+
+    repo = Path(args.repo)
+    config_path = Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH
+    config = load_config(config_path) if config_path.exists() else None
+    verdict = asyncio.run(validate_working_tree(repo, base_ref=args.base, config=config, run_all=args.all))
+    print(verdict.to_json() if args.json else verdict.render())
+    return 0 if verdict.accepted else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="milestone-bot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log routing decisions")
@@ -107,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--config", help="config file (default .github/milestone-bot.toml)")
     cost.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
     cost.set_defaults(func=_cost)
+
+    val = sub.add_parser("validate", help="run the validation pipeline on the working tree's changes")
+    val.add_argument("--repo", default=".", help="repository (default: here)")
+    val.add_argument("--base", default="HEAD", help="the ref the changes are measured against (default HEAD)")
+    val.add_argument("--json", action="store_true", help="machine-readable verdict")
+    val.add_argument("--all", action="store_true", help="run every stage even after one fails")
+    val.add_argument("--config", help="config file (default: <repo>/.github/milestone-bot.toml)")
+    val.set_defaults(func=_validate)
 
     demo = sub.add_parser(
         "demo", help="run the routing layer end to end, offline, against local fake servers"

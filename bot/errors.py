@@ -16,7 +16,9 @@ and never catches ``BudgetExceeded`` or ``ScriptError``.
     ├── ScriptError                the scripted provider has no rule for a request, or a bad script
     ├── RoutingError               no provider of a tier could serve the call (wraps the last errors)
     ├── BudgetExceeded             a call's worst case would pass a budget limit; nothing was spent
-    └── LedgerError                the cost ledger could not be read or written
+    ├── LedgerError                the cost ledger could not be read or written
+    └── WorkspaceError             git worktrees, or a command that cannot be run as asked
+        └── UnsafePath             a path outside the worktree, in .git, on the deny list...
 """
 
 from __future__ import annotations
@@ -105,3 +107,14 @@ class BudgetExceeded(BotError):
 
 class LedgerError(BotError):
     pass
+
+
+class WorkspaceError(BotError):
+    pass
+
+
+class UnsafePath(WorkspaceError):
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")

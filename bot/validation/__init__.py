@@ -1,0 +1,1 @@
+"""Validation: checks, output parsers, red-green proof, the anti-cheat guard, and the verdict."""

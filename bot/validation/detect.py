@@ -1,0 +1,148 @@
+"""Which commands validate a repository: from config, or detected per ecosystem.
+
+Python: pytest, ruff and mypy when the project configures them. Rust: cargo check / test / clippy.
+Node: npm test, eslint and tsc when configured. Go: go build / test / vet. Each command says how
+its output is parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from bot.config import Validation
+
+Parser = Literal["pytest", "ruff", "mypy", "tsc", "eslint", "cargo", "cargo_test", "go", "plain"]
+
+
+@dataclass(frozen=True)
+class Check:
+    argv: tuple[str, ...]
+    parser: Parser = "plain"
+
+    def with_args(self, *args: str) -> Check:
+        return replace(self, argv=(*self.argv, *args))
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    name: str
+    build: Check | None = None
+    test: Check | None = None
+    lint: Check | None = None
+    typecheck: Check | None = None
+    # Whether ``test`` accepts test files as arguments, for running new and affected tests alone.
+    selects_files: bool = False
+
+
+def _parser_for(argv: list[str]) -> Parser:
+    joined = " ".join(argv)
+    if "pytest" in joined:
+        return "pytest"
+    if "ruff" in joined:
+        return "ruff"
+    if "mypy" in joined:
+        return "mypy"
+    if "tsc" in joined:
+        return "tsc"
+    if "eslint" in joined:
+        return "eslint"
+    if "cargo test" in joined:
+        return "cargo_test"
+    if "cargo" in joined:
+        return "cargo"
+    if argv and argv[0] == "go":
+        return "go"
+    return "plain"
+
+
+def _pyproject(repo: Path) -> dict[str, object]:
+    try:
+        return tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def _python(repo: Path, python: str) -> Toolchain:
+    tool = _pyproject(repo).get("tool", {})
+    tools = tool if isinstance(tool, dict) else {}
+    ruff_configured = "ruff" in tools or (repo / "ruff.toml").exists() or (repo / ".ruff.toml").exists()
+    mypy_configured = "mypy" in tools or (repo / "mypy.ini").exists() or (repo / ".mypy.ini").exists()
+    has_ruff = shutil.which("ruff") is not None or (Path(python).parent / "ruff").exists()
+    ruff = str(Path(python).parent / "ruff") if (Path(python).parent / "ruff").exists() else "ruff"
+    return Toolchain(
+        name="python",
+        test=Check((python, "-m", "pytest", "-q", "-p", "no:cacheprovider"), "pytest"),
+        lint=Check((ruff, "check", "--output-format=json", "."), "ruff")
+        if ruff_configured and has_ruff
+        else None,
+        typecheck=Check((python, "-m", "mypy", "."), "mypy") if mypy_configured else None,
+        selects_files=True,
+    )
+
+
+def _node(repo: Path) -> Toolchain:
+    try:
+        scripts = json.loads((repo / "package.json").read_text()).get("scripts", {})
+    except (OSError, json.JSONDecodeError):
+        scripts = {}
+    eslint = any(
+        (repo / n).exists()
+        for n in ("eslint.config.js", "eslint.config.mjs", ".eslintrc.json", ".eslintrc.js")
+    )
+    return Toolchain(
+        name="node",
+        build=Check(("npm", "run", "build")) if "build" in scripts else None,
+        test=Check(("npm", "test", "--silent")) if "test" in scripts else None,
+        lint=Check(("npx", "--no-install", "eslint", "-f", "json", "."), "eslint") if eslint else None,
+        typecheck=Check(("npx", "--no-install", "tsc", "--noEmit"), "tsc")
+        if (repo / "tsconfig.json").exists()
+        else None,
+    )
+
+
+def detect(repo: Path, *, python: str = sys.executable) -> Toolchain:
+    if (repo / "Cargo.toml").exists():
+        return Toolchain(
+            name="rust",
+            build=Check(("cargo", "check", "--quiet", "--message-format=json"), "cargo"),
+            test=Check(("cargo", "test", "--quiet"), "cargo_test"),
+            lint=Check(
+                ("cargo", "clippy", "--quiet", "--message-format=json", "--", "-D", "warnings"), "cargo"
+            ),
+        )
+    if (repo / "go.mod").exists():
+        return Toolchain(
+            name="go",
+            build=Check(("go", "build", "./..."), "go"),
+            test=Check(("go", "test", "./..."), "go"),
+            lint=Check(("go", "vet", "./..."), "go"),
+        )
+    if (repo / "package.json").exists():
+        return _node(repo)
+    return _python(repo, python)
+
+
+def toolchain(repo: Path, config: Validation | None = None, *, python: str = sys.executable) -> Toolchain:
+    """Detected commands, with every command named in config taking precedence."""
+    found = detect(repo, python=python)
+    if config is None:
+        return found
+
+    def pick(argv: list[str] | None, default: Check | None) -> Check | None:
+        return Check(tuple(argv), _parser_for(argv)) if argv else default
+
+    test = pick(config.test, found.test)
+    return Toolchain(
+        name=found.name,
+        build=pick(config.build, found.build),
+        test=test,
+        lint=pick(config.lint, found.lint),
+        typecheck=pick(config.typecheck, found.typecheck),
+        selects_files=test is not None and test.parser == "pytest",
+    )

@@ -1,0 +1,126 @@
+"""Running validation stages: one command each, through the one subprocess runner, parsed."""
+
+from __future__ import annotations
+
+import ast
+import json
+import tempfile
+import time
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bot.validation import parsers
+from bot.validation.detect import Check
+from bot.validation.parsers import Diagnostic, TestCase
+from bot.validation.verdict import StageResult, Status
+from bot.workspace import proc
+
+PYTEST_NO_TESTS = 5
+
+
+@dataclass(frozen=True)
+class Settings:
+    timeout_s: float = 900.0
+    secrets: tuple[str, ...] = ()
+    run_all: bool = False  # run every stage even after one fails
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    result: proc.ProcResult
+    diagnostics: tuple[Diagnostic, ...]
+    cases: tuple[TestCase, ...]  # pytest only
+
+    @property
+    def no_tests(self) -> bool:
+        return self.result.returncode == PYTEST_NO_TESTS and not self.cases
+
+
+def _diagnostics(check: Check, output: str) -> list[Diagnostic]:
+    by_parser = {
+        "ruff": parsers.parse_ruff_json,
+        "mypy": parsers.parse_mypy,
+        "tsc": parsers.parse_tsc,
+        "eslint": parsers.parse_eslint_json,
+        "cargo": parsers.parse_cargo_json,
+        "cargo_test": parsers.parse_cargo_test,
+        "go": parsers.parse_go,
+    }
+    parse = by_parser.get(check.parser)
+    return parse(output) if parse else []
+
+
+async def run_check(check: Check, *, cwd: Path, settings: Settings, args: Sequence[str] = ()) -> CheckRun:
+    with tempfile.TemporaryDirectory(prefix="milestone-bot-junit-") as tmp:
+        extra: tuple[str, ...] = ()
+        report = Path(tmp) / "junit.xml"
+        if check.parser == "pytest":
+            # xunit1 records each test's file and line; the report lives outside the worktree.
+            extra = (f"--junitxml={report}", "-o", "junit_family=xunit1")
+        result = await proc.run(
+            [*check.argv, *extra, *args],
+            cwd=cwd,
+            root=cwd,
+            timeout_s=settings.timeout_s,
+            extra_secrets=settings.secrets,
+        )
+        cases: list[TestCase] = []
+        if check.parser == "pytest" and report.exists():
+            cases = parsers.parse_junit(report.read_text(encoding="utf-8", errors="replace"))
+            diagnostics = parsers.junit_diagnostics(cases)
+        else:
+            diagnostics = _diagnostics(check, result.output)
+    if not result.ok and not diagnostics:
+        diagnostics = parsers.tail(result.output)
+    return CheckRun(result, tuple(diagnostics), tuple(cases))
+
+
+def stage_from(name: str, run: CheckRun, *, note: str = "") -> StageResult:
+    if run.result.timed_out:
+        note = note or f"timed out after {run.result.duration_s:.0f}s"
+    return StageResult(
+        name,
+        "passed" if run.result.ok else "failed",
+        run.result.duration_s,
+        run.diagnostics,
+        run.result.argv,
+        note,
+    )
+
+
+def syntax_stage(root: Path, changed: Sequence[str]) -> StageResult:
+    """Parse changed Python, JSON, TOML and YAML files in process: the cheapest check there is."""
+    started = time.monotonic()
+    problems: list[Diagnostic] = []
+    checked = 0
+    for rel in changed:
+        path = root / rel
+        if not path.is_file():
+            continue
+        suffix = path.suffix
+        if suffix not in (".py", ".json", ".toml", ".yaml", ".yml"):
+            continue
+        checked += 1
+        try:
+            text = path.read_text(encoding="utf-8")
+            if suffix == ".py":
+                ast.parse(text, filename=rel)
+            elif suffix == ".json":
+                json.loads(text)
+            elif suffix == ".toml":
+                tomllib.loads(text)
+            else:
+                yaml.safe_load(text)
+        except SyntaxError as exc:
+            problems.append(Diagnostic(exc.msg, rel, exc.lineno, "", "SyntaxError", "syntax"))
+        except UnicodeDecodeError:
+            problems.append(Diagnostic("not UTF-8 text", rel, None, "", "", "syntax"))
+        except (ValueError, yaml.YAMLError) as exc:
+            problems.append(Diagnostic(str(exc).splitlines()[0], rel, None, "", type(exc).__name__, "syntax"))
+    status: Status = "failed" if problems else ("passed" if checked else "skipped")
+    note = "" if checked else "no changed file of a parsable kind"
+    return StageResult("syntax", status, time.monotonic() - started, tuple(problems), (), note)

@@ -1,0 +1,1 @@
+"""Where changes happen: git worktrees, the subprocess runner, edit formats and safe apply."""

@@ -1,0 +1,184 @@
+"""Git worktrees: one per checklist item, on its own branch; the only module that imports GitPython.
+
+Worktrees live under ``.milestone-bot/worktrees/<run>/<item>`` (excluded from git in the main
+checkout). A crash leaves them behind: ``create`` resumes one that exists (its commits are the
+committed work of the crashed run), and ``cleanup`` removes those of runs that are over.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from bot.errors import WorkspaceError
+
+BRANCH_PREFIX = "milestone-bot"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+BOT_AUTHOR = ("milestone-bot", "milestone-bot@users.noreply.github.com")
+
+
+def slug(text: str) -> str:
+    cleaned = _UNSAFE.sub("-", text).strip("-.")
+    cleaned = re.sub(r"\.{2,}", ".", cleaned).removesuffix(".lock")
+    if not cleaned:
+        raise WorkspaceError(f"{text!r} has no characters usable in a branch name")
+    return cleaned[:60]
+
+
+def branch_name(run_id: str, item_id: str) -> str:
+    """``milestone-bot/<run>/<item>``: predictable, and unique per run and item."""
+    return f"{BRANCH_PREFIX}/{slug(run_id)}/{slug(item_id)}"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    path: Path
+    branch: str
+    base: str  # the commit the branch started from
+    resumed: bool = False
+
+
+class Worktrees:
+    def __init__(self, repo: Path, *, root: Path | None = None) -> None:
+        try:
+            self._repo = git.Repo(repo)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+            raise WorkspaceError(f"{repo} is not a git repository") from exc
+        self.repo_path = Path(self._repo.working_tree_dir or repo).resolve()
+        self.root = (root or self.repo_path / ".milestone-bot" / "worktrees").resolve()
+        self._exclude(".milestone-bot/")
+
+    def _exclude(self, pattern: str) -> None:
+        exclude = Path(self._repo.git_dir) / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        lines = exclude.read_text().splitlines() if exclude.exists() else []
+        if pattern not in lines:
+            exclude.write_text("\n".join([*lines, pattern]) + "\n")
+
+    def resolve(self, ref: str) -> str:
+        try:
+            return self._repo.commit(ref).hexsha
+        except (git.BadName, ValueError) as exc:
+            raise WorkspaceError(f"unknown git ref {ref!r}") from exc
+
+    def _registered(self) -> dict[Path, str]:
+        """Worktree path -> branch ('' when detached), from git's own list."""
+        out: dict[Path, str] = {}
+        current: Path | None = None
+        for line in self._repo.git.worktree("list", "--porcelain").splitlines():
+            if line.startswith("worktree "):
+                current = Path(line[len("worktree ") :]).resolve()
+                out[current] = ""
+            elif line.startswith("branch ") and current is not None:
+                out[current] = line[len("branch refs/heads/") :]
+        return out
+
+    def create(self, run_id: str, item_id: str, base_ref: str, *, resume: bool = True) -> Workspace:
+        branch = branch_name(run_id, item_id)
+        path = self.root / slug(run_id) / slug(item_id)
+        base = self.resolve(base_ref)
+        registered = self._registered()
+        branch_exists = branch in [h.name for h in self._repo.heads]
+        try:
+            if path in registered and registered[path] == branch and resume:
+                return Workspace(path, branch, self._repo.merge_base(base, branch)[0].hexsha, resumed=True)
+            if path in registered or path.exists():
+                self._drop(path)
+            if branch_exists and resume:
+                self._repo.git.worktree("add", str(path), branch)
+                return Workspace(path, branch, self._repo.merge_base(base, branch)[0].hexsha, resumed=True)
+            if branch_exists:
+                self._repo.git.branch("-D", branch)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._repo.git.worktree("add", "-b", branch, str(path), base)
+        except git.GitCommandError as exc:
+            raise WorkspaceError(f"cannot create worktree for {branch}: {exc.stderr.strip() or exc}") from exc
+        return Workspace(path, branch, base)
+
+    def detached(self, name: str, ref: str) -> Path:
+        """A throwaway worktree at ``ref`` (for running new tests against the base)."""
+        path = self.root / "_base" / slug(name)
+        if path.exists() or path in self._registered():
+            self._drop(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._repo.git.worktree("add", "--detach", str(path), self.resolve(ref))
+        except git.GitCommandError as exc:
+            raise WorkspaceError(f"cannot check out {ref}: {exc.stderr.strip() or exc}") from exc
+        return path
+
+    def _drop(self, path: Path) -> None:
+        try:
+            self._repo.git.worktree("remove", "--force", str(path))
+        except git.GitCommandError:
+            shutil.rmtree(path, ignore_errors=True)
+        self._repo.git.worktree("prune")
+
+    def remove(self, workspace: Workspace | Path, *, delete_branch: bool = False) -> None:
+        path = workspace.path if isinstance(workspace, Workspace) else workspace
+        self._drop(path)
+        if delete_branch and isinstance(workspace, Workspace):
+            try:
+                self._repo.git.branch("-D", workspace.branch)
+            except git.GitCommandError as exc:
+                raise WorkspaceError(
+                    f"cannot delete branch {workspace.branch}: {exc.stderr.strip()}"
+                ) from exc
+
+    def leftovers(self) -> list[Path]:
+        """Worktrees under the bot's folder, as git knows them (a crash leaves these)."""
+        return sorted(p for p in self._registered() if self.root in p.parents)
+
+    def cleanup(self, *, keep_runs: set[str] = frozenset()) -> list[Path]:  # type: ignore[assignment]
+        """Remove worktrees of runs not in ``keep_runs``; branches (committed work) are kept."""
+        keep = {slug(r) for r in keep_runs}
+        removed = []
+        for path in self.leftovers():
+            run = path.relative_to(self.root).parts[0]
+            if run not in keep:
+                self._drop(path)
+                removed.append(path)
+        self._repo.git.worktree("prune")
+        return removed
+
+    # -- changes in a worktree ----------------------------------------------------------------------
+    def changed_files(self, path: Path, base: str) -> list[str]:
+        """Paths changed in the worktree against ``base``: committed, staged, unstaged and new."""
+        tree = git.Repo(path)
+        names = set(tree.git.diff("--name-only", base).splitlines())
+        names |= set(tree.untracked_files)
+        return sorted(n for n in names if n)
+
+    def diff(self, path: Path, base: str) -> str:
+        tree = git.Repo(path)
+        tree.git.add("--intent-to-add", "--all")  # so new files show in the diff
+        return str(tree.git.diff(base, "--no-color", "--no-ext-diff"))
+
+    def read_at(self, ref: str, rel: str) -> str | None:
+        """A file's text at ``ref``; None when it did not exist there or is not UTF-8 text."""
+        try:
+            data = self._repo.git.show(f"{ref}:{rel}", stdout_as_string=False)
+        except git.GitCommandError:
+            return None
+        try:
+            return bytes(data).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    def files(self, path: Path) -> list[str]:
+        """Tracked and untracked (not ignored) files of a checkout."""
+        tree = git.Repo(path)
+        listed = tree.git.ls_files("--cached", "--others", "--exclude-standard").splitlines()
+        return sorted(set(listed))
+
+    def commit(self, path: Path, message: str) -> str:
+        tree = git.Repo(path)
+        tree.git.add("--all")
+        if not tree.is_dirty(index=True, working_tree=False, untracked_files=False):
+            return tree.head.commit.hexsha
+        actor = git.Actor(*BOT_AUTHOR)
+        return tree.index.commit(message, author=actor, committer=actor).hexsha
