@@ -89,11 +89,15 @@ def parse_junit(xml_text: str) -> list[TestCase]:
 
 
 def junit_diagnostics(cases: list[TestCase]) -> list[Diagnostic]:
-    return [
-        Diagnostic(c.message or c.error_type or c.outcome, c.file, c.line, c.id, c.error_type, c.outcome)
-        for c in cases
-        if c.outcome in ("failed", "error")
-    ]
+    out = []
+    for c in cases:
+        if c.outcome in ("failed", "error"):
+            # pytest's message usually starts with the exception type already; do not say it twice.
+            code = "" if c.message.startswith(c.error_type) else c.error_type
+            out.append(
+                Diagnostic(c.message or c.error_type or c.outcome, c.file, c.line, c.id, code, c.outcome)
+            )
+    return out
 
 
 def parse_ruff_json(text: str) -> list[Diagnostic]:

@@ -86,7 +86,7 @@ def test_junit_report_parses_outcomes_and_error_types() -> None:
     [first, _] = parsers.junit_diagnostics(cases)
     assert (
         first.render()
-        == "tests/test_ops.py:9 tests/test_ops.py::test_sub AttributeError: AttributeError: module 'calc.ops' has no attribute 'sub'"
+        == "tests/test_ops.py:9 tests/test_ops.py::test_sub: AttributeError: module 'calc.ops' has no attribute 'sub'"
     )
 
 
