@@ -199,6 +199,9 @@ class Validation(_Strict):
     timeout_s: float = Field(default=900.0, gt=0)
     # More environment variables to scrub from validation runs, beyond tokens and *_API_KEY.
     secret_env: list[str] = Field(default_factory=list)
+    # Paths models may not edit (globs; * crosses /). None: the built-in list of CI workflows,
+    # lockfiles and secrets-looking files (bot/workspace/paths.py).
+    deny_paths: list[str] | None = None
 
 
 class Ledger(_Strict):

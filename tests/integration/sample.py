@@ -43,3 +43,11 @@ def make_repo(root: Path, files: dict[str, str]) -> Path:
 def write(repo: Path, rel: str, text: str) -> None:
     (repo / rel).parent.mkdir(parents=True, exist_ok=True)
     (repo / rel).write_text(text)
+
+
+NODE_PROJECT = {
+    "package.json": '{"name": "calc", "version": "0.0.0", "private": true, "scripts": {"test": "node --test"}}\n',
+    "add.js": "exports.add = (a, b) => a + b;\n",
+    "add.test.js": "const test = require('node:test');\nconst assert = require('node:assert');\n"
+    "const { add } = require('./add');\n\ntest('adds', () => { assert.strictEqual(add(2, 3), 5); });\n",
+}

@@ -176,3 +176,36 @@ async def test_rust_project_right_and_wrong_changes(tmp_path: Path) -> None:
     verdict = await validate_working_tree(repo, base_ref="HEAD", config=None)
     assert not verdict.accepted
     assert "tests::it_subs" in verdict.feedback()
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or shutil.which("npm") is None, reason="node/npm not installed"
+)
+async def test_node_project_right_and_wrong_changes(tmp_path: Path) -> None:
+    from tests.integration.sample import NODE_PROJECT
+
+    repo = make_repo(tmp_path / "ncalc", NODE_PROJECT)
+    write(repo, "sub.js", "exports.sub = (a, b) => a - b;\n")
+    write(repo, "sub.test.js", "const test = require('node:test');\nconst assert = require('node:assert');\n"
+          "const { sub } = require('./sub');\n\ntest('subs', () => { assert.strictEqual(sub(3, 1), 2); });\n")  # fmt: skip
+    verdict = await validate_working_tree(repo, base_ref="HEAD", config=None)
+    assert verdict.accepted, verdict.render()
+    write(repo, "sub.js", "exports.sub = (a, b) => a + b;\n")
+    verdict = await validate_working_tree(repo, base_ref="HEAD", config=None)
+    assert not verdict.accepted
+    assert "subs" in verdict.feedback()
+
+
+def test_deny_list_is_configurable() -> None:
+    from bot.config import parse_config
+
+    config = parse_config(
+        '[routing]\npreset = "single-model"\n[validation]\ndeny_paths = ["infra/*"]\n[tiers.t]\n[[tiers.t.providers]]\n'
+        'type = "scripted"\nscript = "s.yaml"\nmodel = "m"\nprice = { input_per_mtok = 0, output_per_mtok = 0 }\n'
+    )
+    from bot.workspace.apply import apply_edits
+    from bot.workspace.edits import WriteFile
+
+    deny = config.validation.deny_paths or ()
+    result = apply_edits(Path("/tmp"), [WriteFile("infra/main.tf", "x\n", 1)], deny=deny)
+    assert "on the deny list (infra/*)" in result.problems[0].message
