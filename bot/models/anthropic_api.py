@@ -12,27 +12,18 @@ from anthropic.types import Message as AnthropicMessage
 from anthropic.types import MessageParam, TextBlock
 
 from bot.errors import MalformedResponse
-from bot.models.base import ITEM_HEADER, PURPOSE_HEADER, ChatRequest, Completion, Usage
+from bot.models.base import ITEM_HEADER, PURPOSE_HEADER, ChatRequest, Completion, NamedModel, Usage
 from bot.models.status import SdkErrors, translate_sdk_error
 
 
-class AnthropicProvider:
+class AnthropicProvider(NamedModel):
     def __init__(
         self, *, name: str, model: str, base_url: str | None, api_key: str | None, timeout_s: float
     ) -> None:
-        self._name = name
-        self._model = model
+        super().__init__(name=name, model=model)
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key or "not-set", base_url=base_url, timeout=timeout_s, max_retries=0
         )
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def model(self) -> str:
-        return self._model
 
     async def complete(self, request: ChatRequest) -> Completion:
         # System text goes in the request's own field; the conversation alternates user/assistant.

@@ -83,3 +83,19 @@ class Provider(Protocol):
     def model(self) -> str: ...
 
     async def complete(self, request: ChatRequest) -> Completion: ...
+
+
+class NamedModel:
+    """The identity every provider has: its display name and the model it serves."""
+
+    def __init__(self, *, name: str, model: str) -> None:
+        self._name = name
+        self._model = model
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def model(self) -> str:
+        return self._model

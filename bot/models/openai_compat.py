@@ -13,28 +13,19 @@ from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from bot.errors import MalformedResponse
-from bot.models.base import ITEM_HEADER, PURPOSE_HEADER, ChatRequest, Completion, Message, Usage
+from bot.models.base import ITEM_HEADER, PURPOSE_HEADER, ChatRequest, Completion, Message, NamedModel, Usage
 from bot.models.status import SdkErrors, translate_sdk_error
 
 
-class OpenAICompatProvider:
+class OpenAICompatProvider(NamedModel):
     def __init__(
         self, *, name: str, model: str, base_url: str, api_key: str | None, timeout_s: float
     ) -> None:
-        self._name = name
-        self._model = model
+        super().__init__(name=name, model=model)
         # Local servers (vLLM, Ollama) accept any key; the SDK insists on one.
         self._client = openai.AsyncOpenAI(
             api_key=api_key or "not-needed", base_url=base_url, timeout=timeout_s, max_retries=0
         )
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def model(self) -> str:
-        return self._model
 
     async def complete(self, request: ChatRequest) -> Completion:
         messages = [_param(m) for m in request.messages]

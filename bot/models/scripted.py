@@ -7,25 +7,16 @@ import time
 from pathlib import Path
 
 from bot.errors import MalformedResponse, ProviderUnavailable
-from bot.models.base import ChatRequest, Completion
+from bot.models.base import ChatRequest, Completion, NamedModel
 from bot.models.script import Matcher, Query, Script, load_script, rule_usage
 from bot.models.status import error_for_status
 
 
-class ScriptedProvider:
+class ScriptedProvider(NamedModel):
     def __init__(self, script: Script | Path, *, model: str, name: str = "") -> None:
         self._matcher = Matcher(load_script(script) if isinstance(script, Path) else script)
-        self._model = model
-        self._name = name or f"scripted:{model}"
+        super().__init__(name=name or f"scripted:{model}", model=model)
         self.requests: list[ChatRequest] = []  # what it was asked, for tests
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def model(self) -> str:
-        return self._model
 
     async def complete(self, request: ChatRequest) -> Completion:
         self.requests.append(request)
