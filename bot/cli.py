@@ -102,6 +102,45 @@ def _validate(args: argparse.Namespace) -> int:
     return 0 if verdict.accepted else 1
 
 
+def _size(text: str) -> int:
+    match = re.fullmatch(r"(\d+)\s*([kK]?)[bB]?", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 20000, 20k or 8kb")
+    return int(match.group(1)) * (1000 if match.group(2) else 1)
+
+
+def _context(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from bot.context.engine import ContextEngine, ItemContext
+
+    repo = Path(args.repo)
+    config_path = repo / DEFAULT_CONFIG_PATH
+    settings = load_config(config_path).context if config_path.exists() else None
+    engine = ContextEngine(repo, settings=settings)
+    log = Path(args.log).read_text(encoding="utf-8", errors="replace") if args.log else ""
+    budget = args.budget or (settings.budget_bytes if settings else 20_000)
+    if args.plan:
+        pack = engine.for_plan(args.item, budget=budget)
+    else:
+        pack = engine.for_item(ItemContext(args.item, kind=args.kind, log=log, budget=budget))
+    if args.json:
+        print(json.dumps({**asdict(pack), "size": pack.size}, indent=2))
+        return 0
+    index = engine.index
+    print(f"index: {len(index.files)} files ({index.parsed} parsed, the rest cached) in {index.seconds:.2f}s")
+    print(f"context: {pack.size} of {pack.budget} bytes; sections: {', '.join(pack.sections) or 'none'}")
+    for item in pack.included:
+        print(f"  + {item.key:<50} {item.bytes:>6} B  {item.score:6.3f}  {'; '.join(item.reasons)}")
+    for item in pack.left_out:
+        print(f"  - {item.key:<50} {item.bytes:>6} B  {item.score:6.3f}  (left out: over budget)")
+    if args.show:
+        print()
+        print(pack.text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="milestone-bot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log routing decisions")
@@ -128,6 +167,19 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--all", action="store_true", help="run every stage even after one fails")
     val.add_argument("--config", help="config file (default: <repo>/.github/milestone-bot.toml)")
     val.set_defaults(func=_validate)
+
+    ctx = sub.add_parser(
+        "context", help="show the context the bot would send for an item, with sizes and reasons"
+    )
+    ctx.add_argument("--item", required=True, help="the item's text (title and description)")
+    ctx.add_argument("--repo", default=".", help="repository (default: here)")
+    ctx.add_argument("--log", help="a CI log or command output with the failure")
+    ctx.add_argument("--kind", default="", help="task kind, for project guidance (bugfix, infra, api, ...)")
+    ctx.add_argument("--budget", type=_size, help="bytes: 20000, 20k (default: the config's, or 20k)")
+    ctx.add_argument("--plan", action="store_true", help="the planning context (repository map) instead")
+    ctx.add_argument("--show", action="store_true", help="print the context text itself too")
+    ctx.add_argument("--json", action="store_true", help="machine-readable output")
+    ctx.set_defaults(func=_context)
 
     demo = sub.add_parser(
         "demo", help="run the routing layer end to end, offline, against local fake servers"

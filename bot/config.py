@@ -204,6 +204,15 @@ class Validation(_Strict):
     deny_paths: list[str] | None = None
 
 
+class ContextSettings(_Strict):
+    """Project guidance for prompts: a folder of Markdown files named by task kind, and files mapped
+    to kinds (``kinds = { infra = ["docs/infra.md"] }``)."""
+
+    guidance_dir: str = ".github/milestone-bot/context"
+    kinds: dict[str, list[str]] = Field(default_factory=dict)
+    budget_bytes: int = Field(default=20_000, ge=1_000)
+
+
 class Ledger(_Strict):
     path: str = ".milestone-bot/ledger.sqlite"
 
@@ -216,6 +225,7 @@ class Config(_Strict):
     budget: Budget = Field(default_factory=Budget)
     concurrency: Concurrency = Field(default_factory=Concurrency)
     validation: Validation = Field(default_factory=Validation)
+    context: ContextSettings = Field(default_factory=ContextSettings)
     ledger: Ledger = Field(default_factory=Ledger)
 
     @field_validator("tiers")

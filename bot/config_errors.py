@@ -79,6 +79,7 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
             "budget": cfg.Budget,
             "concurrency": cfg.Concurrency,
             "validation": cfg.Validation,
+            "context": cfg.ContextSettings,
             "ledger": cfg.Ledger,
             "quota": cfg.Quota,
         }

@@ -175,6 +175,31 @@ class Worktrees:
         listed = tree.git.ls_files("--cached", "--others", "--exclude-standard").splitlines()
         return sorted(set(listed))
 
+    def blob_ids(self, path: Path) -> dict[str, str]:
+        """Tracked file -> git blob id of its current content (modified files are re-hashed), so
+        caches keyed on blob ids stay right for a dirty working tree."""
+        tree = git.Repo(path)
+        blobs: dict[str, str] = {}
+        for line in tree.git.ls_files("-s").splitlines():
+            meta, _, rel = line.partition("\t")
+            blobs[rel] = meta.split()[1]
+        modified = [m for m in tree.git.ls_files("-m").splitlines() if (path / m).is_file()]
+        if modified:
+            hashes = tree.git.hash_object("--", *modified).splitlines()
+            blobs.update(zip(modified, hashes, strict=True))
+        for rel in tree.untracked_files:
+            blobs[rel] = tree.git.hash_object("--", rel)
+        return {rel: blob for rel, blob in blobs.items() if (path / rel).is_file()}
+
+    def recently_changed(self, path: Path, *, commits: int = 20) -> list[str]:
+        """Files touched by the last ``commits`` commits, newest first."""
+        tree = git.Repo(path)
+        try:
+            out = tree.git.log(f"-{commits}", "--name-only", "--pretty=format:")
+        except git.GitCommandError:
+            return []
+        return list(dict.fromkeys(x for x in out.splitlines() if x))
+
     def commit(self, path: Path, message: str) -> str:
         tree = git.Repo(path)
         tree.git.add("--all")

@@ -1,0 +1,104 @@
+"""The context engine's one interface: what to send with a model call for an item or a plan.
+
+The per-item loop calls ``for_item`` (and again on a retry, with the previous pack, to send only
+what changed); the planner calls ``for_plan``. The index and the BM25 ranking are built once per
+engine and reused across calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from bot.config import ContextSettings
+from bot.context.guidance import guidance_sections
+from bot.context.index import RepoIndex, build_index
+from bot.context.logs import Failure, extract_failures
+from bot.context.pack import ContextPack, Section, pack, repo_map
+from bot.context.retrieval import Query, Retriever
+from bot.workspace.worktrees import Worktrees
+
+GUIDANCE_SHARE = 4  # guidance takes at most a quarter of the budget
+
+
+@dataclass(frozen=True)
+class ItemContext:
+    text: str  # the item's title and description: untrusted, used as a query only
+    kind: str = ""
+    log: str = ""  # CI log or command output with the failure
+    budget: int = 20_000
+    diagnostics: str = ""  # validation feedback from the last attempt
+    diff: str = ""  # the current change, on a retry
+    extra_files: Sequence[str] = field(default=())  # files the model asked for
+
+
+class ContextSource(Protocol):
+    def for_item(self, request: ItemContext, *, previous: ContextPack | None = None) -> ContextPack: ...
+
+    def for_plan(self, text: str, *, budget: int) -> ContextPack: ...
+
+
+class ContextEngine:
+    def __init__(
+        self, repo: Path, *, settings: ContextSettings | None = None, cache: Path | None = None
+    ) -> None:
+        self._trees = Worktrees(repo)
+        self.root = self._trees.repo_path
+        self._settings = settings or ContextSettings()
+        self._cache = cache or self.root / ".milestone-bot" / "index.json"
+        self._index: RepoIndex | None = None
+        self._retriever: Retriever | None = None
+
+    @property
+    def index(self) -> RepoIndex:
+        if self._index is None:
+            self._index = build_index(self.root, self._trees.blob_ids(self.root), cache=self._cache)
+        return self._index
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            self._retriever = Retriever(self.index)
+        return self._retriever
+
+    def failures(self, request: ItemContext) -> list[Failure]:
+        return extract_failures("\n".join(x for x in (request.log, request.diagnostics) if x))
+
+    def for_item(self, request: ItemContext, *, previous: ContextPack | None = None) -> ContextPack:
+        failures = self.failures(request)
+        recent = tuple(self._trees.recently_changed(self.root))
+        query = Query(request.text, tuple(failures), recent, tuple(request.extra_files))
+        ranked = self.retriever.rank(query)
+        sections = guidance_sections(
+            self.root,
+            kind=request.kind,
+            folder=self._settings.guidance_dir,
+            kinds=self._settings.kinds,
+            budget=request.budget // GUIDANCE_SHARE,
+        )
+        if failures:
+            sections.append(Section("Failures", "\n".join(f.render() for f in failures[:30])))
+        if request.diagnostics:
+            sections.append(Section("Diagnostics from the last attempt", request.diagnostics))
+        if request.diff:
+            sections.append(Section("The current change (diff against the base)", request.diff))
+        return pack(
+            ranked,
+            self.retriever.lines,
+            budget=request.budget,
+            sections=sections,
+            already=previous.sent() if previous else None,
+            already_sections=frozenset(previous.section_digests) if previous else frozenset(),
+        )
+
+    def for_plan(self, text: str, *, budget: int) -> ContextPack:
+        sections = guidance_sections(
+            self.root, kind="", folder=self._settings.guidance_dir, kinds={}, budget=budget // GUIDANCE_SHARE
+        )
+        used = sum(len(s.render().encode("utf-8")) for s in sections)
+        sections.append(
+            Section("Repository map (paths and signatures)", repo_map(self.index, budget=budget - used - 64))
+        )
+        return pack((), self.retriever.lines, budget=budget, sections=sections)

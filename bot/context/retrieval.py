@@ -1,0 +1,267 @@
+"""Ranking code chunks for a query: BM25 over whole functions and classes, plus evidence boosts.
+
+Chunks are whole top-level functions and classes (big classes split into their methods) and
+windows over the lines no symbol covers. The query is the item's text with its failing tests,
+messages and frames. BM25 (bm25s) gives the lexical score; boosts add what a person would look at
+first: the frames' functions, files and symbols named in the item, the failing tests' imports,
+import-graph neighbours and recently changed files. Equal scores order by path and line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import bm25s
+import numpy as np
+
+from bot.context.index import RepoIndex
+from bot.context.logs import Failure
+
+# bm25s logs every index build at DEBUG through its own handler; the CLI's output is not the place.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+WINDOW = 60
+SPLIT_CLASS_LINES = 150
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_PATHISH = re.compile(r"[\w./-]+\.(?:py|rs|go|js|jsx|ts|tsx|mjs|cjs)\b")
+STOP = {
+    "self",
+    "the",
+    "and",
+    "for",
+    "def",
+    "return",
+    "none",
+    "true",
+    "false",
+    "this",
+    "that",
+    "with",
+    "from",
+    "import",
+    "class",
+    "is",
+    "in",
+    "if",
+    "else",
+    "not",
+    "of",
+    "to",
+    "a",
+    "an",
+    "it",
+    "be",
+    "fn",
+    "let",
+    "const",
+    "var",
+    "func",
+    "pub",
+    "use",
+}
+
+
+def tokens(text: str) -> list[str]:
+    """Identifiers, whole and split on snake_case and camelCase, lowercased."""
+    out: list[str] = []
+    for ident in _IDENT.findall(text):
+        lower = ident.lower()
+        if len(lower) > 1 and lower not in STOP:
+            out.append(lower)
+        parts = [p.lower() for piece in ident.split("_") for p in _CAMEL.findall(piece)]
+        if len(parts) > 1:
+            out += [p for p in parts if len(p) > 1 and p not in STOP]
+    return out
+
+
+@dataclass(frozen=True)
+class Chunk:
+    path: str
+    start: int  # 1-based, inclusive
+    end: int
+    symbol: str = ""  # qualified name; empty for a window
+    kind: str = "window"
+
+    @property
+    def key(self) -> str:
+        return f"{self.path}:{self.start}-{self.end}"
+
+
+@dataclass(frozen=True)
+class Scored:
+    chunk: Chunk
+    score: float
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    failures: tuple[Failure, ...] = ()
+    recent: tuple[str, ...] = ()  # recently changed files
+    extra_terms: tuple[str, ...] = field(default=())
+
+    def named_paths(self) -> set[str]:
+        found = set(_PATHISH.findall(self.text))
+        for f in self.failures:
+            found |= {fr.file for fr in f.frames}
+            if "::" in f.test_id:
+                found.add(f.test_id.split("::")[0])
+        return {p.removeprefix("./") for p in found}
+
+    def named_symbols(self) -> set[str]:
+        names = {m for m in re.findall(r"`([A-Za-z_][\w.]*)`|\b([A-Za-z_]\w*)\(", self.text) for m in m if m}
+        for f in self.failures:
+            names |= {fr.function for fr in f.frames if fr.function and not fr.function.startswith("<")}
+            leaf = re.split(r"::|\.| > | › ", f.test_id)[-1] if f.test_id else ""
+            if leaf:
+                names.add(leaf)
+                names.add(re.sub(r"^(?:test_?|Test)", "", leaf))
+            names |= set(_IDENT.findall(f.message)) & {n for n in _IDENT.findall(f.message) if "_" in n}
+        return {n.split(".")[-1] for n in names if len(n) > 2}
+
+
+def _chunks_of(entry_path: str, lines: int, symbols: Sequence[tuple[str, str, int, int]]) -> list[Chunk]:
+    out: list[Chunk] = []
+    covered = [False] * (lines + 2)
+    tops = [s for s in symbols if "." not in s[0]]
+    for name, kind, start, end in tops:
+        members = [s for s in symbols if s[0].startswith(name + ".") and s[0].count(".") == 1]
+        if kind == "class" and end - start > SPLIT_CLASS_LINES and members:
+            first = min(m[2] for m in members)
+            out.append(Chunk(entry_path, start, max(start, first - 1), name, "class"))
+            out += [Chunk(entry_path, m[2], m[3], m[0], m[1]) for m in members]
+        else:
+            out.append(Chunk(entry_path, start, end, name, kind))
+        for i in range(start, min(end, lines) + 1):
+            covered[i] = True
+    line = 1
+    while line <= lines:
+        if covered[line]:
+            line += 1
+            continue
+        stop = line
+        while stop <= lines and not covered[stop] and stop - line < WINDOW:
+            stop += 1
+        out.append(Chunk(entry_path, line, stop - 1))
+        line = stop
+    return out
+
+
+def _module_candidates(imported: str) -> list[str]:
+    """File paths a dotted or relative import may refer to."""
+    dotted = imported.lstrip(".").replace(".", "/")
+    return [f"{dotted}.py", f"{dotted}/__init__.py"] if dotted else []
+
+
+class Retriever:
+    """Built once per index (chunking and the BM25 index), then asked many queries."""
+
+    def __init__(self, index: RepoIndex) -> None:
+        self.index = index
+        self._texts: dict[str, list[str]] = {}
+        chunks: list[Chunk] = []
+        for entry in index.source_files():
+            text = (index.root / entry.path).read_text(encoding="utf-8", errors="replace")
+            lines = text.splitlines()
+            self._texts[entry.path] = lines
+            symbols = [(s.name, s.kind, s.start, s.end) for s in entry.symbols]
+            chunks += [
+                c
+                for c in _chunks_of(entry.path, len(lines), symbols)
+                if any(x.strip() for x in lines[c.start - 1 : c.end])
+            ]
+        self.chunks = chunks
+        corpus = [tokens(f"{c.path} {c.symbol} " + "\n".join(self.lines(c))) for c in chunks]
+        self._bm25 = bm25s.BM25()
+        self._bm25.index(corpus or [["empty"]], show_progress=False)
+        self._by_file: dict[str, list[int]] = {}
+        for i, c in enumerate(chunks):
+            self._by_file.setdefault(c.path, []).append(i)
+        self._modules = self._module_map()
+
+    def lines(self, chunk: Chunk) -> list[str]:
+        return self._texts.get(chunk.path, [])[chunk.start - 1 : chunk.end]
+
+    def _module_map(self) -> dict[str, set[str]]:
+        """Import graph over indexed Python files: file -> files it imports (both directions kept)."""
+        paths = set(self._texts)
+        suffixes: dict[str, str] = {}
+        for p in paths:
+            parts = PurePosixPath(p).parts
+            for i in range(len(parts)):
+                suffixes.setdefault("/".join(parts[i:]), p)
+        graph: dict[str, set[str]] = {p: set() for p in paths}
+        for entry in self.index.source_files():
+            for imported in entry.imports:
+                for candidate in _module_candidates(imported):
+                    target = suffixes.get(candidate)
+                    if target and target != entry.path:
+                        graph[entry.path].add(target)
+                        graph.setdefault(target, set()).add(entry.path)
+        return graph
+
+    def rank(self, query: Query, *, limit: int = 200) -> list[Scored]:
+        if not self.chunks:
+            return []
+        terms = tokens(
+            " ".join([query.text, *query.extra_terms, *(f"{f.test_id} {f.message}" for f in query.failures)])
+        )
+        terms += [t for f in query.failures for fr in f.frames for t in tokens(fr.function)]
+        raw = np.asarray(self._bm25.get_scores(terms), dtype=float) if terms else np.zeros(len(self.chunks))
+        top = float(raw.max()) if raw.size and raw.max() > 0 else 1.0
+        scores = raw / top
+        reasons: dict[int, list[str]] = {}
+
+        def boost(i: int, amount: float, why: str) -> None:
+            scores[i] += amount
+            reasons.setdefault(i, []).append(why)
+
+        paths, names = query.named_paths(), query.named_symbols()
+        indexed_paths = {p for p in self._by_file if any(p.endswith(n) or n.endswith(p) for n in paths)}
+        frames = [fr for f in query.failures for fr in f.frames]
+        for i, c in enumerate(self.chunks):
+            for fr in frames:
+                if (
+                    fr.file.endswith(c.path) or c.path.endswith(fr.file.lstrip("./"))
+                ) and c.start <= fr.line <= c.end:
+                    boost(i, 3.0, f"stack frame {fr.file}:{fr.line}")
+                    break
+            if c.symbol and c.symbol.split(".")[-1] in names:
+                boost(i, 1.5, f"names {c.symbol}")
+            if c.path in indexed_paths:
+                boost(i, 0.6, "file named in the item or log")
+        test_files = {p for p in indexed_paths if "test" in PurePosixPath(p).name}
+        imported = set().union(*(self._modules.get(t, set()) for t in test_files)) if test_files else set()
+        neighbours = (
+            set().union(*(self._modules.get(p, set()) for p in indexed_paths)) if indexed_paths else set()
+        )
+        recent = set(query.recent)
+        for path, members in self._by_file.items():
+            for i in members:
+                if path in imported:
+                    boost(i, 0.5, "imported by the failing tests")
+                elif path in neighbours:
+                    boost(i, 0.2, "import-graph neighbour")
+                if path in recent:
+                    boost(i, 0.1, "recently changed")
+        order = sorted(
+            range(len(self.chunks)),
+            key=lambda i: (-round(float(scores[i]), 9), self.chunks[i].path, self.chunks[i].start),
+        )
+        return [
+            Scored(self.chunks[i], float(scores[i]), tuple(reasons.get(i, ())))
+            for i in order[:limit]
+            if scores[i] > 0
+        ]
+
+
+def render_chunk(chunk: Chunk, lines: Iterable[str]) -> str:
+    body = "\n".join(f"{chunk.start + n:>5} | {line}" for n, line in enumerate(lines))
+    title = f" ({chunk.symbol})" if chunk.symbol else ""
+    return f"### {chunk.path}:{chunk.start}-{chunk.end}{title}\n{body}\n"

@@ -1,0 +1,152 @@
+"""The context engine on a sample repository: index and cache, retrieval, packing, differential."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import ContextSettings
+from bot.context.engine import ContextEngine, ItemContext
+from tests.integration.sample import PYTHON_PROJECT, git, make_repo, write
+
+FILES = {
+    **PYTHON_PROJECT,
+    "calc/dates.py": "import calc.ops\n\n\ndef parse_day(text):\n    year, month, day = text.split('-')\n"
+    "    return int(day) + 1\n\n\ndef parse_month(text):\n    return int(text.split('-')[1])\n",
+    "tests/test_dates.py": "from calc.dates import parse_day\n\n\ndef test_parse_day():\n    assert parse_day('2024-01-02') == 2\n",
+    "src/lib.rs": "pub fn add(a: i64, b: i64) -> i64 {\n    a + b\n}\n",
+    "web/app.ts": "export function greet(name: string): string {\n  return `hi ${name}`;\n}\n",
+    "vendor/big.py": "def vendored():\n    pass\n",
+    "calc/broken.py": "def broken(:\n",
+    "AGENTS.md": "Run tests with pytest. Keep functions small.\n",
+    ".github/milestone-bot/context/bugfix.md": "For bug fixes: write the failing test first.\n",
+}
+LOG = """\
+=================================== FAILURES ===================================
+________________________________ test_parse_day ________________________________
+
+    def test_parse_day():
+>       assert parse_day('2024-01-02') == 2
+E       AssertionError: assert 3 == 2
+
+tests/test_dates.py:5: AssertionError
+=========================== short test summary info ============================
+FAILED tests/test_dates.py::test_parse_day - AssertionError: assert 3 == 2
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = make_repo(tmp_path / "calc", FILES)
+    (root / "logo.png").write_bytes(b"\x89PNG\x00\x00\x00")
+    git(root, "add", "logo.png")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "logo")
+    return root
+
+
+def test_index_languages_symbols_skips_and_cache(repo: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "index.json"
+    engine = ContextEngine(repo, cache=cache)
+    index = engine.index
+    files = index.files
+    assert [s.name for s in files["calc/dates.py"].symbols] == ["parse_day", "parse_month"]
+    assert files["calc/dates.py"].imports == ("calc.ops",)
+    assert files["src/lib.rs"].language == "rust" and files["src/lib.rs"].symbols[0].name == "add"
+    assert files["web/app.ts"].symbols[0].name == "greet"
+    assert files["vendor/big.py"].skipped == "vendored or build output"
+    assert files["logo.png"].skipped == "binary"
+    assert files["calc/broken.py"].error.startswith("python:") and files["calc/broken.py"].symbols == ()
+    assert index.parsed == len(files)
+
+    warm = ContextEngine(repo, cache=cache).index
+    assert warm.parsed == 0 and warm.files == files
+    write(repo, "calc/ops.py", (repo / "calc/ops.py").read_text() + "\n\ndef sub(a, b):\n    return a - b\n")
+    changed = ContextEngine(repo, cache=cache).index
+    assert changed.parsed == 1
+    assert [s.name for s in changed.files["calc/ops.py"].symbols] == ["add", "mul", "sub"]
+
+
+def test_failing_test_log_ranks_the_buggy_function_first(repo: Path, tmp_path: Path) -> None:
+    engine = ContextEngine(repo, cache=tmp_path / "i.json")
+    pack = engine.for_item(ItemContext("Fix the failing build", kind="bugfix", log=LOG, budget=4000))
+    assert pack.size <= 4000
+    keys = [i.key for i in pack.included]
+    assert "calc/dates.py:4-6" in keys[:3]  # parse_day: named by the test, imported by the failing test
+    assert "Project guidance: .github/milestone-bot/context/bugfix.md" == pack.sections[0]
+    assert "Project guidance: AGENTS.md" == pack.sections[1]
+    assert "Failures" in pack.sections
+    assert "    4 | def parse_day(text):" in pack.text  # whole function, with line numbers
+    assert "### calc/dates.py:4-6 (parse_day)" in pack.text
+
+
+def test_budget_is_respected_whole_chunks_and_left_out_listed(repo: Path, tmp_path: Path) -> None:
+    engine = ContextEngine(repo, cache=tmp_path / "i.json")
+    for budget in (1000, 2000, 8000):
+        pack = engine.for_item(ItemContext("parse_day month ops add mul shout", log=LOG, budget=budget))
+        assert pack.size <= budget
+        for item in pack.included:
+            path, span = item.key.split(":")
+            start, end = (int(x) for x in span.split("-"))
+            assert f"{start:>5} |" in pack.text and f"{end:>5} |" in pack.text  # never cut mid-chunk
+    small = engine.for_item(ItemContext("parse_day month ops add mul shout", log=LOG, budget=1000))
+    assert small.left_out, "a tight budget leaves chunks out, and says which"
+
+
+def test_differential_context_sends_only_what_changed(repo: Path, tmp_path: Path) -> None:
+    engine = ContextEngine(repo, cache=tmp_path / "i.json")
+    first = engine.for_item(ItemContext("Fix the failing build", kind="bugfix", log=LOG, budget=6000))
+    retry = engine.for_item(
+        ItemContext("Fix the failing build", kind="bugfix", log=LOG, budget=6000,
+                    diagnostics="tests/test_dates.py::test_parse_day: assert 4 == 2", diff="-    return int(day) + 1"),
+        previous=first,
+    )  # fmt: skip
+    assert retry.bytes_saved > 0
+    assert retry.size < first.size
+    assert "Sent before and unchanged (not repeated)" in retry.text
+    assert "calc/dates.py:4-6" in retry.text  # referred to by name
+    assert (
+        "Diagnostics from the last attempt" in retry.sections
+        and "The current change (diff against the base)" in retry.sections
+    )
+    assert not any(title.startswith("Project guidance") for title in retry.sections)  # already sent
+
+
+def test_guidance_mapped_by_kind_in_config(repo: Path, tmp_path: Path) -> None:
+    write(repo, "docs/infra.md", "Terraform lives in infra/.\n")
+    engine = ContextEngine(
+        repo, settings=ContextSettings(kinds={"infra": ["docs/infra.md"]}), cache=tmp_path / "i.json"
+    )
+    pack = engine.for_item(ItemContext("bump the instance size", kind="infra", budget=3000))
+    assert pack.sections[0] == "Project guidance: docs/infra.md"
+
+
+def test_plan_context_is_a_repository_map(repo: Path, tmp_path: Path) -> None:
+    engine = ContextEngine(repo, cache=tmp_path / "i.json")
+    pack = engine.for_plan("plan the milestone", budget=2000)
+    assert pack.size <= 2000
+    assert "calc/dates.py\n    def parse_day(text):" in pack.text
+    tight = engine.for_plan("plan", budget=1100)
+    assert tight.size <= 1100 and "calc/ops.py" in tight.text
+
+
+def test_ranking_is_deterministic(repo: Path, tmp_path: Path) -> None:
+    one = ContextEngine(repo, cache=tmp_path / "a.json").for_item(ItemContext("add", budget=5000))
+    two = ContextEngine(repo, cache=tmp_path / "b.json").for_item(ItemContext("add", budget=5000))
+    assert one.included == two.included
+
+
+def test_context_cli(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "ci.log"
+    log.write_text(LOG)
+    assert (
+        main(["context", "--repo", str(repo), "--item", "Fix the build", "--log", str(log), "--budget", "4k"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "context:" in out and "of 4000 bytes" in out and "calc/dates.py:4-6" in out
+    assert main(["context", "--repo", str(repo), "--item", "x", "--json", "--budget", "2000"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["budget"] == 2000 and data["size"] <= 2000
