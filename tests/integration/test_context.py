@@ -75,8 +75,8 @@ def test_failing_test_log_ranks_the_buggy_function_first(repo: Path, tmp_path: P
     assert pack.size <= 4000
     keys = [i.key for i in pack.included]
     assert "calc/dates.py:4-6" in keys[:3]  # parse_day: named by the test, imported by the failing test
-    assert "Project guidance: .github/milestone-bot/context/bugfix.md" == pack.sections[0]
-    assert "Project guidance: AGENTS.md" == pack.sections[1]
+    assert pack.sections[0] == "Project guidance: .github/milestone-bot/context/bugfix.md"
+    assert pack.sections[1] == "Project guidance: AGENTS.md"
     assert "Failures" in pack.sections
     assert "    4 | def parse_day(text):" in pack.text  # whole function, with line numbers
     assert "### calc/dates.py:4-6 (parse_day)" in pack.text
@@ -88,7 +88,7 @@ def test_budget_is_respected_whole_chunks_and_left_out_listed(repo: Path, tmp_pa
         pack = engine.for_item(ItemContext("parse_day month ops add mul shout", log=LOG, budget=budget))
         assert pack.size <= budget
         for item in pack.included:
-            path, span = item.key.split(":")
+            _path, span = item.key.split(":")
             start, end = (int(x) for x in span.split("-"))
             assert f"{start:>5} |" in pack.text and f"{end:>5} |" in pack.text  # never cut mid-chunk
     small = engine.for_item(ItemContext("parse_day month ops add mul shout", log=LOG, budget=1000))
