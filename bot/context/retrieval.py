@@ -115,15 +115,31 @@ class Query:
         return {p.removeprefix("./") for p in found}
 
     def named_symbols(self) -> set[str]:
+        """Normalized names (see ``norm``) the item or the failures point at: backticked or called
+        names in the text, functions in stack frames, and the failing tests' own names and class
+        names with their Test prefix or suffix removed (``SplitIntoTests`` names ``split_into``)."""
         names = {m for m in re.findall(r"`([A-Za-z_][\w.]*)`|\b([A-Za-z_]\w*)\(", self.text) for m in m if m}
         for f in self.failures:
             names |= {fr.function for fr in f.frames if fr.function and not fr.function.startswith("<")}
-            leaf = re.split(r"::|\.| > | › ", f.test_id)[-1] if f.test_id else ""
-            if leaf:
-                names.add(leaf)
-                names.add(re.sub(r"^(?:test_?|Test)", "", leaf))
-            names |= set(_IDENT.findall(f.message)) & {n for n in _IDENT.findall(f.message) if "_" in n}
-        return {n.split(".")[-1] for n in names if len(n) > 2}
+            parts = [p for p in re.split(r"::|\.| > | › |/", f.test_id) if p and not p.endswith("py")]
+            for part in parts[-2:]:
+                names.add(part)
+                names.add(re.sub(r"^(?:test_?|Test)|(?:_?tests?|Tests?)$", "", part))
+            names |= {n for n in _IDENT.findall(f.message) if "_" in n}
+        return {norm(n.split(".")[-1]) for n in names if len(n) > 2} - {""}
+
+
+def norm(name: str) -> str:
+    """Names compared loosely: ``SplitInto``, ``split_into`` and ``splitinto`` are one name."""
+    return name.lower().replace("_", "")
+
+
+def is_test_path(path: str) -> bool:
+    name = PurePosixPath(path).name
+    return name.startswith("test") or name.endswith(("_test.py", "_tests.py")) or "/tests/" in f"/{path}"
+
+
+_CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 
 
 def _chunks_of(entry_path: str, lines: int, symbols: Sequence[tuple[str, str, int, int]]) -> list[Chunk]:
@@ -225,16 +241,31 @@ class Retriever:
         paths, names = query.named_paths(), query.named_symbols()
         indexed_paths = {p for p in self._by_file if any(p.endswith(n) or n.endswith(p) for n in paths)}
         frames = [fr for f in query.failures for fr in f.frames]
+        framed: list[int] = []
         for i, c in enumerate(self.chunks):
             for fr in frames:
-                if (
-                    fr.file.endswith(c.path) or c.path.endswith(fr.file.lstrip("./"))
-                ) and c.start <= fr.line <= c.end:
+                same_file = fr.file.endswith(c.path) or c.path.endswith(fr.file.lstrip("./"))
+                if same_file and c.start <= fr.line <= c.end:
                     boost(i, 3.0, f"stack frame {fr.file}:{fr.line}")
+                    framed.append(i)
                     break
-            if c.symbol and c.symbol.split(".")[-1] in names:
+        # What the failing tests call is what they test.
+        called = {
+            norm(n)
+            for i in framed
+            if is_test_path(self.chunks[i].path)
+            for n in _CALLED.findall("\n".join(self.lines(self.chunks[i])))
+            if n not in STOP and not n.startswith(("assert", "test"))
+        }
+        for i, c in enumerate(self.chunks):
+            leaf = norm(c.symbol.split(".")[-1]) if c.symbol else ""
+            if leaf and leaf in names:
                 boost(i, 1.5, f"names {c.symbol}")
-            if c.path in indexed_paths:
+            elif leaf and len(leaf) >= 6 and any(len(n) >= 6 and (n in leaf or leaf in n) for n in names):
+                boost(i, 0.6, f"resembles a name in the item or log: {c.symbol}")
+            if leaf and leaf in called and not is_test_path(c.path):
+                boost(i, 1.2, f"called by the failing test: {c.symbol}")
+            if c.path in indexed_paths and not is_test_path(c.path):
                 boost(i, 0.6, "file named in the item or log")
         test_files = {p for p in indexed_paths if "test" in PurePosixPath(p).name}
         imported = set().union(*(self._modules.get(t, set()) for t in test_files)) if test_files else set()
