@@ -45,32 +45,54 @@ def clean_log(text: str) -> str:
 
 
 # -- Python: pytest and unittest --------------------------------------------------------------------
-_PYTEST_SUMMARY = re.compile(r"^(?:FAILED|ERROR) (?P<id>\S*\.py(?:::\S+?)?)(?: - (?P<msg>.*))?$", re.M)
+# pytest 9 reports failing subtests as SUBFAILED(i=1) tests/x.py::test - message.
+_PYTEST_SUMMARY = re.compile(
+    r"^(?:FAILED|ERROR|SUBFAILED(?:\([^)]*\))?) (?P<id>\S*\.py(?:::\S+?)?)(?: - (?P<msg>.*))?$", re.M
+)
 _PYTEST_SECTION = re.compile(r"^_{3,} (?P<name>.+?) _{3,}$", re.M)
-_PYTEST_FRAME = re.compile(r"^(?P<file>[^\s:][^:\n]*\.py):(?P<line>\d+): (?:in (?P<func>[\w<>]+)|\w+)$", re.M)
+_PYTEST_FRAME = re.compile(
+    r"^(?P<file>[^\s:][^:\n]*\.py):(?P<line>\d+):(?: in (?P<func>[\w<>]+)| \w+)?[ \t]*$", re.M
+)
 _PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>[\w<>]+)', re.M)
 _E_LINE = re.compile(r"^E\s+(?P<msg>.+)$", re.M)
+_NOT_TESTS = {"FAILURES", "ERRORS", "warnings summary", "short test summary info", "test session starts"}
 _UNITTEST = re.compile(r"^(?P<kind>FAIL|ERROR): (?P<test>\w+) \((?P<cls>[\w.]+)\)", re.M)
 _SEPARATOR = re.compile(r"^(?:-{20,}|={20,})$", re.M)
 
 
+def _section_key(name: str) -> str:
+    """``TestX.test_y[param] (i=4)`` -> ``TestX.test_y``: parameters and subtest labels dropped."""
+    name = re.sub(r"\s*\(.*\)$", "", name.strip())
+    return re.sub(r"\[.*\]$", "", name.split(" ")[-1])
+
+
+def _pytest_failure(test_id: str, summary_message: str, body: str) -> Failure:
+    frames = [Frame(f["file"], int(f["line"]), f["func"] or "") for f in _PYTEST_FRAME.finditer(body)]
+    frames += [Frame(f["file"], int(f["line"]), f["func"]) for f in _PY_FRAME.finditer(body)]
+    e_lines = [e["msg"] for e in _E_LINE.finditer(body)]
+    message = summary_message or (e_lines[0] if e_lines else "failed")
+    return Failure("pytest", test_id, message.strip(), tuple(frames))
+
+
 def _pytest(text: str) -> list[Failure]:
     sections: dict[str, str] = {}
-    marks = list(_PYTEST_SECTION.finditer(text))
+    marks = [m for m in _PYTEST_SECTION.finditer(text) if m["name"].strip() not in _NOT_TESTS]
     for i, m in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        sections[m["name"].split(" ")[-1]] = text[m.end() : end]
+        sections.setdefault(_section_key(m["name"]), text[m.end() : end])
     out = []
+    used: set[str] = set()
     for m in _PYTEST_SUMMARY.finditer(text):
-        test_id = m["id"]
+        test_id = re.sub(r"\[.*\]$", "", m["id"])
         leaf = test_id.split("::")[-1]
         qualified = ".".join(test_id.split("::")[1:])
-        body = sections.get(qualified) or sections.get(leaf) or ""
-        frames = [Frame(f["file"], int(f["line"]), f["func"] or "") for f in _PYTEST_FRAME.finditer(body)]
-        frames += [Frame(f["file"], int(f["line"]), f["func"]) for f in _PY_FRAME.finditer(body)]
-        e_lines = [e["msg"] for e in _E_LINE.finditer(body)]
-        message = m["msg"] or (e_lines[0] if e_lines else "failed")
-        out.append(Failure("pytest", test_id, message.strip(), tuple(frames)))
+        key = qualified if qualified in sections else leaf
+        used.add(key)
+        out.append(_pytest_failure(m["id"], m["msg"] or "", sections.get(key, "")))
+    # A log cut before its summary (or run with -rN) still has the failure sections.
+    for key, body in sections.items():
+        if key not in used and (_E_LINE.search(body) or _PYTEST_FRAME.search(body)):
+            out.append(_pytest_failure(key, "", body))
     return out
 
 

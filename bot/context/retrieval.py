@@ -257,14 +257,31 @@ class Retriever:
             for n in _CALLED.findall("\n".join(self.lines(self.chunks[i])))
             if n not in STOP and not n.startswith(("assert", "test"))
         }
+        # One hop further: what the tested code calls, and the classes the tests use. A bug is often
+        # in a helper of the function the test calls.
+        leaves = [norm(c.symbol.split(".")[-1]) if c.symbol else "" for c in self.chunks]
+        used_classes = {norm(c.symbol.split(".")[0]) for c, leaf in zip(self.chunks, leaves, strict=True)
+                        if c.kind == "class" and leaf in called}  # fmt: skip
+        second = {
+            norm(n)
+            for i, c in enumerate(self.chunks)
+            if not is_test_path(c.path) and (leaves[i] in called or i in framed)
+            for n in _CALLED.findall("\n".join(self.lines(c)))
+            if n not in STOP
+        } - called
         for i, c in enumerate(self.chunks):
-            leaf = norm(c.symbol.split(".")[-1]) if c.symbol else ""
+            leaf = leaves[i]
             if leaf and leaf in names:
                 boost(i, 1.5, f"names {c.symbol}")
             elif leaf and len(leaf) >= 6 and any(len(n) >= 6 and (n in leaf or leaf in n) for n in names):
                 boost(i, 0.6, f"resembles a name in the item or log: {c.symbol}")
-            if leaf and leaf in called and not is_test_path(c.path):
-                boost(i, 1.2, f"called by the failing test: {c.symbol}")
+            if leaf and not is_test_path(c.path):
+                if leaf in called:
+                    boost(i, 1.2, f"called by the failing test: {c.symbol}")
+                elif leaf in second:
+                    boost(i, 0.7, f"called by code the failing test calls: {c.symbol}")
+                if "." in c.symbol and norm(c.symbol.split(".")[0]) in used_classes:
+                    boost(i, 0.3, f"method of a class the failing test uses: {c.symbol}")
             if c.path in indexed_paths and not is_test_path(c.path):
                 boost(i, 0.6, "file named in the item or log")
         test_files = {p for p in indexed_paths if "test" in PurePosixPath(p).name}

@@ -198,3 +198,35 @@ def test_plain_traceback_and_nothing() -> None:
     [f] = extract_failures(text)
     assert (f.tool, f.message, f.frames[0].file) == ("python", "ValueError: bad", "app/main.py")
     assert extract_failures("all good\n") == []
+
+
+SUBTESTS = """\
+=================================== FAILURES ===================================
+______________________ ArgMinArgMaxTests.test_basic (i=4) ______________________
+
+    def test_basic(self):
+>               self.assertEqual(mi.argmin(iterable), expected_min)
+
+tests/test_more.py:6790: 
+_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _
+
+>       return min(enumerate(iterable), key=itemgetter(1))[0]
+E       TypeError: 'NoneType' object is not callable
+
+more_itertools/more.py:5351: TypeError
+=========================== short test summary info ============================
+SUBFAILED(i=4) tests/test_more.py::ArgMinArgMaxTests::test_basic - TypeError:...
+"""
+
+
+def test_pytest_subtests_and_labelled_sections() -> None:
+    [f] = extract_failures(SUBTESTS)
+    assert f.test_id == "tests/test_more.py::ArgMinArgMaxTests::test_basic"
+    assert f.frames == (Frame("tests/test_more.py", 6790), Frame("more_itertools/more.py", 5351))
+
+
+def test_pytest_sections_without_a_summary() -> None:
+    cut = SUBTESTS.split("=========================== short")[0]
+    [f] = extract_failures(cut)
+    assert f.test_id == "ArgMinArgMaxTests.test_basic"
+    assert f.message == "TypeError: 'NoneType' object is not callable"
