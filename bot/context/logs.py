@@ -49,7 +49,8 @@ def clean_log(text: str) -> str:
 _PYTEST_SUMMARY = re.compile(
     r"^(?:FAILED|ERROR|SUBFAILED(?:\([^)]*\))?) (?P<id>\S*\.py(?:::\S+?)?)(?: - (?P<msg>.*))?$", re.M
 )
-_PYTEST_SECTION = re.compile(r"^_{3,} (?P<name>.+?) _{3,}$", re.M)
+# Long names get a single underscore of padding: "_ test_x[a-long-param] _".
+_PYTEST_SECTION = re.compile(r"^_+ (?P<name>[^_ ].*?) _+$", re.M)
 _PYTEST_FRAME = re.compile(
     r"^(?P<file>[^\s:][^:\n]*\.py):(?P<line>\d+):(?: in (?P<func>[\w<>]+)| \w+)?[ \t]*$", re.M
 )

@@ -140,6 +140,12 @@ def is_test_path(path: str) -> bool:
 
 
 _CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+_CONSTRUCTORS = {"init", "new", "postinit"}  # normalized __init__, __new__, __post_init__
+# Operators a test uses run these methods of the classes it uses (normalized names).
+_OPERATORS = {
+    "==": "eq", "!=": "ne", "<=": "le", ">=": "ge", " < ": "lt", " > ": "gt", " in ": "contains",
+    "assertEqual": "eq", "assertNotEqual": "ne", "assertIn": "contains", "hash(": "hash",
+}  # fmt: skip
 
 
 def _chunks_of(entry_path: str, lines: int, symbols: Sequence[tuple[str, str, int, int]]) -> list[Chunk]:
@@ -262,10 +268,22 @@ class Retriever:
         leaves = [norm(c.symbol.split(".")[-1]) if c.symbol else "" for c in self.chunks]
         used_classes = {norm(c.symbol.split(".")[0]) for c, leaf in zip(self.chunks, leaves, strict=True)
                         if c.kind == "class" and leaf in called}  # fmt: skip
+        test_text = "\n".join(
+            "\n".join(self.lines(self.chunks[i])) for i in framed if is_test_path(self.chunks[i].path)
+        )
+        dunders = {name for op, name in _OPERATORS.items() if op in test_text}
+        # Calling a class runs its constructor.
+        constructors = {
+            i
+            for i, c in enumerate(self.chunks)
+            if c.symbol.count(".") == 1
+            and leaves[i] in _CONSTRUCTORS
+            and norm(c.symbol.split(".")[0]) in used_classes
+        }
         second = {
             norm(n)
             for i, c in enumerate(self.chunks)
-            if not is_test_path(c.path) and (leaves[i] in called or i in framed)
+            if not is_test_path(c.path) and (leaves[i] in called or i in framed or i in constructors)
             for n in _CALLED.findall("\n".join(self.lines(c)))
             if n not in STOP
         } - called
@@ -281,7 +299,10 @@ class Retriever:
                 elif leaf in second:
                     boost(i, 0.7, f"called by code the failing test calls: {c.symbol}")
                 if "." in c.symbol and norm(c.symbol.split(".")[0]) in used_classes:
-                    boost(i, 0.3, f"method of a class the failing test uses: {c.symbol}")
+                    if leaf in dunders and c.symbol.split(".")[-1].startswith("__"):
+                        boost(i, 0.7, f"operator the failing test applies: {c.symbol}")
+                    else:
+                        boost(i, 0.3, f"method of a class the failing test uses: {c.symbol}")
             if c.path in indexed_paths and not is_test_path(c.path):
                 boost(i, 0.6, "file named in the item or log")
         test_files = {p for p in indexed_paths if "test" in PurePosixPath(p).name}
