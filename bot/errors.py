@@ -17,6 +17,7 @@ and never catches ``BudgetExceeded`` or ``ScriptError``.
     ├── RoutingError               no provider of a tier could serve the call (wraps the last errors)
     ├── BudgetExceeded             a call's worst case would pass a budget limit; nothing was spent
     ├── LedgerError                the cost ledger could not be read or written
+    ├── ChecklistError             a checklist file is broken (every problem, with its line and fix)
     └── WorkspaceError             git worktrees, or a command that cannot be run as asked
         └── UnsafePath             a path outside the worktree, in .git, on the deny list...
 """
@@ -118,3 +119,21 @@ class UnsafePath(WorkspaceError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class ChecklistProblem:
+    line: int  # 1-based; 0 when the problem has no single line
+    problem: str
+    fix: str = ""
+
+    def render(self, file: str) -> str:
+        where = f"{file}:{self.line}" if self.line else file
+        return f"{where}: {self.problem}" + (f" — {self.fix}" if self.fix else "")
+
+
+class ChecklistError(BotError):
+    def __init__(self, file: str, problems: list[ChecklistProblem]) -> None:
+        self.file = file
+        self.problems = problems
+        super().__init__("\n".join(p.render(file) for p in problems))

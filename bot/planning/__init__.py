@@ -1,0 +1,1 @@
+"""Planning: milestones, issues and red builds into checklists; the checklist file format."""
