@@ -18,6 +18,7 @@ and never catches ``BudgetExceeded`` or ``ScriptError``.
     ├── BudgetExceeded             a call's worst case would pass a budget limit; nothing was spent
     ├── LedgerError                the cost ledger could not be read or written
     ├── ChecklistError             a checklist file is broken (every problem, with its line and fix)
+    ├── PlanningError              no usable plan: every tier's answers were unusable, or nothing to plan
     └── WorkspaceError             git worktrees, or a command that cannot be run as asked
         └── UnsafePath             a path outside the worktree, in .git, on the deny list...
 """
@@ -137,3 +138,7 @@ class ChecklistError(BotError):
         self.file = file
         self.problems = problems
         super().__init__("\n".join(p.render(file) for p in problems))
+
+
+class PlanningError(BotError):
+    pass
