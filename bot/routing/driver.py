@@ -44,6 +44,7 @@ class Task:
     kind: str = "bugfix"
     repo: str = ""
     size: TaskSize = TaskSize.MEDIUM
+    attempt_offset: int = 0  # attempts already made on this item in earlier phases
 
 
 class Driver:
@@ -74,7 +75,7 @@ class Driver:
                 verdict = Verdict.FAILED if tried else Verdict.NONE
                 return TaskOutcome(tried[-1].verdict if tried else verdict, tuple(tried), decision.reason)
             if isinstance(decision, Attempt):
-                first = len(tried)
+                first = task.attempt_offset + len(tried)
                 scopes = [
                     CallScope(task.run_id, task.purpose, task.item_id, first + i, task.kind, task.repo)
                     for i in range(decision.parallel)

@@ -200,6 +200,12 @@ class Worktrees:
             return []
         return list(dict.fromkeys(x for x in out.splitlines() if x))
 
+    def reset(self, path: Path) -> None:
+        """Throw away uncommitted changes: the next attempt starts from the branch's last commit."""
+        tree = git.Repo(path)
+        tree.git.reset("--hard", "--quiet")
+        tree.git.clean("-fdq")
+
     def commit(self, path: Path, message: str) -> str:
         tree = git.Repo(path)
         tree.git.add("--all")
