@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import fnmatch
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from bot.domain import Checklist, Item, ItemStatus
 
-RunItem = Callable[[Item], Awaitable[Item]]
+RunItem = Callable[[Item], Coroutine[Any, Any, Item]]
 OnUpdate = Callable[[Item, str], None]
 
 _FINISHED = {ItemStatus.DONE, ItemStatus.FAILED, ItemStatus.SKIPPED, ItemStatus.BUDGET_EXCEEDED}
@@ -74,7 +75,7 @@ async def run_checklist(
             del running[item_id]
             try:
                 result = task.result()
-            except Exception as exc:  # noqa: BLE001 - one item's crash must not stop the others
+            except Exception as exc:
                 result = dataclasses.replace(items[item_id], status=ItemStatus.FAILED)
                 notify(result, f"crashed: {type(exc).__name__}: {exc}")
             else:
