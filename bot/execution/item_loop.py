@@ -103,8 +103,10 @@ class ItemRunner:
         self._max_tokens = max_tokens
         self._lock = asyncio.Lock()
 
-    async def run(self, item: Item, *, base_ref: str) -> ItemResult:
-        workspace = self._trees.create(self._run_id, item.id, base_ref)
+    async def run(self, item: Item, *, base_ref: str, fresh: bool = False) -> ItemResult:
+        """Work ``item`` from ``base_ref``; ``fresh`` discards an earlier branch of it (a redo on top
+        of the integrated branch after a merge conflict) instead of resuming it."""
+        workspace = self._trees.create(self._run_id, item.id, base_ref, resume=not fresh)
         base = workspace.base
         base_dir = self._trees.detached(f"{self._run_id}-{item.id}-base", base)
         records: list[AttemptRecord] = []

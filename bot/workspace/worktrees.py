@@ -200,6 +200,32 @@ class Worktrees:
             return []
         return list(dict.fromkeys(x for x in out.splitlines() if x))
 
+    def merge(self, path: Path, branch: str, message: str) -> list[str]:
+        """Merge ``branch`` into the checkout at ``path``; on a conflict abort and return the files."""
+        tree = git.Repo(path)
+        actor = f"{BOT_AUTHOR[0]} <{BOT_AUTHOR[1]}>"
+        try:
+            tree.git.merge(
+                "--no-ff",
+                "-m",
+                message,
+                branch,
+                env={
+                    "GIT_AUTHOR_NAME": BOT_AUTHOR[0],
+                    "GIT_AUTHOR_EMAIL": BOT_AUTHOR[1],
+                    "GIT_COMMITTER_NAME": BOT_AUTHOR[0],
+                    "GIT_COMMITTER_EMAIL": BOT_AUTHOR[1],
+                },
+            )
+        except git.GitCommandError:
+            conflicts = tree.git.diff("--name-only", "--diff-filter=U").splitlines()
+            tree.git.merge("--abort")
+            return conflicts or [f"merge of {branch} failed ({actor})"]
+        return []
+
+    def head(self, path: Path) -> str:
+        return str(git.Repo(path).head.commit.hexsha)
+
     def reset(self, path: Path) -> None:
         """Throw away uncommitted changes: the next attempt starts from the branch's last commit."""
         tree = git.Repo(path)
