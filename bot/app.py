@@ -5,26 +5,38 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from bot.budget.guard import BudgetGuard
-from bot.budget.ledger import Ledger
+from bot.budget.ledger import CallRecord, Ledger, Scope
+from bot.budget.pricing import call_cost
 from bot.config import AnthropicProvider as AnthropicConfig
-from bot.config import Config, ProviderConfig
+from bot.config import Config, GpuPrice, ProviderConfig
 from bot.config import OpenAICompatProvider as OpenAIConfig
 from bot.config import ScriptedProvider as ScriptedConfig
+from bot.domain import Checklist, Item, ItemStatus
+from bot.execution.integrate import Integration, integrate
+from bot.execution.item_loop import ItemResult, ItemRunner
+from bot.execution.scheduler import run_checklist
 from bot.models.anthropic_api import AnthropicProvider
-from bot.models.base import Provider
+from bot.models.base import Provider, Usage
 from bot.models.openai_compat import OpenAICompatProvider
 from bot.models.scripted import ScriptedProvider
+from bot.planning.checklist_file import render
+from bot.report.cost import CostSummary, summarize
+from bot.report.run_report import RunReport, render_markdown, to_json
 from bot.routing.breaker import CircuitBreaker
+from bot.routing.presets import policy_for
 from bot.routing.quota import DAY, QuotaTracker
 from bot.routing.router import Router, Sleep, Slot, TierSlots
 from bot.validation.detect import toolchain
 from bot.validation.pipeline import Settings
 from bot.validation.validate import Change, test_files_in, validate
 from bot.validation.verdict import ValidationVerdict
+from bot.workspace.paths import DEFAULT_DENY
 from bot.workspace.worktrees import Worktrees
 
 log = logging.getLogger(__name__)
@@ -120,3 +132,96 @@ async def validate_working_tree(
         return await validate(change, toolchain(root, validation), settings=settings, base=base_dir)
     finally:
         trees.remove(base_dir)
+
+
+def cost_summary(config: Config, calls: Iterable[CallRecord]) -> CostSummary:
+    """Summarize calls, comparing with the premium tier's first provider (the last tier)."""
+    premium = config.tiers[config.tier_names[-1]].providers[0]
+
+    def at_premium(usage: Usage) -> Decimal:
+        return call_cost(premium, usage, latency_s=0.0)
+
+    comparable = not isinstance(premium.price, GpuPrice)
+    return summarize(calls, premium=at_premium if comparable else None, premium_model=premium.model)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    checklist: Checklist
+    integration: Integration | None
+    report: RunReport
+    report_dir: Path
+
+
+async def run_milestone(
+    repo: Path,
+    checklist: Checklist,
+    *,
+    config: Config,
+    run_id: str,
+    parallel: int | None = None,
+    base_ref: str = "HEAD",
+    env: Mapping[str, str] | None = None,
+    sleep: Sleep | None = None,
+    on_update: Callable[[Item, str], None] | None = None,
+    checklist_path: Path | None = None,
+) -> RunOutcome:
+    """A whole run: the checklist's items in parallel, their branches integrated, the report written."""
+    trees = Worktrees(repo)
+    root = trees.repo_path
+    base = trees.resolve(base_ref)
+    ledger = open_ledger(config, root=root)
+    router, guard = build_router(config, ledger=ledger, root=root, env=env, sleep=sleep)
+    validation = config.validation
+    settings = Settings(timeout_s=validation.timeout_s, secrets=tuple(validation.secret_env))
+    tools = toolchain(root, validation)
+    runner = ItemRunner(
+        router=router,
+        policy=policy_for(config.routing),
+        ledger=ledger,
+        guard=guard,
+        worktrees=trees,
+        toolchain=tools,
+        settings=settings,
+        run_id=run_id,
+        repo=root.name,
+        context_budget=config.context.budget_bytes,
+        deny=tuple(validation.deny_paths) if validation.deny_paths is not None else DEFAULT_DENY,
+    )
+    results: dict[str, ItemResult] = {}
+    notes: dict[str, str] = {}
+    report_update = on_update or (lambda item, note: None)
+
+    def update(item: Item, note: str) -> None:
+        if item.status in (ItemStatus.SKIPPED, ItemStatus.FAILED, ItemStatus.BUDGET_EXCEEDED):
+            notes[item.id] = notes.get(item.id) or note
+        report_update(item, note)
+
+    async def run_item(item: Item) -> Item:
+        result = await runner.run(item, base_ref=base)
+        results[item.id] = result
+        if result.item.status is not ItemStatus.DONE:
+            notes[item.id] = result.reason
+        return result.item
+
+    async def redo(item: Item, on: str) -> Item:
+        result = await runner.run(item, base_ref=on, fresh=True)
+        results[item.id] = result
+        return result.item
+
+    worked = await run_checklist(
+        checklist, run_item=run_item, parallel=parallel or config.concurrency.parallel, on_update=update
+    )
+    integrated, integration = await integrate(
+        worked, trees=trees, run_id=run_id, base_ref=base, redo=redo, toolchain=tools, settings=settings
+    )
+    costs = cost_summary(config, ledger.calls(Scope(run_id=run_id)))
+    report = RunReport(run_id, integrated, results, integration, costs, notes)
+    report_dir = root / ".milestone-bot" / "runs" / run_id
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
+    (report_dir / "report.json").write_text(to_json(report), encoding="utf-8")
+    if checklist_path is not None:
+        checklist_path.write_text(render(integrated), encoding="utf-8")
+    ledger.close()
+    return RunOutcome(integrated, integration, report, report_dir)

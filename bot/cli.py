@@ -7,16 +7,15 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from bot.budget.ledger import CallRecord, Ledger, Scope
-from bot.budget.pricing import call_cost
-from bot.config import DEFAULT_CONFIG_PATH, Config, GpuPrice, load_config
+from bot.budget.ledger import Ledger, Scope
+from bot.config import DEFAULT_CONFIG_PATH, load_config
+from bot.domain import Item, ItemStatus
 from bot.errors import BotError, ConfigError
-from bot.models.base import Usage
-from bot.report.cost import CostSummary, render_json, render_text, summarize
+from bot.report.cost import render_json, render_text
 
 EXIT_INVALID_CONFIG = 2
 
@@ -27,17 +26,6 @@ def _parse_since(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 12h, 7d or 2w")
     seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
     return time.time() - int(match.group(1)) * seconds
-
-
-def cost_summary(config: Config, calls: Iterable[CallRecord]) -> CostSummary:
-    """Summarize calls, comparing with the premium tier's first provider (the last tier)."""
-    premium_cfg = config.tiers[config.tier_names[-1]].providers[0]
-
-    def premium(usage: Usage) -> Decimal:
-        return call_cost(premium_cfg, usage, latency_s=0.0)
-
-    comparable = not isinstance(premium_cfg.price, GpuPrice)
-    return summarize(calls, premium=premium if comparable else None, premium_model=premium_cfg.model)
 
 
 def _config_check(args: argparse.Namespace) -> int:
@@ -78,6 +66,8 @@ def _cost(args: argparse.Namespace) -> int:
         return 0
     ledger = Ledger(path)
     calls = ledger.calls(Scope(run_id=args.run, since=args.since))
+    from bot.app import cost_summary
+
     summary = cost_summary(config, calls)
     print(render_json(summary) if args.json else render_text(summary))
     return 0
@@ -141,6 +131,47 @@ def _context(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import secrets
+
+    from bot.app import run_milestone
+    from bot.planning.checklist_file import parse
+
+    repo = Path(args.repo)
+    config = load_config(Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH)
+    checklist_path = Path(args.milestone_file)
+    checklist = parse(checklist_path.read_text(encoding="utf-8"), file=str(checklist_path))
+    run_id = args.run_id or time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    started = time.monotonic()
+
+    def progress(item: Item, note: str) -> None:
+        print(
+            f"[{time.monotonic() - started:6.1f}s] {item.id:<24} {item.status.value:<16} {note}", flush=True
+        )
+
+    print(f"run {run_id}: {checklist.title} ({len(checklist.items)} items, parallel {args.parallel})")
+    outcome = asyncio.run(
+        run_milestone(
+            repo,
+            checklist,
+            config=config,
+            run_id=run_id,
+            parallel=args.parallel,
+            base_ref=args.base,
+            on_update=progress,
+            checklist_path=checklist_path,
+        )
+    )
+    done = sum(1 for i in outcome.checklist.items if i.status is ItemStatus.DONE)
+    spent = outcome.report.costs.total.quantize(Decimal("0.000001"))
+    print(f"\n{done} of {len(outcome.checklist.items)} items done; spent ${spent}")
+    if outcome.integration is not None:
+        print(f"integrated branch: {outcome.integration.branch} ({outcome.integration.commit[:10]})")
+    print(f"report: {outcome.report_dir / 'report.md'} (and report.json)")
+    return 0 if done == len(outcome.checklist.items) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="milestone-bot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log routing decisions")
@@ -180,6 +211,19 @@ def build_parser() -> argparse.ArgumentParser:
     ctx.add_argument("--show", action="store_true", help="print the context text itself too")
     ctx.add_argument("--json", action="store_true", help="machine-readable output")
     ctx.set_defaults(func=_context)
+
+    run = sub.add_parser(
+        "run", help="work a checklist: items in parallel, tests first, validated, integrated"
+    )
+    run.add_argument(
+        "--milestone-file", required=True, help="the checklist file (checklists/<slug>.md); updated in place"
+    )
+    run.add_argument("--repo", default=".", help="repository (default: here)")
+    run.add_argument("--parallel", type=int, default=None, help="items at once (default: the config's)")
+    run.add_argument("--base", default="HEAD", help="the ref to start from (default HEAD)")
+    run.add_argument("--config", help="config file (default: <repo>/.github/milestone-bot.toml)")
+    run.add_argument("--run-id", help="name the run (default: time and a random suffix)")
+    run.set_defaults(func=_run)
 
     demo = sub.add_parser(
         "demo", help="run the routing layer end to end, offline, against local fake servers"

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.app import build_router, open_ledger
+from bot.app import build_router, cost_summary, open_ledger
 from bot.budget.ledger import Scope
 from bot.config import load_config
 from bot.domain import CallScope, Verdict
@@ -132,8 +132,6 @@ async def _run(workdir: Path, out: Callable[[str], None]) -> int:
             path = " -> ".join(f"{t.tier}:{t.verdict.value}" for t in outcome.tried)
             out(f"  {item:<22} {outcome.verdict.value:<7} {path}  (${outcome.cost.quantize(_CENT)})")
             failures += outcome.verdict is not Verdict.PASSED
-        from bot.cli import cost_summary
-
         out("")
         out(render_text(cost_summary(config, ledger.calls(Scope(run_id="demo")))))
         for warning in guard.warnings:

@@ -28,6 +28,7 @@ from bot.validation.detect import Toolchain
 from bot.validation.guard import is_test_file
 from bot.validation.pipeline import Settings
 from bot.validation.validate import Change, red_proof, test_files_in, validate
+from bot.validation.verdict import ValidationVerdict
 from bot.workspace.apply import apply_edits
 from bot.workspace.edits import parse_edits
 from bot.workspace.paths import DEFAULT_DENY
@@ -68,6 +69,7 @@ class ItemResult:
     item: Item
     attempts: tuple[AttemptRecord, ...]
     reason: str
+    verdict: ValidationVerdict | None = None  # the last change attempt's validation
 
 
 def _fence(text: str) -> str:
@@ -139,7 +141,7 @@ class ItemRunner:
                 attempts=item.attempts + len(records),
                 cost_usd=item.cost_usd + sum((r.cost for r in records), Decimal(0)),
             )
-            return ItemResult(done, tuple(records), "validated")
+            return ItemResult(done, tuple(records), "validated", state.verdict)
         finally:
             self._trees.remove(base_dir)
 
@@ -158,7 +160,7 @@ class ItemRunner:
         updated = dataclasses.replace(
             item, status=status, attempts=item.attempts + len(records), cost_usd=item.cost_usd + cost
         )
-        return ItemResult(updated, tuple(records), reason)
+        return ItemResult(updated, tuple(records), reason, state.verdict)
 
     async def _phase(
         self, phase: Phase, state: _State, engine: ContextEngine, records: list[AttemptRecord]
@@ -256,6 +258,7 @@ class ItemRunner:
                 return Verdict.PASSED, ""
             return Verdict.FAILED, "\n".join(d.render() for d in stage.diagnostics)
         verdict = await validate(change, self._toolchain, settings=self._settings, base=None)
+        state.verdict = verdict
         return (Verdict.PASSED, "") if verdict.accepted else (Verdict.FAILED, verdict.feedback())
 
     def _change(self, state: _State) -> Change:
@@ -284,3 +287,4 @@ class _State:
     feedback: str = ""
     sent: ContextPack | None = None
     feedback_by_attempt: dict[int, str] = dataclasses.field(default_factory=dict)
+    verdict: ValidationVerdict | None = None
