@@ -197,8 +197,27 @@ async def run_milestone(
             notes[item.id] = notes.get(item.id) or note
         report_update(item, note)
 
+    finished: dict[str, Item] = {i.id: i for i in checklist.items if i.status is ItemStatus.DONE}
+
+    def start_for(item: Item) -> str:
+        """An item starts from its dependencies' work: one dependency's commit, or their merge."""
+        deps = [finished[d] for d in item.depends_on if d in finished and finished[d].commit]
+        if not deps:
+            return base
+        if len(deps) == 1:
+            return deps[0].commit
+        workspace = trees.create(run_id, f"{item.id}-deps", base, resume=False)
+        for dep in deps:
+            if trees.merge(workspace.path, dep.branch, f"Merge {dep.id} for {item.id}"):
+                trees.remove(workspace)
+                return deps[0].commit  # conflicting dependencies: integration will sort it out
+        head = trees.head(workspace.path)
+        trees.remove(workspace)
+        return head
+
     async def run_item(item: Item) -> Item:
-        result = await runner.run(item, base_ref=base)
+        result = await runner.run(item, base_ref=start_for(item))
+        finished[item.id] = result.item
         results[item.id] = result
         if result.item.status is not ItemStatus.DONE:
             notes[item.id] = result.reason

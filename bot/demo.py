@@ -1,55 +1,45 @@
-"""``milestone-bot demo``: the routing layer end to end, offline.
+"""``milestone-bot demo``: the whole product, offline, on a bundled sample project.
 
-Three tiers, each a real client (openai, anthropic SDKs) talking HTTP to the in-tree fake servers
-on 127.0.0.1: a local vLLM-style server priced by GPU time, a Groq-style fast API and an Anthropic
-premium API, priced from the catalog. Three tasks escalate under the three-tier preset, the fast
-tier answers one 429 and one 500 on the way, and every call lands in a real SQLite ledger whose
-cost table is printed at the end.
+A small Python project is copied to a temporary folder and made a git repository; a four-item
+milestone with dependencies runs through the real pipeline: tests first, proven red then green,
+items in parallel, validation with the project's own pytest, escalation from the local tier to the
+fast and premium tiers, integration of the item branches, and the report with its cost table.
 
-The validator here is a stand-in that checks the answer for the expected marker; the real
-validation pipeline (build, tests, lint) replaces it in the item loop.
+The three tiers are real clients (openai, anthropic SDKs) talking HTTP to the in-tree fake servers
+on 127.0.0.1, which answer from the bundled script: a local vLLM-style server priced by GPU time,
+a Groq-style fast API and an Anthropic premium API priced from the catalog.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.app import build_router, cost_summary, open_ledger
-from bot.budget.ledger import Scope
+from bot.app import run_milestone
 from bot.config import load_config
-from bot.domain import CallScope, Verdict
-from bot.models.base import ChatRequest, Completion, Message
-from bot.models.script import load_script
-from bot.report.cost import render_text
-from bot.routing.driver import Driver, Task
-from bot.routing.presets import policy_for
+from bot.demo_project import CHECKLIST, FILES, SCRIPT
+from bot.domain import Item, ItemStatus, Verdict
+from bot.models.script import Script
+from bot.planning.checklist_file import parse
 from bot.testing.anthropic_server import FakeAnthropicServer
 from bot.testing.openai_server import FakeOpenAIServer
-
-SCRIPT = """\
-# Replies per task and tier. "PASS" marks an answer the demo validator accepts.
-rules:
-  - {match: {model: "qwen*", item: add-slugify}, reply: "def slugify(s): ...  # PASS"}
-  - {match: {model: "qwen*"}, reply: "I think the bug is elsewhere."}
-  - {match: {model: "llama*", item: fix-date-parse}, times: 1, error: {status: 429, retry_after: 1, message: "rate limited"}}
-  - {match: {model: "llama*", item: fix-date-parse}, reply: "Use datetime.strptime without a format."}
-  - {match: {model: "llama*", item: handle-empty-config}, times: 1, error: {status: 500, message: "upstream error"}}
-  - {match: {model: "llama*", item: handle-empty-config}, reply: "return Config() when the file is empty  # PASS"}
-  - {match: {model: "claude*"}, reply: "Parse with datetime.fromisoformat and add a test  # PASS"}
-"""
+from bot.workspace.worktrees import init_repository
 
 CONFIG = """\
 [routing]
 preset = "three-tier"
 backoff_initial_s = 0.2
-retry_after_cap_s = 5
 
 [budget]
 per_item_usd = 0.50
 per_run_usd = 2
+
+[concurrency]
+parallel = 4
 
 [ledger]
 path = "{ledger}"
@@ -80,17 +70,25 @@ model = "claude-sonnet-4-6"
 api_key_env = "DEMO_ANTHROPIC_KEY"
 """
 
-TASKS = ("add-slugify", "fix-date-parse", "handle-empty-config")
+
+def _sample(root: Path) -> Path:
+    repo = root / "calc"
+    for rel, text in FILES.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text, encoding="utf-8")
+    init_repository(repo, "calc: the sample project")
+    return repo
 
 
 async def _run(workdir: Path, out: Callable[[str], None]) -> int:
-    script = workdir / "demo-script.yaml"
-    script.write_text(SCRIPT, encoding="utf-8")
-    rules = load_script(script)
+    started = time.monotonic()
+    repo = _sample(workdir)
+    script = Script.model_validate(SCRIPT)
+    (workdir / "demo-script.json").write_text(json.dumps(SCRIPT, indent=2), encoding="utf-8")
     with (
-        FakeOpenAIServer(rules) as local,
-        FakeOpenAIServer(rules) as fast,
-        FakeAnthropicServer(rules) as premium,
+        FakeOpenAIServer(script) as local,
+        FakeOpenAIServer(script) as fast,
+        FakeAnthropicServer(script) as premium,
     ):
         config_path = workdir / "milestone-bot.toml"
         config_path.write_text(
@@ -103,49 +101,56 @@ async def _run(workdir: Path, out: Callable[[str], None]) -> int:
             encoding="utf-8",
         )
         config = load_config(config_path)
+        checklist_path = workdir / "checklists" / "complete-the-calculator.md"
+        checklist_path.parent.mkdir(parents=True, exist_ok=True)
+        checklist_path.write_text(CHECKLIST, encoding="utf-8")
+        checklist = parse(CHECKLIST, file=str(checklist_path))
+        out(f"sample project: {repo}")
         out(
-            f"config {config_path}: ok; tiers {' -> '.join(config.tier_names)}; preset {config.routing.preset}"
+            f"milestone: {checklist.title}, {len(checklist.items)} items; tiers {' -> '.join(config.tier_names)}"
         )
-        ledger = open_ledger(config, root=workdir)
-        env = {"DEMO_GROQ_KEY": "demo", "DEMO_ANTHROPIC_KEY": "demo"}
-        router, guard = build_router(config, ledger=ledger, root=workdir, env=env)
-        driver = Driver(router=router, policy=policy_for(config.routing), ledger=ledger, guard=guard)
-
-        def make_request(scope: CallScope) -> ChatRequest:
-            return ChatRequest(
-                messages=(
-                    Message("system", "You fix one checklist item. Answer with the change."),
-                    Message("user", f"Item {scope.item_id}: make it work."),
-                ),
-                scope=scope,
-                max_tokens=1024,
-            )
-
-        async def validate(completion: Completion, scope: CallScope) -> Verdict:
-            return Verdict.PASSED if "PASS" in completion.text else Verdict.FAILED
-
-        failures = 0
-        for item in TASKS:
-            outcome = await driver.run(
-                Task("demo", item, repo="demo/repo"), make_request=make_request, validate=validate
-            )
-            path = " -> ".join(f"{t.tier}:{t.verdict.value}" for t in outcome.tried)
-            out(f"  {item:<22} {outcome.verdict.value:<7} {path}  (${outcome.cost.quantize(_CENT)})")
-            failures += outcome.verdict is not Verdict.PASSED
         out("")
-        out(render_text(cost_summary(config, ledger.calls(Scope(run_id="demo")))))
-        for warning in guard.warnings:
-            out(f"warning: {warning}")
-        ledger.close()
-        return 1 if failures else 0
 
+        def progress(item: Item, note: str) -> None:
+            out(f"[{time.monotonic() - started:5.1f}s] {item.id:<10} {item.status.value:<8} {note}")
 
-_CENT = __import__("decimal").Decimal("0.000001")
+        outcome = await run_milestone(
+            repo,
+            checklist,
+            config=config,
+            run_id="demo",
+            parallel=4,
+            base_ref="main",
+            on_update=progress,
+            env={"DEMO_GROQ_KEY": "demo", "DEMO_ANTHROPIC_KEY": "demo"},
+            checklist_path=checklist_path,
+        )
+    out("")
+    for item_id, result in outcome.report.results.items():
+        path = " -> ".join(f"{a.phase}@{a.tier}:{a.verdict.value}" for a in result.attempts)
+        out(f"{item_id:<10} {result.item.status.value:<6} {path}")
+        for attempt in result.attempts:
+            if attempt.verdict in (Verdict.FAILED, Verdict.UNPARSABLE) and attempt.feedback:
+                first = [x.strip() for x in attempt.feedback.splitlines() if x.strip()][:2]
+                out(f"{'':<17}{attempt.tier} was rejected: {' | '.join(first)[:150]}")
+    report = (outcome.report_dir / "report.md").read_text(encoding="utf-8")
+    out("")
+    out(report[report.index("### Cost") :].split("### Attempts")[0].strip())
+    out("")
+    if outcome.integration is not None:
+        accepted = outcome.integration.verdict is not None and outcome.integration.verdict.accepted
+        out(
+            f"integrated branch: {outcome.integration.branch} in {repo} ({'validated' if accepted else 'NOT validated'})"
+        )
+    out(f"report: {outcome.report_dir / 'report.md'} and report.json; checklist: {checklist_path}")
+    out(f"done in {time.monotonic() - started:.1f}s")
+    ok = all(i.status is ItemStatus.DONE for i in outcome.checklist.items)
+    return 0 if ok and outcome.integration is not None and outcome.integration.verdict is not None else 1
 
 
 def run_demo(workdir: Path | None, out: Callable[[str], None] = print) -> int:
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
         return asyncio.run(_run(workdir, out))
-    with tempfile.TemporaryDirectory(prefix="milestone-bot-demo-") as tmp:
-        return asyncio.run(_run(Path(tmp), out))
+    # Kept after the run: the integrated branch and the report are what the demo points at.
+    return asyncio.run(_run(Path(tempfile.mkdtemp(prefix="milestone-bot-demo-")), out))

@@ -239,3 +239,11 @@ class Worktrees:
             return tree.head.commit.hexsha
         actor = git.Actor(*BOT_AUTHOR)
         return tree.index.commit(message, author=actor, committer=actor).hexsha
+
+
+def init_repository(path: Path, message: str) -> str:
+    """A new repository holding what is at ``path``, committed on ``main`` (the demo's sample)."""
+    repo = git.Repo.init(path, initial_branch="main")
+    repo.git.add("--all")
+    actor = git.Actor(*BOT_AUTHOR)
+    return repo.index.commit(message, author=actor, committer=actor).hexsha
