@@ -113,12 +113,8 @@ async def validate_working_tree(
     trees = Worktrees(repo)
     base = trees.resolve(base_ref)
     root = trees.repo_path
-    changed = trees.changed_files(root, base)
-    files: dict[str, tuple[str | None, str | None]] = {}
-    for rel in changed:
-        path = root / rel
-        after = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
-        files[rel] = (trees.read_at(base, rel), after)
+    files = trees.before_after(root, base)
+    changed = list(files)
     new_tests = tuple(r for r in test_files_in(changed) if files[r][0] is None and files[r][1] is not None)
     change = Change(root=root, files=files, new_tests=new_tests, test_files=test_files_in(trees.files(root)))
     validation = config.validation if config else None

@@ -79,14 +79,8 @@ async def integrate(
     verdict = None
     if merged:
         base = workspace.base
-        changed = trees.changed_files(workspace.path, base)
-        files: dict[str, tuple[str | None, str | None]] = {}
-        for rel in changed:
-            path = workspace.path / rel
-            files[rel] = (
-                trees.read_at(base, rel),
-                path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None,
-            )
+        files = trees.before_after(workspace.path, base)
+        changed = list(files)
         change = Change(
             root=workspace.path,
             files=files,

@@ -262,12 +262,7 @@ class ItemRunner:
         return (Verdict.PASSED, "") if verdict.accepted else (Verdict.FAILED, verdict.feedback())
 
     def _change(self, state: _State) -> Change:
-        changed = self._trees.changed_files(state.root, state.base)
-        files: dict[str, tuple[str | None, str | None]] = {}
-        for rel in changed:
-            path = state.root / rel
-            after = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
-            files[rel] = (self._trees.read_at(state.base, rel), after)
+        files = self._trees.before_after(state.root, state.base)
         return Change(
             root=state.root,
             files=files,

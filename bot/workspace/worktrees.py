@@ -169,6 +169,15 @@ class Worktrees:
         except UnicodeDecodeError:
             return None
 
+    def before_after(self, path: Path, base: str) -> dict[str, tuple[str | None, str | None]]:
+        """Each file changed in the checkout against ``base``: its text there and here (None: absent)."""
+        out: dict[str, tuple[str | None, str | None]] = {}
+        for rel in self.changed_files(path, base):
+            here = path / rel
+            after = here.read_text(encoding="utf-8", errors="replace") if here.is_file() else None
+            out[rel] = (self.read_at(base, rel), after)
+        return out
+
     def files(self, path: Path) -> list[str]:
         """Tracked and untracked (not ignored) files of a checkout."""
         tree = git.Repo(path)
