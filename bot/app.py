@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -130,6 +131,13 @@ async def validate_working_tree(
         trees.remove(base_dir)
 
 
+def save_checklist(path: Path, checklist: Checklist) -> None:
+    """Write atomically: a kill at any moment leaves the old file or the new one, never half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(render(checklist), encoding="utf-8")
+    tmp.replace(path)
+
+
 def cost_summary(config: Config, calls: Iterable[CallRecord]) -> CostSummary:
     """Summarize calls, comparing with the premium tier's first provider (the last tier)."""
     premium = config.tiers[config.tier_names[-1]].providers[0]
@@ -188,9 +196,18 @@ async def run_milestone(
     notes: dict[str, str] = {}
     report_update = on_update or (lambda item, note: None)
 
+    current = {i.id: i for i in checklist.items}
+
     def update(item: Item, note: str) -> None:
         if item.status in (ItemStatus.SKIPPED, ItemStatus.FAILED, ItemStatus.BUDGET_EXCEEDED):
             notes[item.id] = notes.get(item.id) or note
+        current[item.id] = item
+        if checklist_path is not None and item.status is not ItemStatus.RUNNING:
+            # Saved after every item, so a run killed at any point resumes without redoing it.
+            save_checklist(
+                checklist_path,
+                dataclasses.replace(checklist, items=tuple(current[i.id] for i in checklist.items)),
+            )
         report_update(item, note)
 
     finished: dict[str, Item] = {i.id: i for i in checklist.items if i.status is ItemStatus.DONE}
@@ -237,6 +254,6 @@ async def run_milestone(
     (report_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
     (report_dir / "report.json").write_text(to_json(report), encoding="utf-8")
     if checklist_path is not None:
-        checklist_path.write_text(render(integrated), encoding="utf-8")
+        save_checklist(checklist_path, integrated)
     ledger.close()
     return RunOutcome(integrated, integration, report, report_dir)

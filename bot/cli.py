@@ -142,7 +142,10 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH)
     checklist_path = Path(args.milestone_file)
     checklist = parse(checklist_path.read_text(encoding="utf-8"), file=str(checklist_path))
-    run_id = args.run_id or time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    run_id = args.resume or args.run_id or time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    if args.resume:
+        kept = [i.id for i in checklist.items if i.status is ItemStatus.DONE]
+        print(f"resuming run {run_id}: {len(kept)} items already done ({', '.join(kept) or 'none'}) are kept")
     started = time.monotonic()
 
     def progress(item: Item, note: str) -> None:
@@ -223,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--base", default="HEAD", help="the ref to start from (default HEAD)")
     run.add_argument("--config", help="config file (default: <repo>/.github/milestone-bot.toml)")
     run.add_argument("--run-id", help="name the run (default: time and a random suffix)")
+    run.add_argument(
+        "--resume", metavar="RUN_ID", help="continue an interrupted run from its checklist file and branches"
+    )
     run.set_defaults(func=_run)
 
     demo = sub.add_parser(

@@ -109,6 +109,9 @@ class ItemRunner:
         """Work ``item`` from ``base_ref``; ``fresh`` discards an earlier branch of it (a redo on top
         of the integrated branch after a merge conflict) instead of resuming it."""
         workspace = self._trees.create(self._run_id, item.id, base_ref, resume=not fresh)
+        if workspace.resumed:
+            # A killed run may have left an attempt half applied; only committed work counts.
+            self._trees.reset(workspace.path)
         base = workspace.base
         base_dir = self._trees.detached(f"{self._run_id}-{item.id}-base", base)
         records: list[AttemptRecord] = []
