@@ -27,6 +27,7 @@ from bot.models.base import Provider, Usage
 from bot.models.openai_compat import OpenAICompatProvider
 from bot.models.scripted import ScriptedProvider
 from bot.planning.checklist_file import render
+from bot.planning.planner import IssueText, PlanSource, plan
 from bot.report.cost import CostSummary, summarize
 from bot.report.run_report import RunReport, render_markdown, to_json
 from bot.routing.breaker import CircuitBreaker
@@ -257,3 +258,21 @@ async def run_milestone(
         save_checklist(checklist_path, integrated)
     ledger.close()
     return RunOutcome(integrated, integration, report, report_dir)
+
+
+async def plan_issue(
+    repo: Path, text: str, *, config: Config, run_id: str, env: Mapping[str, str] | None = None
+) -> Checklist:
+    """Plan one issue (first line: its title; the rest: its body) through the router."""
+    title, _, body = text.strip().partition("\n")
+    ledger = open_ledger(config, root=repo)
+    router, _guard = build_router(config, ledger=ledger, root=repo, env=env)
+    try:
+        source = PlanSource(
+            ref="issue#local", title=title.strip("# ").strip() or "Issue", issues=(IssueText(0, title, body),)
+        )
+        return await plan(
+            source, router=router, policy=policy_for(config.routing), ledger=ledger, run_id=run_id
+        )
+    finally:
+        ledger.close()

@@ -175,6 +175,54 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if done == len(outcome.checklist.items) else 1
 
 
+def _fix(args: argparse.Namespace) -> int:
+    import asyncio
+    import secrets
+    import shlex
+
+    from bot.app import plan_issue, run_milestone
+    from bot.planning.planner import plan_red_build
+    from bot.workspace import proc
+
+    repo = Path(args.repo).resolve()
+    config = load_config(Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH)
+    run_id = args.run_id or "fix-" + time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    if args.issue_file:
+        checklist = asyncio.run(
+            plan_issue(repo, Path(args.issue_file).read_text(encoding="utf-8"), config=config, run_id=run_id)
+        )
+    else:
+        if args.cmd:
+            # The user's own command, split like a shell would, run as an argv list in the sandbox.
+            result = asyncio.run(
+                proc.run(shlex.split(args.cmd), cwd=repo, root=repo, timeout_s=config.validation.timeout_s)
+            )
+            if result.ok:
+                print(f"`{args.cmd}` passes: nothing to fix")
+                return 0
+            log = result.output
+        else:
+            log = Path(args.log).read_text(encoding="utf-8", errors="replace")
+        checklist = plan_red_build(log, ref="local#build", title="Fix the failing build")
+    folder = repo / ".milestone-bot" / "runs" / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    checklist_path = folder / "checklist.md"
+    from bot.app import save_checklist
+
+    save_checklist(checklist_path, checklist)
+    print(f"planned {len(checklist.items)} item(s) in {checklist_path}:")
+    for item in checklist.items:
+        print(f"  - {item.id}: {item.title}")
+    outcome = asyncio.run(
+        run_milestone(repo, checklist, config=config, run_id=run_id, checklist_path=checklist_path)
+    )
+    done = sum(1 for i in outcome.checklist.items if i.status is ItemStatus.DONE)
+    print(f"{done} of {len(outcome.checklist.items)} fixed; report: {outcome.report_dir / 'report.md'}")
+    if outcome.integration is not None:
+        print(f"integrated branch: {outcome.integration.branch}")
+    return 0 if done == len(outcome.checklist.items) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="milestone-bot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log routing decisions")
@@ -230,6 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", metavar="RUN_ID", help="continue an interrupted run from its checklist file and branches"
     )
     run.set_defaults(func=_run)
+
+    fix = sub.add_parser("fix", help="plan and run a red-build or single-issue checklist locally")
+    source = fix.add_mutually_exclusive_group(required=True)
+    source.add_argument("--log", help="a CI log or test output with the failures")
+    source.add_argument("--cmd", help='a command that fails now, e.g. "pytest -q"')
+    source.add_argument("--issue-file", help="an issue: first line the title, the rest its body")
+    fix.add_argument("--repo", default=".", help="repository (default: here)")
+    fix.add_argument("--config", help="config file (default: <repo>/.github/milestone-bot.toml)")
+    fix.add_argument("--run-id", help="name the run")
+    fix.set_defaults(func=_fix)
 
     demo = sub.add_parser(
         "demo", help="run the routing layer end to end, offline, against local fake servers"

@@ -4,6 +4,7 @@ a merge conflict redone on the integrated branch, the checklist file and the rep
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,37 @@ def test_run_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     data = json.loads((repo / ".milestone-bot/runs/r7/report.json").read_text())
     assert data["integration"]["accepted"] is True
     assert set(data["integration"]["merged"]) == {"add-sub", "add-neg", "docs"}
+
+
+def test_fix_a_red_build_from_a_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_repo(tmp_path / "calc", PYTHON_PROJECT)
+    (repo / "calc/text.py").write_text("def shout(s):\n    return s.lower()\n")  # the regression
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "break shout")
+    fix = (
+        "calc/text.py\n<<<<<<< SEARCH\n    return s.lower()\n=======\n    return s.upper()\n>>>>>>> REPLACE\n"
+    )
+    (tmp_path / "script.json").write_text(
+        json.dumps({"rules": [{"match": {"purpose": "change"}, "reply": fix}]})
+    )
+    config = tmp_path / "bot.toml"
+    config.write_text(
+        f'[routing]\npreset = "single-model"\n[ledger]\npath = "{tmp_path}/ledger.sqlite"\n'
+        f'[tiers.local]\n[[tiers.local.providers]]\ntype = "scripted"\nscript = "{tmp_path}/script.json"\nmodel = "m"\n'
+        "price = { input_per_mtok = 0, output_per_mtok = 0 }\n"
+    )
+    code = main(["fix", "--repo", str(repo), "--config", str(config), "--run-id", "f1",
+                 "--cmd", f"{sys.executable} -m pytest -q -p no:cacheprovider"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert (
+        "planned 1 item(s)" in out
+        and "failure-1: AssertionError" in out
+        and "tests/test_text.py::test_shout" in out
+    )
+    assert "1 of 1 fixed" in out
+    assert "return s.upper()" in git(repo, "show", "milestone-bot/f1/integrated:calc/text.py")
+    # Nothing failing: nothing to do.
+    assert (
+        main(["fix", "--repo", str(repo), "--config", str(config), "--cmd", f"{sys.executable} -c pass"]) == 0
+    )
+    assert "passes: nothing to fix" in capsys.readouterr().out
