@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -70,6 +71,10 @@ class ItemResult:
     attempts: tuple[AttemptRecord, ...]
     reason: str
     verdict: ValidationVerdict | None = None  # the last change attempt's validation
+    # Where the item's time went, for the parallel benchmark: model calls and validation commands.
+    model_s: float = 0.0
+    validation_s: float = 0.0
+    wall_s: float = 0.0
 
 
 def _fence(text: str) -> str:
@@ -103,11 +108,11 @@ class ItemRunner:
         self._budget = context_budget
         self._deny = deny
         self._max_tokens = max_tokens
-        self._lock = asyncio.Lock()
 
     async def run(self, item: Item, *, base_ref: str, fresh: bool = False) -> ItemResult:
         """Work ``item`` from ``base_ref``; ``fresh`` discards an earlier branch of it (a redo on top
         of the integrated branch after a merge conflict) instead of resuming it."""
+        started = time.monotonic()
         workspace = self._trees.create(self._run_id, item.id, base_ref, resume=not fresh)
         if workspace.resumed:
             # A killed run may have left an attempt half applied; only committed work counts.
@@ -144,7 +149,15 @@ class ItemRunner:
                 attempts=item.attempts + len(records),
                 cost_usd=item.cost_usd + sum((r.cost for r in records), Decimal(0)),
             )
-            return ItemResult(done, tuple(records), "validated", state.verdict)
+            return ItemResult(
+                done,
+                tuple(records),
+                "validated",
+                state.verdict,
+                state.model_s,
+                state.validation_s,
+                time.monotonic() - started,
+            )
         finally:
             self._trees.remove(base_dir)
 
@@ -163,7 +176,7 @@ class ItemRunner:
         updated = dataclasses.replace(
             item, status=status, attempts=item.attempts + len(records), cost_usd=item.cost_usd + cost
         )
-        return ItemResult(updated, tuple(records), reason, state.verdict)
+        return ItemResult(updated, tuple(records), reason, state.verdict, state.model_s, state.validation_s)
 
     async def _phase(
         self, phase: Phase, state: _State, engine: ContextEngine, records: list[AttemptRecord]
@@ -208,7 +221,8 @@ class ItemRunner:
             )
 
         async def judge(completion: Completion, scope: CallScope) -> Verdict:
-            async with self._lock:
+            state.model_s += completion.latency_s
+            async with state.lock:
                 verdict, feedback = await self._judge(phase, state, completion)
             if verdict is Verdict.UNPARSABLE and completion.call_id is not None:
                 self._ledger.mark_outcome(completion.call_id, "unparsable")
@@ -257,11 +271,13 @@ class ItemRunner:
                 self._toolchain.test,
                 self._settings,
             )
+            state.validation_s += stage.duration_s
             if stage.status == "passed":
                 return Verdict.PASSED, ""
             return Verdict.FAILED, "\n".join(d.render() for d in stage.diagnostics)
         verdict = await validate(change, self._toolchain, settings=self._settings, base=None)
         state.verdict = verdict
+        state.validation_s += sum(s.duration_s for s in verdict.stages)
         return (Verdict.PASSED, "") if verdict.accepted else (Verdict.FAILED, verdict.feedback())
 
     def _change(self, state: _State) -> Change:
@@ -286,3 +302,8 @@ class _State:
     sent: ContextPack | None = None
     feedback_by_attempt: dict[int, str] = dataclasses.field(default_factory=dict)
     verdict: ValidationVerdict | None = None
+    model_s: float = 0.0
+    validation_s: float = 0.0
+    # Attempts of this item may run in parallel (diverge-converge); they share one worktree, so
+    # applying and validating an answer is one at a time, per item.
+    lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
