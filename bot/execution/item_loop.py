@@ -25,6 +25,7 @@ from bot.models.base import ChatRequest, Completion, Message
 from bot.routing.driver import Driver, Task
 from bot.routing.policy import EscalationPolicy
 from bot.routing.router import Router
+from bot.untrusted import fence
 from bot.validation.detect import Toolchain
 from bot.validation.guard import is_test_file
 from bot.validation.pipeline import Settings
@@ -75,10 +76,6 @@ class ItemResult:
     model_s: float = 0.0
     validation_s: float = 0.0
     wall_s: float = 0.0
-
-
-def _fence(text: str) -> str:
-    return "<untrusted>\n" + text.replace("</untrusted>", "</ untrusted>") + "\n</untrusted>"
 
 
 class ItemRunner:
@@ -207,7 +204,7 @@ class ItemRunner:
                 x
                 for x in (
                     f"Item {state.item.id}: {state.item.title}",
-                    _fence(state.item.description) if state.item.description else "",
+                    fence(state.item.description) if state.item.description else "",
                     task_text,
                     f"Acceptance tests: {', '.join(state.item.acceptance_tests)}"
                     if state.item.acceptance_tests
