@@ -234,7 +234,8 @@ def collect_bugs(
     return bugs
 
 
-def recall(name: str, version: str, bugs: list[Bug], cache: Path) -> dict[int, list[int]]:
+def recall(name: str, version: str, bugs: list[Bug], cache: Path) -> tuple[dict[int, list[int]], list[int]]:
+    """Per budget, 1/0 for each bug found in the context; and the context sizes at 20 KB."""
     root = fetch_sdist(name, version, cache)
     hits: dict[int, list[int]] = {b: [] for b in BUDGETS}
     sizes: list[int] = []
@@ -260,8 +261,7 @@ def recall(name: str, version: str, bugs: list[Bug], cache: Path) -> dict[int, l
                     sizes.append(pack.size)
         finally:
             path.write_text(original, encoding="utf-8")
-    hits[0] = sizes  # median bytes at 20 KB, carried along
-    return hits
+    return hits, sizes
 
 
 def index_timing(root: Path, cache_file: Path) -> tuple[float, float, float, int]:
@@ -314,8 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     all_sizes: list[int] = []
     for name, version, package, tests in PROJECTS:
         bugs = collect_bugs(name, version, package, tests, args.bugs, cache, python, rng)
-        hits = recall(name, version, bugs, cache)
-        sizes = hits.pop(0)
+        hits, sizes = recall(name, version, bugs, cache)
         cold, warm, mem, files = index_timing(
             fetch_sdist(name, version, cache), cache / f"timing-{name}.json"
         )

@@ -180,7 +180,7 @@ def _fix(args: argparse.Namespace) -> int:
     import secrets
     import shlex
 
-    from bot.app import plan_issue, run_milestone
+    from bot.app import plan_issue, run_milestone, save_checklist
     from bot.planning.planner import plan_red_build
     from bot.workspace import proc
 
@@ -207,8 +207,6 @@ def _fix(args: argparse.Namespace) -> int:
     folder = repo / ".milestone-bot" / "runs" / run_id
     folder.mkdir(parents=True, exist_ok=True)
     checklist_path = folder / "checklist.md"
-    from bot.app import save_checklist
-
     save_checklist(checklist_path, checklist)
     print(f"planned {len(checklist.items)} item(s) in {checklist_path}:")
     for item in checklist.items:

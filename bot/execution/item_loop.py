@@ -121,7 +121,7 @@ class ItemRunner:
             engine = ContextEngine(workspace.path)
             state = _State(item=item, root=workspace.path, base=base, base_dir=base_dir)
             wants_test = item.kind in (ItemKind.FEATURE, ItemKind.BUGFIX) and not item.tests_exist
-            if wants_test and not self._has_own_test(state):
+            if wants_test and not self._own_tests(state):  # resumed: the test may be committed already
                 ok, reason = await self._phase("test", state, engine, records)
                 if not ok:
                     return self._result(
@@ -161,9 +161,6 @@ class ItemRunner:
     def _own_tests(self, state: _State) -> tuple[str, ...]:
         changed = self._trees.changed_files(state.root, state.base)
         return tuple(t for t in test_files_in(changed) if self._trees.read_at(state.base, t) is None)
-
-    def _has_own_test(self, state: _State) -> bool:
-        return bool(self._own_tests(state))  # resumed after a crash: the test was committed already
 
     def _result(
         self, item: Item, records: list[AttemptRecord], state: _State, status: ItemStatus, reason: str

@@ -72,8 +72,9 @@ class Driver:
             )
             decision = self._policy.decide(ctx)
             if isinstance(decision, Stop):
-                verdict = Verdict.FAILED if tried else Verdict.NONE
-                return TaskOutcome(tried[-1].verdict if tried else verdict, tuple(tried), decision.reason)
+                return TaskOutcome(
+                    tried[-1].verdict if tried else Verdict.NONE, tuple(tried), decision.reason
+                )
             if isinstance(decision, Attempt):
                 first = task.attempt_offset + len(tried)
                 scopes = [
