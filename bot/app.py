@@ -191,6 +191,7 @@ async def run_milestone(
         run_id=run_id,
         repo=root.name,
         context_budget=config.context.budget_bytes,
+        context_requests=config.context.requests_per_attempt,
         deny=tuple(validation.deny_paths) if validation.deny_paths is not None else DEFAULT_DENY,
     )
     results: dict[str, ItemResult] = {}

@@ -211,6 +211,9 @@ class ContextSettings(_Strict):
     guidance_dir: str = ".github/milestone-bot/context"
     kinds: dict[str, list[str]] = Field(default_factory=dict)
     budget_bytes: int = Field(default=20_000, ge=1_000)
+    # How many times per attempt a model may ask for more code by name before it must answer with
+    # edits; each request is one more (budgeted) call.
+    requests_per_attempt: int = Field(default=2, ge=0, le=5)
 
 
 class Ledger(_Strict):

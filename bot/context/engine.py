@@ -17,6 +17,7 @@ from bot.context.guidance import guidance_sections
 from bot.context.index import RepoIndex, build_index
 from bot.context.logs import Failure, extract_failures
 from bot.context.pack import ContextPack, Section, pack, repo_map
+from bot.context.requests import ContextRequest, serve_request
 from bot.context.retrieval import Query, Retriever
 from bot.workspace.worktrees import Worktrees
 
@@ -38,6 +39,8 @@ class ContextSource(Protocol):
     def for_item(self, request: ItemContext, *, previous: ContextPack | None = None) -> ContextPack: ...
 
     def for_plan(self, text: str, *, budget: int) -> ContextPack: ...
+
+    def serve(self, request: ContextRequest, *, budget: int, deny: Sequence[str]) -> str: ...
 
 
 class ContextEngine:
@@ -91,6 +94,17 @@ class ContextEngine:
             sections=sections,
             already=previous.sent() if previous else None,
             already_sections=frozenset(previous.section_digests) if previous else frozenset(),
+        )
+
+    def serve(self, request: ContextRequest, *, budget: int, deny: Sequence[str]) -> str:
+        """What the model asked for by name, read from the worktree's last commit."""
+        head = self._trees.head(self.root)
+        return serve_request(
+            request,
+            index=self.index,
+            read=lambda rel: self._trees.read_at(head, rel),
+            budget=budget,
+            deny=deny,
         )
 
     def for_plan(self, text: str, *, budget: int) -> ContextPack:

@@ -20,6 +20,7 @@ from bot.budget.guard import BudgetGuard
 from bot.budget.ledger import Ledger
 from bot.context.engine import ContextEngine, ItemContext
 from bot.context.pack import ContextPack
+from bot.context.requests import HOW_TO_ASK, parse_context_request
 from bot.domain import CallScope, Item, ItemKind, ItemStatus, Purpose, Verdict
 from bot.models.base import ChatRequest, Completion, Message
 from bot.routing.driver import Driver, Task
@@ -92,6 +93,7 @@ class ItemRunner:
         run_id: str,
         repo: str = "",
         context_budget: int = 20_000,
+        context_requests: int = 2,
         deny: tuple[str, ...] = DEFAULT_DENY,
         max_tokens: int = 4096,
     ) -> None:
@@ -103,6 +105,7 @@ class ItemRunner:
         self._run_id = run_id
         self._repo = repo
         self._budget = context_budget
+        self._context_requests = context_requests
         self._deny = deny
         self._max_tokens = max_tokens
 
@@ -210,8 +213,23 @@ class ItemRunner:
                 )
                 if x
             )
-            return ChatRequest(
-                (Message("system", EDIT_FORMAT), Message("user", user)), scope, self._max_tokens
+            system = f"{EDIT_FORMAT}\n\n{HOW_TO_ASK}" if self._context_requests else EDIT_FORMAT
+            return ChatRequest((Message("system", system), Message("user", user)), scope, self._max_tokens)
+
+        def follow_up(request: ChatRequest, completion: Completion) -> ChatRequest | None:
+            asked = parse_context_request(completion.text)
+            if asked is None:
+                return None
+            state.model_s += completion.latency_s
+            state.context_requests += 1
+            served = engine.serve(asked, budget=self._budget // 2, deny=self._deny)
+            reply = (
+                f"The code you asked for (read-only; request {state.context_requests}):\n\n{served}\n"
+                "Now answer with SEARCH/REPLACE blocks."
+            )
+            return dataclasses.replace(
+                request,
+                messages=(*request.messages, Message("assistant", completion.text), Message("user", reply)),
             )
 
         async def judge(completion: Completion, scope: CallScope) -> Verdict:
@@ -224,7 +242,13 @@ class ItemRunner:
             state.feedback_by_attempt[scope.attempt] = feedback
             return verdict
 
-        outcome = await self._driver.run(task, make_request=make_request, validate=judge)
+        outcome = await self._driver.run(
+            task,
+            make_request=make_request,
+            validate=judge,
+            follow_up=follow_up,
+            max_follow_ups=self._context_requests,
+        )
         for number, tried in enumerate(outcome.tried, start=len(records)):
             records.append(
                 AttemptRecord(
@@ -238,6 +262,11 @@ class ItemRunner:
 
     async def _judge(self, phase: Phase, state: _State, completion: Completion) -> tuple[Verdict, str]:
         self._trees.reset(state.root)
+        if parse_context_request(completion.text) is not None:
+            return Verdict.UNPARSABLE, (
+                f"more context was asked for after {self._context_requests} requests in this attempt; "
+                "answer with SEARCH/REPLACE blocks using what you have"
+            )
         parsed = parse_edits(completion.text)
         if parsed.problems or not parsed.edits:
             return Verdict.UNPARSABLE, "\n".join(parsed.problems) or "no edits in the answer"
@@ -298,6 +327,7 @@ class _State:
     verdict: ValidationVerdict | None = None
     model_s: float = 0.0
     validation_s: float = 0.0
+    context_requests: int = 0  # served to the model, over all attempts of the item
     # Attempts of this item may run in parallel (diverge-converge); they share one worktree, so
     # applying and validating an answer is one at a time, per item.
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)

@@ -22,6 +22,9 @@ from bot.routing.router import Router
 
 MakeRequest = Callable[[CallScope], ChatRequest]
 Validate = Callable[[Completion, CallScope], Awaitable[Verdict]]
+# Given an answer and the request it answered: the next request of the same attempt (the model
+# asked for more context), or None when the answer is to be judged.
+FollowUp = Callable[[ChatRequest, Completion], ChatRequest | None]
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,17 @@ class Driver:
         self._ledger = ledger
         self._guard = guard
 
-    async def run(self, task: Task, *, make_request: MakeRequest, validate: Validate) -> TaskOutcome:
+    async def run(
+        self,
+        task: Task,
+        *,
+        make_request: MakeRequest,
+        validate: Validate,
+        follow_up: FollowUp | None = None,
+        max_follow_ups: int = 0,
+    ) -> TaskOutcome:
+        """``follow_up`` may turn an answer into another call of the same attempt, at most
+        ``max_follow_ups`` times; every such call is budgeted and recorded like the first."""
         tried: list[Tried] = []
         base_scope = CallScope(task.run_id, task.purpose, task.item_id, 0, task.kind, task.repo)
         while True:
@@ -83,7 +96,10 @@ class Driver:
                 ]
                 try:
                     results = await asyncio.gather(
-                        *(self._attempt(decision.tier, s, make_request, validate) for s in scopes)
+                        *(
+                            self._attempt(decision.tier, s, make_request, validate, follow_up, max_follow_ups)
+                            for s in scopes
+                        )
                     )
                 except BudgetExceeded as exc:
                     return TaskOutcome(Verdict.ERROR, tuple(tried), f"budget_exceeded: {exc}")
@@ -109,10 +125,24 @@ class Driver:
             assert_never(decision)
 
     async def _attempt(
-        self, tier: str, scope: CallScope, make_request: MakeRequest, validate: Validate
+        self,
+        tier: str,
+        scope: CallScope,
+        make_request: MakeRequest,
+        validate: Validate,
+        follow_up: FollowUp | None,
+        max_follow_ups: int,
     ) -> tuple[Verdict, Completion | None]:
+        request = make_request(scope)
         try:
-            completion = await self._router.complete(make_request(scope), tier=tier)
+            completion = await self._router.complete(request, tier=tier)
+            for _ in range(max_follow_ups if follow_up is not None else 0):
+                assert follow_up is not None
+                more = follow_up(request, completion)
+                if more is None:
+                    break
+                request = more
+                completion = await self._router.complete(request, tier=tier)
         except RoutingError:
             return Verdict.ERROR, None
         return await validate(completion, scope), completion

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from bot.app import build_router
@@ -135,3 +136,47 @@ async def test_budget_exhaustion_ends_the_item(tmp_path: Path) -> None:
     assert result.item.status is ItemStatus.BUDGET_EXCEEDED
     assert result.reason.startswith("budget_exceeded")
     assert [c.tier for c in ledger.calls()] == ["local", "local"]  # premium refused before any call
+
+
+ASK = "I need to see the module first.\nNEED file: calc/ops.py\nNEED symbol: shout\n"
+
+
+async def test_the_model_may_ask_for_more_context_within_an_attempt(tmp_path: Path) -> None:
+    item_runner, ledger, _ = runner(
+        tmp_path,
+        local=[
+            {"match": {"purpose": "test"}, "reply": TEST_ANSWER},
+            {"match": {"purpose": "change"}, "reply": WRONG},
+        ],
+        premium=[
+            {"match": {"purpose": "change"}, "times": 1, "reply": ASK},
+            # Only a prompt that carries the served code gets the right answer: the follow-up works.
+            {
+                "match": {"purpose": "change", "prompt_contains": "you asked for (read-only; request 1)"},
+                "reply": RIGHT,
+            },
+        ],
+    )
+    result = await item_runner.run(ITEM, base_ref="main")
+    assert result.item.status is ItemStatus.DONE, result.reason
+    change_calls = [c for c in ledger.calls() if c.purpose == "change" and c.tier == "premium"]
+    assert len(change_calls) == 2 and len({c.attempt for c in change_calls}) == 1  # one attempt, two calls
+    premium_attempt = next(a for a in result.attempts if a.tier == "premium")
+    assert premium_attempt.cost == sum((c.cost for c in change_calls), Decimal(0)) > 0
+
+
+async def test_context_requests_are_bounded_per_attempt(tmp_path: Path) -> None:
+    item_runner, ledger, _ = runner(
+        tmp_path,
+        local=[
+            {"match": {"purpose": "test"}, "reply": TEST_ANSWER},
+            {"match": {"purpose": "change"}, "reply": ASK},  # never stops asking
+        ],
+        premium=[{"match": {"purpose": "change"}, "reply": RIGHT}],
+    )
+    result = await item_runner.run(ITEM, base_ref="main")
+    assert result.item.status is ItemStatus.DONE
+    local_change = [c for c in ledger.calls() if c.purpose == "change" and c.tier == "local"]
+    assert len(local_change) == 3  # the first call and two served requests, then it must answer
+    asked = result.attempts[1]
+    assert asked.verdict is Verdict.UNPARSABLE and "after 2 requests" in asked.feedback
