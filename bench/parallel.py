@@ -7,10 +7,12 @@ test, tests first) runs at --parallel 1, 4, 8 and 16, and a chain of 4 dependent
 For each run: wall time; the ideal, which is the critical path of the run's own measured model
 latency and validation-command time (for independent items at parallel P: the items in waves of
 P, each wave as long as its slowest item; for the chain: the sum); efficiency = ideal / wall; the
-bot's own overhead per item (item wall time minus its model latency and validation commands);
-peak memory of the process.
+bot's own overhead per item (item wall time minus its model latency and validation commands: on
+a machine with fewer cores than items in flight this includes waiting for a CPU); the CPU time the
+bot's process spent per item (contention-free: git subprocesses and pytest excluded, the in-process
+fake server included); peak memory of the process.
 
-    python bench/parallel.py [--latency 2.0] [--items 16]
+    python bench/parallel.py [--latency 2.0] [--items 16] [--levels 1,4,8,16] [--no-chain]
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def rules(items: int, latency: float) -> Script:
 
 async def one_run(
     label: str, checklist: Checklist, parallel: int, latency: float, items: int
-) -> tuple[str, float, float, list[float]]:
+) -> tuple[str, float, float, list[float], float]:
     with tempfile.TemporaryDirectory(prefix="mb-parallel-") as tmp:
         root = Path(tmp) / "fns"
         for rel, text in files(items).items():
@@ -69,10 +71,12 @@ async def one_run(
                 'model = "qwen2.5-coder-7b-instruct"\nprice = { gpu_usd_per_hour = 0 }\ntimeout_s = 60\n'
             )
             started = time.monotonic()
+            cpu_before = _cpu()
             outcome = await run_milestone(
                 root, checklist, config=config, run_id="bench", parallel=parallel, base_ref="main"
             )
             wall = time.monotonic() - started
+            cpu = (_cpu() - cpu_before) / len(checklist.items)
         results = outcome.report.results
         assert all(i.status is ItemStatus.DONE for i in outcome.checklist.items), [
             (i.id, i.status) for i in outcome.checklist.items
@@ -87,7 +91,13 @@ async def one_run(
         integration = outcome.integration
         assert integration is not None and integration.verdict is not None and integration.verdict.accepted
         assert not integration.redone, f"items conflicted at integration: {integration.redone}"
-        return label, wall, ideal, overhead
+        return label, wall, ideal, overhead, cpu
+
+
+def _cpu() -> float:
+    """CPU seconds of this process (the bot, and the fake server's threads), not its children."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def main(argv: list[str] | None = None) -> int:
@@ -96,6 +106,8 @@ async def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--items", type=int, default=16)
+    parser.add_argument("--levels", default="1,4,8,16", help="parallel levels of the independent runs")
+    parser.add_argument("--no-chain", action="store_true", help="skip the chain of 4")
     args = parser.parse_args(argv)
     independent = Checklist(
         "milestone#1", "independent", tuple(Item(f"f{n}", f"Add f{n}") for n in range(args.items))
@@ -106,14 +118,19 @@ async def main(argv: list[str] | None = None) -> int:
     print(
         f"model latency {args.latency}s per call; {args.items} independent items (2 calls each: test first, change)"
     )
-    print(f"{'run':<22} {'wall s':>8} {'ideal s':>8} {'efficiency':>10} {'overhead/item ms':>17}")
-    runs = [(f"independent, parallel {p}", independent, p) for p in (1, 4, 8, 16)] + [
-        ("chain of 4, parallel 4", chain, 4)
-    ]
+    print(
+        f"{'run':<24} {'wall s':>8} {'ideal s':>8} {'efficiency':>10} {'overhead/item ms':>17} {'bot CPU/item ms':>16}"
+    )
+    levels = [int(x) for x in args.levels.split(",") if x]
+    runs = [(f"independent, parallel {p}", independent, p) for p in levels]
+    if not args.no_chain:
+        runs.append(("chain of 4, parallel 4", chain, 4))
     for label, checklist, parallel in runs:
-        label, wall, ideal, overhead = await one_run(label, checklist, parallel, args.latency, args.items)
+        label, wall, ideal, overhead, cpu = await one_run(
+            label, checklist, parallel, args.latency, args.items
+        )
         print(
-            f"{label:<22} {wall:>8.1f} {ideal:>8.1f} {ideal / wall:>10.2f} {statistics.median(overhead) * 1000:>17.0f}"
+            f"{label:<24} {wall:>8.1f} {ideal:>8.1f} {ideal / wall:>10.2f} {statistics.median(overhead) * 1000:>17.0f} {cpu * 1000:>16.0f}"
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +33,7 @@ from bot.planning.planner import IssueText, PlanSource, plan
 from bot.report.cost import CostSummary, summarize
 from bot.report.run_report import RunReport, render_markdown, to_json
 from bot.routing.breaker import CircuitBreaker
+from bot.routing.driver import OnAttempt
 from bot.routing.presets import policy_for
 from bot.routing.quota import DAY, QuotaTracker
 from bot.routing.router import Router, Sleep, Slot, TierSlots
@@ -169,9 +172,17 @@ async def run_milestone(
     env: Mapping[str, str] | None = None,
     sleep: Sleep | None = None,
     on_update: Callable[[Item, str], None] | None = None,
+    on_attempt: OnAttempt | None = None,
     checklist_path: Path | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RunOutcome:
     """A whole run: the checklist's items in parallel, their branches integrated, the report written."""
+    width = parallel or config.concurrency.parallel
+    # Items hand their git and file work to threads; the default pool (cores + 4) is too narrow
+    # for many items in flight, and a queued hand-off is time an item waits for nothing.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=2 * width + 4, thread_name_prefix="milestone-bot")
+    )
     trees = Worktrees(repo)
     root = trees.repo_path
     base = trees.resolve(base_ref)
@@ -192,7 +203,9 @@ async def run_milestone(
         repo=root.name,
         context_budget=config.context.budget_bytes,
         context_requests=config.context.requests_per_attempt,
+        context_settings=config.context,
         deny=tuple(validation.deny_paths) if validation.deny_paths is not None else DEFAULT_DENY,
+        on_attempt=on_attempt,
     )
     results: dict[str, ItemResult] = {}
     notes: dict[str, str] = {}
@@ -231,7 +244,7 @@ async def run_milestone(
         return head
 
     async def run_item(item: Item) -> Item:
-        result = await runner.run(item, base_ref=start_for(item))
+        result = await runner.run(item, base_ref=await asyncio.to_thread(start_for, item))
         finished[item.id] = result.item
         results[item.id] = result
         if result.item.status is not ItemStatus.DONE:
@@ -244,7 +257,7 @@ async def run_milestone(
         return result.item
 
     worked = await run_checklist(
-        checklist, run_item=run_item, parallel=parallel or config.concurrency.parallel, on_update=update
+        checklist, run_item=run_item, parallel=width, on_update=update, should_stop=should_stop
     )
     integrated, integration = await integrate(
         worked, trees=trees, run_id=run_id, base_ref=base, redo=redo, toolchain=tools, settings=settings
@@ -261,19 +274,37 @@ async def run_milestone(
     return RunOutcome(integrated, integration, report, report_dir)
 
 
+async def plan_source(
+    repo: Path,
+    source: PlanSource,
+    *,
+    config: Config,
+    run_id: str,
+    env: Mapping[str, str] | None = None,
+    budget_usd: Decimal | None = None,
+) -> Checklist:
+    """Plan a milestone or an issue through the router (purpose ``plan``)."""
+    ledger = open_ledger(config, root=repo)
+    router, _guard = build_router(config, ledger=ledger, root=repo, env=env)
+    try:
+        return await plan(
+            source,
+            router=router,
+            policy=policy_for(config.routing),
+            ledger=ledger,
+            run_id=run_id,
+            budget_usd=budget_usd,
+        )
+    finally:
+        ledger.close()
+
+
 async def plan_issue(
     repo: Path, text: str, *, config: Config, run_id: str, env: Mapping[str, str] | None = None
 ) -> Checklist:
     """Plan one issue (first line: its title; the rest: its body) through the router."""
     title, _, body = text.strip().partition("\n")
-    ledger = open_ledger(config, root=repo)
-    router, _guard = build_router(config, ledger=ledger, root=repo, env=env)
-    try:
-        source = PlanSource(
-            ref="issue#local", title=title.strip("# ").strip() or "Issue", issues=(IssueText(0, title, body),)
-        )
-        return await plan(
-            source, router=router, policy=policy_for(config.routing), ledger=ledger, run_id=run_id
-        )
-    finally:
-        ledger.close()
+    source = PlanSource(
+        ref="issue#local", title=title.strip("# ").strip() or "Issue", issues=(IssueText(0, title, body),)
+    )
+    return await plan_source(repo, source, config=config, run_id=run_id, env=env)

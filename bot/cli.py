@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.budget.ledger import Ledger, Scope
 from bot.config import DEFAULT_CONFIG_PATH, load_config
-from bot.domain import Item, ItemStatus
+from bot.domain import ItemStatus
 from bot.errors import BotError, ConfigError
 from bot.report.cost import render_json, render_text
 
@@ -137,6 +137,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from bot.app import run_milestone
     from bot.planning.checklist_file import parse
+    from bot.report.live import TerminalProgress
+    from bot.report.progress import Board
 
     repo = Path(args.repo)
     config = load_config(Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH)
@@ -146,26 +148,21 @@ def _run(args: argparse.Namespace) -> int:
     if args.resume:
         kept = [i.id for i in checklist.items if i.status is ItemStatus.DONE]
         print(f"resuming run {run_id}: {len(kept)} items already done ({', '.join(kept) or 'none'}) are kept")
-    started = time.monotonic()
-
-    def progress(item: Item, note: str) -> None:
-        print(
-            f"[{time.monotonic() - started:6.1f}s] {item.id:<24} {item.status.value:<16} {note}", flush=True
-        )
-
     print(f"run {run_id}: {checklist.title} ({len(checklist.items)} items, parallel {args.parallel})")
-    outcome = asyncio.run(
-        run_milestone(
-            repo,
-            checklist,
-            config=config,
-            run_id=run_id,
-            parallel=args.parallel,
-            base_ref=args.base,
-            on_update=progress,
-            checklist_path=checklist_path,
+    with TerminalProgress(Board(checklist), live=False if args.plain else None) as view:
+        outcome = asyncio.run(
+            run_milestone(
+                repo,
+                checklist,
+                config=config,
+                run_id=run_id,
+                parallel=args.parallel,
+                base_ref=args.base,
+                on_update=view.on_update,
+                on_attempt=view.on_attempt,
+                checklist_path=checklist_path,
+            )
         )
-    )
     done = sum(1 for i in outcome.checklist.items if i.status is ItemStatus.DONE)
     spent = outcome.report.costs.total.quantize(Decimal("0.000001"))
     print(f"\n{done} of {len(outcome.checklist.items)} items done; spent ${spent}")
@@ -182,6 +179,8 @@ def _fix(args: argparse.Namespace) -> int:
 
     from bot.app import plan_issue, run_milestone, save_checklist
     from bot.planning.planner import plan_red_build
+    from bot.report.live import TerminalProgress
+    from bot.report.progress import Board
     from bot.workspace import proc
 
     repo = Path(args.repo).resolve()
@@ -211,9 +210,18 @@ def _fix(args: argparse.Namespace) -> int:
     print(f"planned {len(checklist.items)} item(s) in {checklist_path}:")
     for item in checklist.items:
         print(f"  - {item.id}: {item.title}")
-    outcome = asyncio.run(
-        run_milestone(repo, checklist, config=config, run_id=run_id, checklist_path=checklist_path)
-    )
+    with TerminalProgress(Board(checklist), live=False if args.plain else None) as view:
+        outcome = asyncio.run(
+            run_milestone(
+                repo,
+                checklist,
+                config=config,
+                run_id=run_id,
+                checklist_path=checklist_path,
+                on_update=view.on_update,
+                on_attempt=view.on_attempt,
+            )
+        )
     done = sum(1 for i in outcome.checklist.items if i.status is ItemStatus.DONE)
     print(f"{done} of {len(outcome.checklist.items)} fixed; report: {outcome.report_dir / 'report.md'}")
     if outcome.integration is not None:
@@ -275,6 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--resume", metavar="RUN_ID", help="continue an interrupted run from its checklist file and branches"
     )
+    run.add_argument(
+        "--plain",
+        action="store_true",
+        help="plain progress lines even on a terminal (default: a live table there)",
+    )
     run.set_defaults(func=_run)
 
     fix = sub.add_parser("fix", help="plan and run a red-build or single-issue checklist locally")
@@ -285,6 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--repo", default=".", help="repository (default: here)")
     fix.add_argument("--config", help="config file (default: <repo>/.github/milestone-bot.toml)")
     fix.add_argument("--run-id", help="name the run")
+    fix.add_argument(
+        "--plain",
+        action="store_true",
+        help="plain progress lines even on a terminal (default: a live table there)",
+    )
     fix.set_defaults(func=_fix)
 
     demo = sub.add_parser(

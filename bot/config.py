@@ -216,6 +216,20 @@ class ContextSettings(_Strict):
     requests_per_attempt: int = Field(default=2, ge=0, le=5)
 
 
+class GitHubSettings(_Strict):
+    """How the bot behaves on GitHub events."""
+
+    # Red builds on these branches are triaged and fixed; empty: the default branch and the
+    # bot's own PR branches (milestone-bot/...).
+    watched_branches: list[str] = Field(default_factory=list)
+    update_checklist_on_milestoned: bool = True
+    review_pull_requests: bool = True
+    review_forks: bool = False  # review summaries of PRs from forks (no code of theirs is run)
+    review_budget_usd: Decimal = Field(default=Decimal("0.05"), gt=0)
+    review_tier: str = ""  # default: the first tier that is not the local one, else the first
+    bot_login: str = "github-actions[bot]"  # whose comments are the bot's own
+
+
 class Ledger(_Strict):
     path: str = ".milestone-bot/ledger.sqlite"
 
@@ -230,6 +244,7 @@ class Config(_Strict):
     validation: Validation = Field(default_factory=Validation)
     context: ContextSettings = Field(default_factory=ContextSettings)
     ledger: Ledger = Field(default_factory=Ledger)
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
 
     @field_validator("tiers")
     @classmethod

@@ -22,9 +22,10 @@ from pathlib import Path
 from bot.app import run_milestone
 from bot.config import load_config
 from bot.demo_project import CHECKLIST, FILES, SCRIPT
-from bot.domain import Item, ItemStatus, Verdict
+from bot.domain import ItemStatus, Verdict
 from bot.models.script import Script
 from bot.planning.checklist_file import parse
+from bot.report.progress import Board
 from bot.testing.anthropic_server import FakeAnthropicServer
 from bot.testing.openai_server import FakeOpenAIServer
 from bot.workspace.worktrees import init_repository
@@ -111,8 +112,7 @@ async def _run(workdir: Path, out: Callable[[str], None]) -> int:
         )
         out("")
 
-        def progress(item: Item, note: str) -> None:
-            out(f"[{time.monotonic() - started:5.1f}s] {item.id:<10} {item.status.value:<8} {note}")
+        board = Board(checklist)
 
         outcome = await run_milestone(
             repo,
@@ -121,7 +121,8 @@ async def _run(workdir: Path, out: Callable[[str], None]) -> int:
             run_id="demo",
             parallel=4,
             base_ref="main",
-            on_update=progress,
+            on_update=lambda item, note: out(board.item(item, note)),
+            on_attempt=lambda event: out(board.attempt(event)),
             env={"DEMO_GROQ_KEY": "demo", "DEMO_ANTHROPIC_KEY": "demo"},
             checklist_path=checklist_path,
         )

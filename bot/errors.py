@@ -19,6 +19,9 @@ and never catches ``BudgetExceeded`` or ``ScriptError``.
     ├── LedgerError                the cost ledger could not be read or written
     ├── ChecklistError             a checklist file is broken (every problem, with its line and fix)
     ├── PlanningError              no usable plan: every tier's answers were unusable, or nothing to plan
+    ├── EventError                 a webhook payload the bot handles lacks what it needs
+    ├── GitHubError                a GitHub API call failed (status, and what was being done)
+    │   └── GitHubRateLimited      403/429 secondary rate limit; carries retry_after seconds
     └── WorkspaceError             git worktrees, or a command that cannot be run as asked
         └── UnsafePath             a path outside the worktree, in .git, on the deny list...
 """
@@ -142,3 +145,19 @@ class ChecklistError(BotError):
 
 class PlanningError(BotError):
     pass
+
+
+class EventError(BotError):
+    """A webhook payload of an event the bot handles is missing what it needs."""
+
+
+class GitHubError(BotError):
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class GitHubRateLimited(GitHubError):
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status=status)

@@ -7,6 +7,7 @@ engine and reused across calls.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,18 +54,22 @@ class ContextEngine:
         self._cache = cache or self.root / ".milestone-bot" / "index.json"
         self._index: RepoIndex | None = None
         self._retriever: Retriever | None = None
+        self._building = threading.Lock()  # parallel attempts of an item (threads) build it once
 
     @property
     def index(self) -> RepoIndex:
-        if self._index is None:
-            self._index = build_index(self.root, self._trees.blob_ids(self.root), cache=self._cache)
-        return self._index
+        with self._building:
+            if self._index is None:
+                self._index = build_index(self.root, self._trees.blob_ids(self.root), cache=self._cache)
+            return self._index
 
     @property
     def retriever(self) -> Retriever:
-        if self._retriever is None:
-            self._retriever = Retriever(self.index)
-        return self._retriever
+        index = self.index
+        with self._building:
+            if self._retriever is None:
+                self._retriever = Retriever(index)
+            return self._retriever
 
     def failures(self, request: ItemContext) -> list[Failure]:
         return extract_failures("\n".join(x for x in (request.log, request.diagnostics) if x))

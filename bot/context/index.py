@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -110,7 +111,8 @@ def _load_cache(path: Path) -> dict[str, FileEntry]:
 
 def _save_cache(path: Path, entries: Mapping[str, FileEntry]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    # Items share one cache from worker threads and processes: a temporary file per writer.
+    tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
     tmp.write_text(
         json.dumps({"version": CACHE_VERSION, "entries": {b: asdict(e) for b, e in entries.items()}})
     )

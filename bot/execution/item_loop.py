@@ -18,12 +18,13 @@ from typing import Literal
 
 from bot.budget.guard import BudgetGuard
 from bot.budget.ledger import Ledger
+from bot.config import ContextSettings
 from bot.context.engine import ContextEngine, ItemContext
 from bot.context.pack import ContextPack
 from bot.context.requests import HOW_TO_ASK, parse_context_request
 from bot.domain import CallScope, Item, ItemKind, ItemStatus, Purpose, Verdict
 from bot.models.base import ChatRequest, Completion, Message
-from bot.routing.driver import Driver, Task
+from bot.routing.driver import Driver, OnAttempt, Task
 from bot.routing.policy import EscalationPolicy
 from bot.routing.router import Router
 from bot.untrusted import fence
@@ -94,10 +95,12 @@ class ItemRunner:
         repo: str = "",
         context_budget: int = 20_000,
         context_requests: int = 2,
+        context_settings: ContextSettings | None = None,
         deny: tuple[str, ...] = DEFAULT_DENY,
         max_tokens: int = 4096,
+        on_attempt: OnAttempt | None = None,
     ) -> None:
-        self._driver = Driver(router=router, policy=policy, ledger=ledger, guard=guard)
+        self._driver = Driver(router=router, policy=policy, ledger=ledger, guard=guard, on_attempt=on_attempt)
         self._ledger = ledger
         self._trees = worktrees
         self._toolchain = toolchain
@@ -106,6 +109,10 @@ class ItemRunner:
         self._repo = repo
         self._budget = context_budget
         self._context_requests = context_requests
+        self._context_settings = context_settings
+        # One index cache for all items' worktrees: entries are keyed by blob id, so an item
+        # re-parses only what differs from the last one indexed.
+        self._index_cache = worktrees.repo_path / ".milestone-bot" / "index.json"
         self._deny = deny
         self._max_tokens = max_tokens
 
@@ -113,34 +120,36 @@ class ItemRunner:
         """Work ``item`` from ``base_ref``; ``fresh`` discards an earlier branch of it (a redo on top
         of the integrated branch after a merge conflict) instead of resuming it."""
         started = time.monotonic()
-        workspace = self._trees.create(self._run_id, item.id, base_ref, resume=not fresh)
+        # git and file work blocks: it runs in worker threads so that parallel items do not wait
+        # on each other's checkouts and commits (only on the event loop's own bookkeeping).
+        workspace = await asyncio.to_thread(
+            self._trees.create, self._run_id, item.id, base_ref, resume=not fresh
+        )
         if workspace.resumed:
             # A killed run may have left an attempt half applied; only committed work counts.
-            self._trees.reset(workspace.path)
+            await asyncio.to_thread(self._trees.reset, workspace.path)
         base = workspace.base
-        base_dir = self._trees.detached(f"{self._run_id}-{item.id}-base", base)
+        base_dir = await asyncio.to_thread(self._trees.detached, f"{self._run_id}-{item.id}-base", base)
         records: list[AttemptRecord] = []
         try:
-            engine = ContextEngine(workspace.path)
+            engine = ContextEngine(workspace.path, settings=self._context_settings, cache=self._index_cache)
             state = _State(item=item, root=workspace.path, base=base, base_dir=base_dir)
             wants_test = item.kind in (ItemKind.FEATURE, ItemKind.BUGFIX) and not item.tests_exist
-            if wants_test and not self._own_tests(state):  # resumed: the test may be committed already
+            # resumed: the test may be committed already
+            if wants_test and not await asyncio.to_thread(self._own_tests, state):
                 ok, reason = await self._phase("test", state, engine, records)
                 if not ok:
-                    return self._result(
-                        item,
-                        records,
-                        state,
-                        ItemStatus.FAILED if "budget" not in reason else ItemStatus.BUDGET_EXCEEDED,
-                        reason,
-                    )
-                self._trees.commit(workspace.path, f"{item.id}: test first — {item.title}")
-            state.new_tests = self._own_tests(state)
+                    status = ItemStatus.BUDGET_EXCEEDED if reason.startswith("budget") else ItemStatus.FAILED
+                    return await asyncio.to_thread(self._result, item, records, state, status, reason)
+                await asyncio.to_thread(
+                    self._trees.commit, workspace.path, f"{item.id}: test first — {item.title}"
+                )
+            state.new_tests = await asyncio.to_thread(self._own_tests, state)
             ok, reason = await self._phase("change", state, engine, records)
             if not ok:
                 status = ItemStatus.BUDGET_EXCEEDED if reason.startswith("budget") else ItemStatus.FAILED
-                return self._result(item, records, state, status, reason)
-            commit = self._trees.commit(workspace.path, f"{item.id}: {item.title}")
+                return await asyncio.to_thread(self._result, item, records, state, status, reason)
+            commit = await asyncio.to_thread(self._trees.commit, workspace.path, f"{item.id}: {item.title}")
             done = dataclasses.replace(
                 item,
                 status=ItemStatus.DONE,
@@ -159,7 +168,7 @@ class ItemRunner:
                 time.monotonic() - started,
             )
         finally:
-            self._trees.remove(base_dir)
+            await asyncio.to_thread(self._trees.remove, base_dir)
 
     def _own_tests(self, state: _State) -> tuple[str, ...]:
         changed = self._trees.changed_files(state.root, state.base)
@@ -261,6 +270,25 @@ class ItemRunner:
         return False, outcome.reason
 
     async def _judge(self, phase: Phase, state: _State, completion: Completion) -> tuple[Verdict, str]:
+        prepared = await asyncio.to_thread(self._apply, phase, state, completion)
+        if not isinstance(prepared, Change):
+            return prepared
+        change = prepared
+        if phase == "test":
+            assert self._toolchain.test is not None
+            stage = await red_proof(state.base_dir, change, self._toolchain.test, self._settings)
+            state.validation_s += stage.duration_s
+            if stage.status == "passed":
+                return Verdict.PASSED, ""
+            return Verdict.FAILED, "\n".join(d.render() for d in stage.diagnostics)
+        verdict = await validate(change, self._toolchain, settings=self._settings, base=None)
+        state.verdict = verdict
+        state.validation_s += sum(s.duration_s for s in verdict.stages)
+        return (Verdict.PASSED, "") if verdict.accepted else (Verdict.FAILED, verdict.feedback())
+
+    def _apply(self, phase: Phase, state: _State, completion: Completion) -> Change | tuple[Verdict, str]:
+        """Apply an answer to a clean worktree (blocking git and file work, run in a thread): the
+        change to validate, or the verdict and feedback when the answer cannot be used."""
         self._trees.reset(state.root)
         if parse_context_request(completion.text) is not None:
             return Verdict.UNPARSABLE, (
@@ -287,21 +315,8 @@ class ItemRunner:
                     Verdict.FAILED,
                     "add a new test file (tests/test_<topic>.py); existing test files stay as they are here",
                 )
-            assert self._toolchain.test is not None
-            stage = await red_proof(
-                state.base_dir,
-                dataclasses.replace(change, new_tests=new),
-                self._toolchain.test,
-                self._settings,
-            )
-            state.validation_s += stage.duration_s
-            if stage.status == "passed":
-                return Verdict.PASSED, ""
-            return Verdict.FAILED, "\n".join(d.render() for d in stage.diagnostics)
-        verdict = await validate(change, self._toolchain, settings=self._settings, base=None)
-        state.verdict = verdict
-        state.validation_s += sum(s.duration_s for s in verdict.stages)
-        return (Verdict.PASSED, "") if verdict.accepted else (Verdict.FAILED, verdict.feedback())
+            return dataclasses.replace(change, new_tests=new)
+        return change
 
     def _change(self, state: _State) -> Change:
         files = self._trees.before_after(state.root, state.base)

@@ -33,8 +33,15 @@ def overlap(a: Item, b: Item) -> bool:
 
 
 async def run_checklist(
-    checklist: Checklist, *, run_item: RunItem, parallel: int, on_update: OnUpdate | None = None
+    checklist: Checklist,
+    *,
+    run_item: RunItem,
+    parallel: int,
+    on_update: OnUpdate | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Checklist:
+    """Run the ready items; ``should_stop`` (asked before starting items) ends the run early: items
+    in flight finish, the rest stay pending for a later run to resume."""
     items = {
         i.id: (i if i.status in _FINISHED else dataclasses.replace(i, status=ItemStatus.PENDING))
         for i in checklist.items
@@ -58,8 +65,14 @@ async def run_checklist(
                 out.append(item)
         return out
 
+    stopping = False
     while True:
-        for item in ready():
+        if not stopping and should_stop is not None and should_stop():
+            stopping = True
+            for item in items.values():
+                if item.status is ItemStatus.PENDING and item.id not in running:
+                    notify(item, "not started: the run was asked to stop")
+        for item in [] if stopping else ready():
             if len(running) >= parallel:
                 break
             if any(overlap(item, items[other]) for other in running):

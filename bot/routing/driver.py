@@ -40,6 +40,21 @@ class TaskOutcome:
 
 
 @dataclass(frozen=True)
+class AttemptEvent:
+    """An attempt starting (``verdict`` None) or judged, for progress views."""
+
+    item_id: str
+    purpose: Purpose
+    tier: str
+    attempt: int
+    verdict: Verdict | None = None
+    cost: Decimal = Decimal(0)
+
+
+OnAttempt = Callable[[AttemptEvent], None]
+
+
+@dataclass(frozen=True)
 class Task:
     run_id: str
     item_id: str
@@ -52,8 +67,15 @@ class Task:
 
 class Driver:
     def __init__(
-        self, *, router: Router, policy: EscalationPolicy, ledger: Ledger, guard: BudgetGuard
+        self,
+        *,
+        router: Router,
+        policy: EscalationPolicy,
+        ledger: Ledger,
+        guard: BudgetGuard,
+        on_attempt: OnAttempt | None = None,
     ) -> None:
+        self._notify = on_attempt or (lambda event: None)
         self._router = router
         self._policy = policy
         self._ledger = ledger
@@ -94,6 +116,8 @@ class Driver:
                     CallScope(task.run_id, task.purpose, task.item_id, first + i, task.kind, task.repo)
                     for i in range(decision.parallel)
                 ]
+                for s in scopes:
+                    self._notify(AttemptEvent(task.item_id, task.purpose, decision.tier, s.attempt))
                 try:
                     results = await asyncio.gather(
                         *(
@@ -107,6 +131,9 @@ class Driver:
                 for scope, (verdict, completion) in zip(scopes, results, strict=True):
                     cost = self._ledger.spent(Scope(task.run_id, task.item_id, scope.attempt))
                     tried.append(Tried(decision.tier, verdict, cost))
+                    self._notify(
+                        AttemptEvent(task.item_id, task.purpose, decision.tier, scope.attempt, verdict, cost)
+                    )
                     self._ledger.record_attempt(
                         run_id=task.run_id,
                         item_id=task.item_id,
@@ -133,12 +160,14 @@ class Driver:
         follow_up: FollowUp | None,
         max_follow_ups: int,
     ) -> tuple[Verdict, Completion | None]:
-        request = make_request(scope)
+        # Building a request (context retrieval, git) is blocking work: off the event loop, so
+        # other items' calls and subprocesses go on meanwhile.
+        request = await asyncio.to_thread(make_request, scope)
         try:
             completion = await self._router.complete(request, tier=tier)
             for _ in range(max_follow_ups if follow_up is not None else 0):
                 assert follow_up is not None
-                more = follow_up(request, completion)
+                more = await asyncio.to_thread(follow_up, request, completion)
                 if more is None:
                     break
                 request = more

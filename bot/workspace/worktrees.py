@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,9 @@ class Worktrees:
             raise WorkspaceError(f"{repo} is not a git repository") from exc
         self.repo_path = Path(self._repo.working_tree_dir or repo).resolve()
         self.root = (root or self.repo_path / ".milestone-bot" / "worktrees").resolve()
+        # Items call in from worker threads. Everything here runs git as a subprocess (thread safe)
+        # except changes to the list of worktrees, which read it, decide, and change it: one at a time.
+        self._layout = threading.RLock()
         self._exclude(".milestone-bot/")
 
     def _exclude(self, pattern: str) -> None:
@@ -60,9 +64,11 @@ class Worktrees:
             exclude.write_text("\n".join([*lines, pattern]) + "\n")
 
     def resolve(self, ref: str) -> str:
+        # rev-parse in a subprocess, not GitPython's object database: that keeps one long-lived
+        # `git cat-file` process per Repo, which threads must not share.
         try:
-            return self._repo.commit(ref).hexsha
-        except (git.BadName, ValueError) as exc:
+            return str(self._repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}"))
+        except git.GitCommandError as exc:
             raise WorkspaceError(f"unknown git ref {ref!r}") from exc
 
     def _registered(self) -> dict[Path, str]:
@@ -78,19 +84,23 @@ class Worktrees:
         return out
 
     def create(self, run_id: str, item_id: str, base_ref: str, *, resume: bool = True) -> Workspace:
+        with self._layout:
+            return self._create(run_id, item_id, base_ref, resume=resume)
+
+    def _create(self, run_id: str, item_id: str, base_ref: str, *, resume: bool) -> Workspace:
         branch = branch_name(run_id, item_id)
         path = self.root / slug(run_id) / slug(item_id)
         base = self.resolve(base_ref)
         registered = self._registered()
-        branch_exists = branch in [h.name for h in self._repo.heads]
+        branch_exists = bool(self._repo.git.branch("--list", branch).strip())
         try:
             if path in registered and registered[path] == branch and resume:
-                return Workspace(path, branch, self._repo.merge_base(base, branch)[0].hexsha, resumed=True)
+                return Workspace(path, branch, self._merge_base(base, branch), resumed=True)
             if path in registered or path.exists():
                 self._drop(path)
             if branch_exists and resume:
                 self._repo.git.worktree("add", str(path), branch)
-                return Workspace(path, branch, self._repo.merge_base(base, branch)[0].hexsha, resumed=True)
+                return Workspace(path, branch, self._merge_base(base, branch), resumed=True)
             if branch_exists:
                 self._repo.git.branch("-D", branch)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,24 +109,29 @@ class Worktrees:
             raise WorkspaceError(f"cannot create worktree for {branch}: {exc.stderr.strip() or exc}") from exc
         return Workspace(path, branch, base)
 
+    def _merge_base(self, a: str, b: str) -> str:
+        return str(self._repo.git.merge_base(a, b)).strip()
+
     def detached(self, name: str, ref: str) -> Path:
         """A throwaway worktree at ``ref`` (for running new tests against the base)."""
         path = self.root / "_base" / slug(name)
-        if path.exists() or path in self._registered():
-            self._drop(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._repo.git.worktree("add", "--detach", str(path), self.resolve(ref))
-        except git.GitCommandError as exc:
-            raise WorkspaceError(f"cannot check out {ref}: {exc.stderr.strip() or exc}") from exc
+        with self._layout:
+            if path.exists() or path in self._registered():
+                self._drop(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._repo.git.worktree("add", "--detach", str(path), self.resolve(ref))
+            except git.GitCommandError as exc:
+                raise WorkspaceError(f"cannot check out {ref}: {exc.stderr.strip() or exc}") from exc
         return path
 
     def _drop(self, path: Path) -> None:
-        try:
-            self._repo.git.worktree("remove", "--force", str(path))
-        except git.GitCommandError:
-            shutil.rmtree(path, ignore_errors=True)
-        self._repo.git.worktree("prune")
+        with self._layout:
+            try:
+                self._repo.git.worktree("remove", "--force", str(path))
+            except git.GitCommandError:
+                shutil.rmtree(path, ignore_errors=True)
+            self._repo.git.worktree("prune")
 
     def remove(self, workspace: Workspace | Path, *, delete_branch: bool = False) -> None:
         path = workspace.path if isinstance(workspace, Workspace) else workspace
@@ -137,12 +152,13 @@ class Worktrees:
         """Remove worktrees of runs not in ``keep_runs``; branches (committed work) are kept."""
         keep = {slug(r) for r in keep_runs}
         removed = []
-        for path in self.leftovers():
-            run = path.relative_to(self.root).parts[0]
-            if run not in keep:
-                self._drop(path)
-                removed.append(path)
-        self._repo.git.worktree("prune")
+        with self._layout:
+            for path in self.leftovers():
+                run = path.relative_to(self.root).parts[0]
+                if run not in keep:
+                    self._drop(path)
+                    removed.append(path)
+            self._repo.git.worktree("prune")
         return removed
 
     # -- changes in a worktree ----------------------------------------------------------------------
@@ -231,6 +247,14 @@ class Worktrees:
             tree.git.merge("--abort")
             return conflicts or [f"merge of {branch} failed ({actor})"]
         return []
+
+    def push(self, commit: str, branch: str, *, remote: str = "origin") -> None:
+        """Publish ``commit`` as ``branch`` on ``remote``, forced: the bot's branches are its own,
+        and a re-run replaces what the last run published."""
+        try:
+            self._repo.git.push(remote, f"{commit}:refs/heads/{branch}", "--force")
+        except git.GitCommandError as exc:
+            raise WorkspaceError(f"cannot push {branch} to {remote}: {exc.stderr.strip() or exc}") from exc
 
     def head(self, path: Path) -> str:
         return str(git.Repo(path).head.commit.hexsha)

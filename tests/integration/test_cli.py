@@ -15,8 +15,10 @@ def test_demo_runs_the_whole_product_offline(tmp_path: Path, capsys: pytest.Capt
     out = capsys.readouterr().out
     # Two independent items start together; dependants wait for theirs.
     lines = out.splitlines()
-    started = [line for line in lines if "running  started" in line]
-    assert [line.split()[2] for line in started[:2]] == ["add-sub", "add-div"]
+    started = [line for line in lines if line.split()[3:5] == ["running", "started"]]
+    assert sorted(line.split()[2] for line in started[:2]) == ["add-div", "add-sub"]
+    # Progress shows each attempt's phase, tier and verdict as it happens.
+    assert any(line.split()[2:6] == ["add-div", "change", "local:", "failed"] for line in lines)
     assert "add-sub    done   test@local:passed -> change@local:passed" in out
     assert "add-div    done   test@local:passed -> change@local:failed -> change@fast:passed" in out
     assert "tests/test_div.py::test_div: AssertionError: assert 3 == 3.5" in out  # diagnostics shown

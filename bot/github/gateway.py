@@ -1,0 +1,132 @@
+"""The one boundary to GitHub: a narrow protocol, small value types, and the markers.
+
+Everything the bot writes that it may write again (the progress comment, the PR, the review
+summary) carries a hidden marker, and is found by it before anything is created: a re-run, a
+redelivered event or a retried POST then edits instead of duplicating.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
+
+
+def marker(kind: str, key: str | int) -> str:
+    """A hidden HTML comment naming what a body is, e.g. ``<!-- milestone-bot:progress:12 -->``."""
+    return f"<!-- milestone-bot:{kind}:{key} -->"
+
+
+@dataclass(frozen=True)
+class CommentRef:
+    id: int
+    body: str
+    user: str = ""
+
+
+@dataclass(frozen=True)
+class IssueData:
+    number: int
+    title: str
+    body: str
+    labels: tuple[str, ...] = ()
+    milestone: int | None = None
+    is_pull_request: bool = False
+
+
+@dataclass(frozen=True)
+class MilestoneData:
+    number: int
+    title: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PullData:
+    number: int
+    head: str
+    base: str
+    title: str
+    body: str
+    draft: bool = False
+    html_url: str = ""
+
+
+@dataclass(frozen=True)
+class PullFile:
+    filename: str
+    status: str
+    additions: int
+    deletions: int
+    patch: str = ""
+
+
+@dataclass(frozen=True)
+class JobData:
+    id: int
+    name: str
+    conclusion: str | None
+    failed_steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunData:
+    id: int
+    head_sha: str
+    head_branch: str
+    conclusion: str | None
+    run_attempt: int = 1
+    html_url: str = ""
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class CheckRunData:
+    id: int
+    name: str
+    status: str
+    conclusion: str | None = None
+    output: dict[str, str] = field(default_factory=dict)
+
+
+class GitHubGateway(Protocol):
+    """What the bot asks of GitHub, for one repository."""
+
+    def permission(self, user: str) -> str: ...  # admin, maintain, write, triage, read, none
+
+    def react(self, comment_id: int, content: str) -> None: ...  # eyes, rocket, confused, ...
+
+    def issue(self, number: int) -> IssueData: ...
+
+    def milestones(self) -> list[MilestoneData]: ...
+
+    def milestone_issues(self, number: int) -> list[IssueData]: ...
+
+    def comments(self, issue: int) -> list[CommentRef]: ...
+
+    def comment(self, issue: int, body: str) -> CommentRef: ...
+
+    def upsert_comment(self, issue: int, key: str, body: str) -> CommentRef:
+        """Edit the bot's comment carrying ``key`` (a marker), or create it with the marker."""
+        ...
+
+    def upsert_pull(self, *, head: str, base: str, title: str, body: str, draft: bool) -> PullData:
+        """Update the open PR from ``head``, or open one."""
+        ...
+
+    def pull_files(self, number: int) -> list[PullFile]: ...
+
+    def create_check_run(self, *, name: str, head_sha: str) -> int: ...
+
+    def finish_check_run(self, check_run_id: int, *, conclusion: str, title: str, summary: str) -> None: ...
+
+    def run(self, run_id: int) -> RunData: ...
+
+    def runs_for(self, *, head_sha: str) -> list[RunData]: ...
+
+    def failed_jobs(self, run_id: int) -> list[JobData]: ...
+
+    def job_log(self, job_id: int) -> str: ...
+
+    def rerun_failed_jobs(self, run_id: int) -> None: ...

@@ -1,0 +1,302 @@
+"""Comment commands end to end over the GitHub simulator, with an in-tree fake ``Work``."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import parse_config
+from bot.domain import Checklist, Item, ItemStatus
+from bot.events.handler import EventHandler, RunRequest, RunResult
+from bot.github.gateway import marker
+from bot.planning.planner import PlanSource
+from bot.testing.github_server import BOT_LOGIN, GitHubSimulator
+from tests.integration.github_fixtures import simulated
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github" / "webhooks" / "examples"
+pytestmark = pytest.mark.skipif(not EXAMPLES.exists(), reason="no webhook examples")
+CONFIG = parse_config(
+    '[routing]\npreset = "single-model"\n[tiers.local]\n[[tiers.local.providers]]\ntype = "scripted"\nscript = "s.yaml"\nmodel = "m"\n'
+    "price = { input_per_mtok = 0, output_per_mtok = 0 }\n"
+)
+
+
+class FakeWork:
+    """Plans two items; a run marks them done (or as told) and reports a PR number."""
+
+    def __init__(self, *, finish: ItemStatus = ItemStatus.DONE) -> None:
+        self.planned: list[PlanSource] = []
+        self.ran: list[RunRequest] = []
+        self.finish = finish
+        self.stop_checks: list[bool] = []
+
+    async def plan(self, source: PlanSource, *, budget: Decimal | None) -> Checklist:
+        self.planned.append(source)
+        return Checklist(source.ref, source.title, (Item("a", "Do a"), Item("b", "Do b", depends_on=("a",))))
+
+    async def run(self, request: RunRequest, *, should_stop: Callable[[], bool]) -> RunResult:
+        self.ran.append(request)
+        self.stop_checks.append(should_stop())
+        items = tuple(
+            dataclasses.replace(i, status=self.finish if i.status is not ItemStatus.DONE else i.status)
+            for i in request.checklist.items
+        )
+        done = all(i.status is ItemStatus.DONE for i in items)
+        return RunResult(
+            dataclasses.replace(request.checklist, items=items), Decimal("0.0123"),
+            "success" if done else "failure", "All done." if done else "Some failed.", 7,
+        )  # fmt: skip
+
+
+def comment_event(sim: GitHubSimulator, issue: int, comment_id: int, *, user: str = "wendy",
+                  updated: str = "2026-01-01T00:00:00Z") -> dict[str, Any]:  # fmt: skip
+    payload: dict[str, Any] = copy.deepcopy(
+        json.loads((EXAMPLES / "issue_comment" / "created.payload.json").read_text())
+    )
+    stored = sim.comments[comment_id]
+    payload["repository"]["full_name"] = sim.full_name
+    number = sim.issues[issue]["milestone"]
+    milestone = None
+    if number is not None:
+        milestone = {**payload["repository"].get("milestone", {}), "number": number, "id": number,
+                     "title": sim.milestones[number]["title"], "description": sim.milestones[number]["description"]}  # fmt: skip
+    payload["issue"].update(number=issue, title=sim.issues[issue]["title"], milestone=milestone)
+    payload["comment"].update(id=comment_id, body=stored["body"], updated_at=updated, created_at=updated)
+    kind = "Bot" if user.endswith("[bot]") else "User"
+    payload["comment"]["user"].update(login=user, type=kind)
+    payload["sender"].update(login=user, type=kind)
+    return payload
+
+
+async def say(
+    sim: GitHubSimulator, handler: EventHandler, issue: int, body: str, *, user: str = "wendy"
+) -> list[Any]:
+    comment = sim.add_comment(issue, body, user=user)
+    return await handler.handle("issue_comment", comment_event(sim, issue, comment, user=user))
+
+
+def bot_comments(sim: GitHubSimulator, issue: int) -> list[str]:
+    return [c["body"] for c in sim.comments_on(issue) if c["user"] == BOT_LOGIN]
+
+
+def first_by(sim: GitHubSimulator, user: str) -> int:
+    return min(c for c in sim.comments if sim.comments[c]["user"] == user)
+
+
+def reactions(sim: GitHubSimulator, comment: int) -> list[str]:
+    return [r["content"] for r in sim.reactions if r["comment"] == comment]
+
+
+async def test_help_is_for_anyone_and_acknowledged_with_reactions() -> None:
+    with simulated() as (sim, gateway, _):
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=FakeWork())
+        issue = sim.add_issue("Add sub")
+        outcomes = await say(sim, handler, issue, "/bot help", user="stranger")
+        assert [o.action for o in outcomes] == ["replied"]
+        [reply] = bot_comments(sim, issue)
+        assert "| `/bot run [milestone|#issue] [--parallel N] [--budget USD] [--tier T]` |" in reply
+        assert reactions(sim, first_by(sim, "stranger")) == ["eyes", "rocket"]
+
+
+@pytest.mark.parametrize(("user", "allowed"), [("rita", False), ("tess", False), ("stranger", False), ("wendy", True),
+                                          ("mona", True), ("alice", True)])  # fmt: skip
+async def test_spending_commands_need_write_permission(user: str, allowed: bool) -> None:
+    with simulated() as (sim, gateway, _):
+        work = FakeWork()
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=work)
+        issue = sim.add_issue("Add sub", "please add sub")
+        outcomes = await say(sim, handler, issue, "/bot run", user=user)
+        assert (outcomes[0].action == "ran") is allowed
+        assert bool(work.ran) is allowed
+        if not allowed:
+            assert "needs write, maintain or admin permission" in bot_comments(sim, issue)[-1]
+            assert reactions(sim, min(c for c in sim.comments if sim.comments[c]["user"] == user)) == [
+                "eyes",
+                "confused",
+            ]
+
+
+async def test_allowed_users_may_run_without_write_permission() -> None:
+    config = CONFIG.model_copy(update={"allowed_users": ["rita"]})
+    with simulated() as (sim, gateway, _):
+        work = FakeWork()
+        issue = sim.add_issue("Add sub")
+        await say(
+            sim, EventHandler(gateway=gateway, config=config, work=work), issue, "/bot fix", user="rita"
+        )
+        assert len(work.ran) == 1
+
+
+async def test_bots_never_trigger_commands() -> None:
+    with simulated() as (sim, gateway, _):
+        work = FakeWork()
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=work)
+        issue = sim.add_issue("Add sub")
+        for bot in (BOT_LOGIN, "dependabot[bot]"):
+            outcomes = await say(sim, handler, issue, "/bot run", user=bot)
+            assert outcomes[0].action == "ignored" and "bot" in outcomes[0].detail
+        assert work.ran == [] and sim.reactions == []
+
+
+async def test_a_redelivered_event_runs_nothing_twice_but_an_edit_runs_again() -> None:
+    with simulated() as (sim, gateway, _):
+        work = FakeWork()
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=work)
+        issue = sim.add_issue("Add sub")
+        comment = sim.add_comment(issue, "/bot run", user="wendy")
+        payload = comment_event(sim, issue, comment)
+        await handler.handle("issue_comment", payload)
+        comments_after_first = len(sim.comments_on(issue))
+        again = await EventHandler(gateway=gateway, config=CONFIG, work=work).handle("issue_comment", payload)
+        assert again[0].action == "ignored" and "handled already" in again[0].detail
+        assert len(work.ran) == 1 and len(sim.comments_on(issue)) == comments_after_first
+        edited = comment_event(sim, issue, comment, updated="2026-01-02T00:00:00Z")
+        await handler.handle("issue_comment", edited)
+        assert len(work.ran) == 2
+
+
+async def test_plan_then_run_uses_the_saved_and_edited_checklist() -> None:
+    with simulated() as (sim, gateway, _):
+        work = FakeWork()
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=work)
+        issue = sim.add_issue("Add sub", "sub(a, b)")
+        await say(sim, handler, issue, "/bot plan")
+        [checklist] = [
+            c for c in sim.comments_on(issue) if marker("checklist", f"issue-{issue}") in c["body"]
+        ]
+        assert "- [ ] Do a <!-- milestone-bot:" in checklist["body"]
+        checklist["body"] = checklist["body"].replace("Do a", "Do a, carefully")  # a human edit
+        await say(sim, handler, issue, "/bot run --parallel 3 --budget 2")
+        assert len(work.planned) == 1  # the run used the saved checklist, not a new plan
+        request = work.ran[0]
+        assert request.checklist.items[0].title == "Do a, carefully"
+        assert (request.parallel, request.budget, request.key, request.closes) == (
+            3,
+            Decimal("2"),
+            f"issue-{issue}",
+            (issue,),
+        )
+        assert "All done. PR #7." in bot_comments(sim, issue)[-1]
+        updated = next(
+            c for c in sim.comments_on(issue) if marker("checklist", f"issue-{issue}") in c["body"]
+        )
+        assert updated["body"].count("- [x]") == 2  # the checklist comment shows the run's result
+
+
+async def test_run_on_a_milestone_by_title_and_retry_of_one_item() -> None:
+    with simulated() as (sim, gateway, _):
+        work = FakeWork(finish=ItemStatus.FAILED)
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=work)
+        milestone = sim.add_milestone("v1", "first release")
+        a = sim.add_issue("Add sub", milestone=milestone)
+        b = sim.add_issue("Add div", milestone=milestone)
+        await say(sim, handler, a, "/bot run v1")
+        assert work.planned[0].ref == f"milestone#{milestone}" and [
+            i.number for i in work.planned[0].issues
+        ] == [a, b]
+        assert work.ran[0].closes == (a, b)
+        assert work.ran[0].key == f"milestone-{milestone}-v1"
+        outcomes = await say(sim, handler, a, "/bot retry nope")
+        assert outcomes[0].conclusion == "failure" and "its items: `a`, `b`" in bot_comments(sim, a)[-1]
+
+
+async def test_retry_resets_one_item() -> None:
+    with simulated() as (sim, gateway, _):
+        work = FakeWork(finish=ItemStatus.FAILED)
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=work)
+        issue = sim.add_issue("Add sub")
+        await say(sim, handler, issue, "/bot run")
+        work.finish = ItemStatus.DONE
+        await say(sim, handler, issue, "/bot retry b --tier local")
+        retried = work.ran[-1]
+        assert [i.status for i in retried.checklist.items] == [ItemStatus.FAILED, ItemStatus.PENDING]
+        assert retried.tier == "local"
+        outcomes = await say(sim, handler, issue, "/bot retry b --tier gpu9")
+        assert "No tier `gpu9` in the config; tiers: local." in bot_comments(sim, issue)[-1]
+        assert outcomes[0].conclusion == "failure"
+
+
+async def test_bad_commands_get_one_reply_with_the_syntax() -> None:
+    with simulated() as (sim, gateway, _):
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=FakeWork())
+        issue = sim.add_issue("x")
+        await say(sim, handler, issue, "/bot run --parallel zero\n```\n/bot run\n```")
+        [reply] = bot_comments(sim, issue)
+        assert "--parallel must be a whole number from 1 to 64. Usage: `/bot run [milestone|#issue]" in reply
+
+
+async def test_status_and_cost_read_the_bots_own_comments() -> None:
+    with simulated() as (sim, gateway, _):
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=FakeWork())
+        issue = sim.add_issue("x")
+        await say(sim, handler, issue, "/bot status", user="rita")
+        assert "No run has reported progress" in bot_comments(sim, issue)[-1]
+        gateway.upsert_comment(
+            issue,
+            marker("progress", "issue-1"),
+            '### milestone-bot: working\n<!-- milestone-bot:cost:{"usd": "0.25"} -->',
+        )
+        gateway.upsert_comment(
+            issue, marker("progress", "issue-1b"), '### again\n<!-- milestone-bot:cost:{"usd": "0.5"} -->'
+        )
+        sim.add_comment(
+            issue, 'fake <!-- milestone-bot:cost:{"usd": "100"} -->', user="mallory"
+        )  # not the bot's
+        await say(sim, handler, issue, "/bot status\n/bot cost", user="rita")
+        status, cost = bot_comments(sim, issue)[-2:]
+        assert "Latest progress on this issue:" in status and "### again" in status
+        assert "spent $0.7500 in total (2 runs reported)" in cost
+
+
+async def test_stop_from_a_writer_is_seen_by_the_running_run() -> None:
+    with simulated() as (sim, gateway, _):
+        work = FakeWork()
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=work)
+        issue = sim.add_issue("x")
+        first = sim.add_comment(issue, "/bot run", user="wendy")
+        sim.add_comment(issue, "/bot stop", user="rita")  # a reader cannot stop it
+        await handler.handle("issue_comment", comment_event(sim, issue, first))
+        assert work.stop_checks == [False]
+        second = sim.add_comment(issue, "/bot run", user="wendy")
+        sim.add_comment(issue, "please\n/bot stop", user="mona")
+        await handler.handle("issue_comment", comment_event(sim, issue, second))
+        assert work.stop_checks == [False, True]
+
+
+async def test_issues_added_to_a_milestone_extend_its_checklist() -> None:
+    with simulated() as (sim, gateway, _):
+        work = FakeWork()
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=work)
+        milestone = sim.add_milestone("v1")
+        a = sim.add_issue("Add sub", milestone=milestone)
+        await say(sim, handler, a, "/bot plan")
+        b = sim.add_issue("Add div", milestone=milestone)
+        payload = copy.deepcopy(json.loads((EXAMPLES / "issues" / "milestoned.payload.json").read_text()))
+        payload["repository"]["full_name"] = sim.full_name
+        payload["issue"].update(number=b, title="Add div")
+        payload["milestone"].update(number=milestone, title="v1")
+        [outcome] = await handler.handle("issues", payload)
+        assert outcome.action == "planned" and f"from #{b}" in outcome.detail
+        body = next(
+            c["body"]
+            for c in sim.comments_on(a)
+            if marker("checklist", f"milestone-{milestone}-v1") in c["body"]
+        )
+        assert body.count("- [ ]") == 4 and f"a-{b}" in body
+
+
+async def test_unknown_events_are_ignored_with_a_reason() -> None:
+    with simulated() as (_sim, gateway, _):
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=FakeWork())
+        [outcome] = await handler.handle("deployment", {"whatever": True})
+        assert outcome.action == "ignored" and "deployment" in outcome.detail
+        push = json.loads((EXAMPLES / "push" / "payload.json").read_text())
+        [outcome] = await handler.handle("push", push)
+        assert outcome.action == "ignored"
