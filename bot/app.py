@@ -21,6 +21,8 @@ from bot.config import Config, GpuPrice, ProviderConfig
 from bot.config import OpenAICompatProvider as OpenAIConfig
 from bot.config import ScriptedProvider as ScriptedConfig
 from bot.domain import Checklist, Item, ItemStatus
+from bot.errors import ConfigError, ConfigIssue
+from bot.events.handler import EventHandler
 from bot.execution.integrate import Integration, integrate
 from bot.execution.item_loop import ItemResult, ItemRunner
 from bot.execution.scheduler import run_checklist
@@ -308,3 +310,71 @@ async def plan_issue(
         ref="issue#local", title=title.strip("# ").strip() or "Issue", issues=(IssueText(0, title, body),)
     )
     return await plan_source(repo, source, config=config, run_id=run_id, env=env)
+
+
+@dataclass(frozen=True)
+class ActionsEnv:
+    """What GitHub Actions tells a step about itself, read from its environment."""
+
+    repository: str
+    token: str
+    api_url: str = "https://api.github.com"
+    run_url: str = ""
+    step_summary: Path | None = None
+    output: Path | None = None
+
+    @classmethod
+    def read(cls, env: Mapping[str, str]) -> ActionsEnv:
+        repository = env.get("GITHUB_REPOSITORY", "")
+        token = env.get("GITHUB_TOKEN", "")
+        missing = [
+            ConfigIssue("environment", name, "not set", fix)
+            for name, value, fix in (
+                ("GITHUB_REPOSITORY", repository, "GitHub Actions sets it; elsewhere export owner/name"),
+                ("GITHUB_TOKEN", token, "pass `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}` to the step"),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(missing)
+        server, run = env.get("GITHUB_SERVER_URL", "https://github.com"), env.get("GITHUB_RUN_ID", "")
+        return cls(
+            repository,
+            token,
+            env.get("GITHUB_API_URL", "https://api.github.com"),
+            f"{server}/{repository}/actions/runs/{run}" if run else "",
+            Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None,
+            Path(env["GITHUB_OUTPUT"]) if env.get("GITHUB_OUTPUT") else None,
+        )
+
+
+def build_event_handler(
+    repo: Path,
+    config: Config,
+    actions: ActionsEnv,
+    *,
+    env: Mapping[str, str] | None = None,
+    base_branch: str = "",
+    gateway_options: Mapping[str, object] | None = None,
+) -> EventHandler:
+    """The bot as it runs in a workflow: the PyGithub gateway, work in the checkout, the handler."""
+    from bot.events.work import RepoWork
+    from bot.github.pygithub_gateway import PyGithubGateway
+
+    gateway = PyGithubGateway(
+        actions.repository,
+        token=actions.token,
+        base_url=actions.api_url,
+        bot_login=config.github.bot_login,
+        **dict(gateway_options or {}),  # type: ignore[arg-type]
+    )
+    work = RepoWork(
+        repo=repo,
+        config=config,
+        gateway=gateway,
+        base_branch=base_branch or "main",
+        run_url=actions.run_url,
+        env=env,
+        summary_path=actions.step_summary,
+    )
+    return EventHandler(gateway=gateway, config=config, work=work)

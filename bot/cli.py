@@ -74,9 +74,14 @@ def _cost(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    workdir = Path(args.workdir) if args.workdir else None
+    if args.github:
+        from bot.demo_github import run_github_demo
+
+        return run_github_demo(workdir)
     from bot.demo import run_demo
 
-    return run_demo(Path(args.workdir) if args.workdir else None)
+    return run_demo(workdir)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -229,6 +234,51 @@ def _fix(args: argparse.Namespace) -> int:
     return 0 if done == len(outcome.checklist.items) else 1
 
 
+def _handle_event(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+    import os
+
+    from bot.app import ActionsEnv, build_event_handler
+
+    name = args.event_name or os.environ.get("GITHUB_EVENT_NAME", "")
+    path = args.event_path or os.environ.get("GITHUB_EVENT_PATH", "")
+    if not name or not path:
+        print(
+            "error: no event: set GITHUB_EVENT_NAME and GITHUB_EVENT_PATH, "
+            "or pass --event-name and --event-path",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read the event payload {path}: {exc}", file=sys.stderr)
+        return 2
+    repo = Path(args.repo).resolve()
+    config = load_config(Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH)
+    actions = ActionsEnv.read(os.environ)
+    if args.dry_run:
+        from bot.events.payloads import parse_event
+
+        event = parse_event(name, payload)
+        print(f"dry run: {name} -> {type(event).__name__ if event else 'ignored'}; nothing was done")
+        return 0
+    handler = build_event_handler(repo, config, actions, env=os.environ, base_branch=args.base)
+    outcomes = asyncio.run(handler.handle(name, payload))
+    for outcome in outcomes:
+        print(f"{name}: {outcome.action}: {outcome.detail}")
+    if actions.output is not None:
+        spent = sum((o.spent for o in outcomes), Decimal(0))
+        pull = next((o.pull for o in outcomes if o.pull), None)
+        conclusion = next((o.conclusion for o in outcomes if o.conclusion == "failure"), None) or (
+            outcomes[-1].conclusion if outcomes else "neutral"
+        )
+        with actions.output.open("a", encoding="utf-8") as out:
+            out.write(f"conclusion={conclusion}\ncost={spent}\npr={pull or ''}\n")
+    return 1 if any(o.action == "error" for o in outcomes) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="milestone-bot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log routing decisions")
@@ -305,10 +355,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fix.set_defaults(func=_fix)
 
+    event = sub.add_parser("handle-event", help="act on a GitHub event (what the Action runs)")
+    event.add_argument("--event-name", help="default: $GITHUB_EVENT_NAME")
+    event.add_argument("--event-path", help="the payload JSON; default: $GITHUB_EVENT_PATH")
+    event.add_argument("--repo", default=".", help="the repository checkout (default: here)")
+    event.add_argument("--config", help="config file (default: <repo>/.github/milestone-bot.toml)")
+    event.add_argument("--base", default="", help="the branch PRs target (default: the repository's default)")
+    event.add_argument(
+        "--dry-run", action="store_true", help="parse and say what it would handle; change nothing"
+    )
+    event.set_defaults(func=_handle_event)
+
     demo = sub.add_parser(
         "demo", help="run the routing layer end to end, offline, against local fake servers"
     )
     demo.add_argument("--workdir", help="keep the demo's files (config, script, ledger) here")
+    demo.add_argument(
+        "--github",
+        action="store_true",
+        help="drive it through comments on the GitHub simulator, ending in a PR",
+    )
     demo.set_defaults(func=_demo)
     return parser
 

@@ -17,7 +17,7 @@ from bot.report.progress import Board
 from bot.report.progress import render_markdown as board_markdown
 from bot.report.run_report import RunReport, render_markdown
 
-_MENTION = re.compile(r"@(?=[A-Za-z0-9-])")
+_MENTION = re.compile(r"(?<![\w@])@(?=[A-Za-z0-9-])")
 
 
 def defuse(text: str) -> str:

@@ -52,3 +52,28 @@ def test_cost_rejects_bad_duration(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["cost", "--since", "yesterday"])
     assert "not a duration like 30m" in capsys.readouterr().err
+
+
+def test_demo_on_github_ends_in_a_pr_with_the_cost_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--github", "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("reactions: eyes rocket") == 2
+    assert "planned: 4 items" in out and "ran: All 4 items done and validated" in out
+    assert "| `safe-div` | done | premium | 4 |" in out  # the progress comment, as it ended
+    assert "check run milestone-bot: completed, conclusion success" in out
+    assert (
+        "PR #2: milestone-bot: Complete the calculator  (milestone-bot/milestone-1-complete-the-calculator -> main)"
+        in out
+    )
+    assert "The premium tier alone (claude-sonnet-4-6) would have cost" in out and "Closes #1" in out
+    assert "<details><summary>Attempt histories</summary>" in out
+    # The PR's branch was really pushed, with the checklist committed on it.
+    shown = subprocess.run(
+        ["git", "-C", str(tmp_path / "origin.git"), "show",
+         "milestone-bot/milestone-1-complete-the-calculator:checklists/milestone-1-complete-the-calculator.md"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert shown.count("- [x]") == 4
+    assert "add-sub" in (tmp_path / "step-summary.md").read_text()
