@@ -20,13 +20,23 @@ from bot.config import Config
 from bot.domain import Checklist, ItemStatus
 from bot.errors import BotError, PlanningError
 from bot.events.commands import Command, CommandProblem, Verb, help_text, parse_commands
-from bot.events.payloads import Event, IssueCommentEvent, IssuesEvent, parse_event
+from bot.events.payloads import (
+    Event,
+    IssueCommentEvent,
+    IssuesEvent,
+    PullRequestEvent,
+    WorkflowRunEvent,
+    parse_event,
+)
+from bot.events.review import REVIEW_SYSTEM, review_body, review_prompt, risks
+from bot.events.triage import Triage, decide
 from bot.github.bodies import checklist_comment, costs_in, defuse, strip_marker_lines
-from bot.github.gateway import WRITE_PERMISSIONS, CommentRef, GitHubGateway, IssueData, marker
+from bot.github.gateway import WRITE_PERMISSIONS, CommentRef, GitHubGateway, IssueData, RunData, marker
 from bot.planning.checklist_file import parse, render, slug
-from bot.planning.planner import IssueText, PlanSource
+from bot.planning.planner import IssueText, PlanSource, plan_red_build
 
 log = logging.getLogger(__name__)
+TRIAGE_CHECK = "milestone-bot triage"
 
 
 @dataclass(frozen=True)
@@ -42,11 +52,13 @@ class RunResult:
 class RunRequest:
     checklist: Checklist
     key: str  # stable per milestone or issue: the PR's branch and the progress comment's marker
-    issue: int  # where progress is shown
+    issue: int | None  # where progress is shown (None: a red build on a push, the check run only)
     closes: tuple[int, ...]
     parallel: int | None = None
     budget: Decimal | None = None
     tier: str | None = None
+    start: str = "HEAD"  # the commit the run starts from
+    target: str | None = None  # the branch the PR targets (default: the repository's)
 
 
 class Work(Protocol):
@@ -55,6 +67,14 @@ class Work(Protocol):
     async def plan(self, source: PlanSource, *, budget: Decimal | None) -> Checklist: ...
 
     async def run(self, request: RunRequest, *, should_stop: Callable[[], bool]) -> RunResult: ...
+
+    def parent(self, sha: str) -> str | None:
+        """The first parent of a commit in the checkout (the base of a push), if known."""
+        ...
+
+    async def summarize(self, system: str, prompt: str, *, budget: Decimal) -> tuple[str, Decimal]:
+        """One call to the cheap tier within ``budget``: the answer and what it cost."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,10 @@ class EventHandler:
             return await self.on_comment(event)
         if isinstance(event, IssuesEvent) and event.action == "milestoned":
             return [await self.on_milestoned(event)]
+        if isinstance(event, WorkflowRunEvent):
+            return [await self.on_workflow_run(event)]
+        if isinstance(event, PullRequestEvent):
+            return [await self.on_pull_request(event)]
         return [Outcome("ignored", f"{name} {getattr(event, 'action', '')}".strip())]
 
     # -- comments ---------------------------------------------------------------------------------
@@ -403,3 +427,135 @@ class EventHandler:
         return Outcome(
             "planned", f"added {len(new_items)} item(s) from #{issue.number} to {milestone.title!r}"
         )
+
+    # -- red builds --------------------------------------------------------------------------------
+    def _watched(self, event: WorkflowRunEvent) -> bool:
+        branch = event.workflow_run.head_branch or ""
+        watched = self._config.github.watched_branches or [event.repository.default_branch]
+        return branch in watched or branch.startswith("milestone-bot/")
+
+    async def on_workflow_run(self, event: WorkflowRunEvent) -> Outcome:
+        run = event.workflow_run
+        if event.action != "completed":
+            return Outcome("ignored", f"workflow_run {event.action}")
+        head_repo = run.head_repository.full_name if run.head_repository else event.repository.full_name
+        if head_repo.lower() != event.repository.full_name.lower():
+            return Outcome("ignored", f"run {run.id} is from a fork ({head_repo}): never acted on")
+        if not self._watched(event):
+            return Outcome("ignored", f"branch {run.head_branch!r} is not watched")
+        key = f"run {run.id} attempt {run.run_attempt}"
+        records = self._gh.check_runs(head_sha=run.head_sha, name=TRIAGE_CHECK)
+        titles = [r.output.get("title", "") for r in records]
+        if any(t.startswith(f"{key}:") for t in titles):
+            return Outcome("ignored", f"{key} was triaged already")
+        rerun_by_bot = any(t.startswith(f"run {run.id} attempt {run.run_attempt - 1}: rerun") for t in titles)
+        if run.conclusion == "success" and not rerun_by_bot:
+            return Outcome("ignored", f"{key} passed")
+        if run.conclusion not in ("success", "failure", "timed_out", "cancelled", "startup_failure"):
+            return Outcome("ignored", f"{key} ended {run.conclusion}")
+        jobs = self._gh.failed_jobs(run.id) if run.conclusion != "success" else []
+        logs = {j.id: self._gh.job_log(j.id) for j in jobs}
+        parent = self._work.parent(run.head_sha)
+        base_runs = (
+            [
+                (r, self._gh.failed_jobs(r.id))
+                for r in self._gh.runs_for(head_sha=parent)
+                if r.conclusion == "failure"
+            ]
+            if parent
+            else []
+        )
+        decision = decide(
+            RunData(
+                run.id,
+                run.head_sha,
+                run.head_branch or "",
+                run.conclusion,
+                run.run_attempt,
+                run.html_url,
+                run.path,
+            ),
+            jobs,
+            logs,
+            base_runs,
+            rerun_by_bot=rerun_by_bot,
+        )
+        self._record(run.head_sha, f"{key}: {decision.triage.value}", decision.reason)
+        if decision.triage is Triage.RERUN:
+            self._gh.rerun_failed_jobs(run.id)
+            return Outcome("triaged", f"{key}: {decision.reason}")
+        if decision.triage is not Triage.REGRESSION:
+            words = {
+                Triage.FLAKY: "is **flaky**: it failed, then passed when its failed jobs were rerun. "
+                "Nothing to fix here; the flaky test deserves an issue.",
+                Triage.INFRASTRUCTURE: "failed because of the **infrastructure**, not the code. "
+                "Reported, not fixed.",
+                Triage.PRE_EXISTING: "failed the same way **before this commit**. "
+                "Not caused here; not fixed here.",
+            }[decision.triage]
+            self._report(
+                event, f"The [workflow run]({run.html_url}) {words}\n\nWhy: {defuse(decision.reason)}."
+            )
+            return Outcome("triaged", f"{key}: {decision.triage.value}: {decision.reason}")
+        checklist = plan_red_build(
+            "\n".join(logs.values()),
+            ref=f"run#{run.id}",
+            title=f"Fix the red build on {run.head_branch}",
+            budget_usd=self._config.budget.per_run_usd,
+        )
+        pulls = tuple(p.number for p in run.pull_requests)
+        request = RunRequest(
+            checklist,
+            key=f"red-build-{slug(run.head_branch or 'branch')}",
+            issue=pulls[0] if pulls else None,
+            closes=(),
+            start=run.head_sha,
+            target=run.head_branch,
+        )
+        result = await self._work.run(request, should_stop=lambda: False)
+        pr = f" Fix: PR #{result.pull}." if result.pull else ""
+        self._report(
+            event,
+            f"The [workflow run]({run.html_url}) is a **regression** ({defuse(decision.reason)}). "
+            f"{defuse(result.summary)}{pr}",
+        )
+        return Outcome(
+            "ran", f"{key}: regression: {result.summary}", result.conclusion, result.spent, result.pull
+        )
+
+    def _record(self, head_sha: str, title: str, summary: str) -> None:
+        """The triage decision, as a finished check run: the bot's memory across events."""
+        check = self._gh.create_check_run(name=TRIAGE_CHECK, head_sha=head_sha)
+        self._gh.finish_check_run(check, conclusion="neutral", title=title, summary=summary)
+
+    def _report(self, event: WorkflowRunEvent, text: str) -> None:
+        for pull in event.workflow_run.pull_requests:
+            self._gh.upsert_comment(pull.number, marker("triage", event.workflow_run.id), text)
+
+    # -- pull request review summaries ---------------------------------------------------------------
+    async def on_pull_request(self, event: PullRequestEvent) -> Outcome:
+        pull = event.pull_request
+        if event.action not in ("opened", "synchronize", "reopened", "ready_for_review"):
+            return Outcome("ignored", f"pull_request {event.action}")
+        settings = self._config.github
+        if not settings.review_pull_requests:
+            return Outcome("ignored", "review summaries are turned off")
+        if pull.from_fork and not settings.review_forks:
+            return Outcome("ignored", f"PR #{pull.number} is from a fork; review_forks is off")
+        if pull.head.ref.startswith("milestone-bot/"):
+            return Outcome("ignored", f"PR #{pull.number} is the bot's own")
+        seen = marker("reviewed", pull.head.sha)
+        if any(seen in c.body for c in self._own(pull.number)):
+            return Outcome("ignored", f"PR #{pull.number} at {pull.head.sha[:10]} was reviewed already")
+        files = self._gh.pull_files(pull.number)
+        try:
+            summary, cost = await self._work.summarize(
+                REVIEW_SYSTEM,
+                review_prompt(pull.title, pull.body or "", files),
+                budget=settings.review_budget_usd,
+            )
+        except BotError as exc:
+            summary, cost = f"_No summary: {exc}_", Decimal(0)
+        body = review_body(pull.number, summary, risks(files), files, cost) + seen + "\n"
+        self._gh.upsert_comment(pull.number, marker("review", pull.number), body)
+        return Outcome("reviewed", f"PR #{pull.number}: {len(files)} files", spent=cost)

@@ -15,12 +15,15 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 
-from bot.app import plan_source, run_milestone
+from bot.app import build_router, open_ledger, plan_source, run_milestone
+from bot.budget.ledger import Scope
 from bot.config import Config
-from bot.domain import Checklist, Item, ItemStatus
+from bot.domain import CallScope, Checklist, Item, ItemStatus, Purpose
+from bot.errors import WorkspaceError
 from bot.events.handler import RunRequest, RunResult
 from bot.github.bodies import pr_body, pr_title, progress_body
 from bot.github.gateway import GitHubGateway
+from bot.models.base import ChatRequest, Message
 from bot.planning.checklist_file import render, slug
 from bot.planning.planner import PlanSource
 from bot.report.progress import Board
@@ -68,6 +71,29 @@ class RepoWork:
             budget_usd=budget,
         )
 
+    async def summarize(self, system: str, prompt: str, *, budget: Decimal) -> tuple[str, Decimal]:
+        tiers = self._config.tier_names
+        tier = self._config.github.review_tier or (tiers[1] if len(tiers) > 1 else tiers[0])
+        config = self._config.model_copy(
+            update={"budget": self._config.budget.model_copy(update={"per_run_usd": budget})}
+        )
+        ledger = open_ledger(config, root=self._repo)
+        router, _ = build_router(config, ledger=ledger, root=self._repo, env=self._env)
+        run_id = f"{self._run_id}-review"
+        try:
+            scope = CallScope(run_id, Purpose.REVIEW)
+            request = ChatRequest((Message("system", system), Message("user", prompt)), scope, max_tokens=600)
+            completion = await router.complete(request, tier=tier)
+            return completion.text, ledger.spent(Scope(run_id=run_id))
+        finally:
+            ledger.close()
+
+    def parent(self, sha: str) -> str | None:
+        try:
+            return Worktrees(self._repo).resolve(f"{sha}^")
+        except WorkspaceError:
+            return None  # a root commit, or history the checkout does not have (fetch-depth 1)
+
     def _config_for(self, request: RunRequest) -> Config:
         config = self._config
         if request.budget is not None:
@@ -85,12 +111,14 @@ class RepoWork:
 
     async def run(self, request: RunRequest, *, should_stop: Callable[[], bool]) -> RunResult:
         trees = Worktrees(self._repo)
-        head = trees.resolve("HEAD")
+        head = trees.resolve(request.start)
         check = self._gh.create_check_run(name=CHECK_NAME, head_sha=head)
         board = Board(request.checklist, budget=self._config_for(request).budget.per_run_usd)
         last_edit = [-EDIT_EVERY_S]
 
         def show(stage: str, *, force: bool = False) -> None:
+            if request.issue is None:
+                return
             if force or self._clock() - last_edit[0] >= EDIT_EVERY_S:
                 last_edit[0] = self._clock()
                 self._gh.upsert_comment(
@@ -154,7 +182,7 @@ class RepoWork:
             failed = len(done) < len(checklist.items)
             pull = self._gh.upsert_pull(
                 head=branch,
-                base=self._base,
+                base=request.target or self._base,
                 title=pr_title(checklist.title),
                 body=pr_body(outcome.report, closes=request.closes, key=request.key),
                 draft=failed,

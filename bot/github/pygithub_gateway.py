@@ -19,6 +19,7 @@ from urllib3 import Retry
 
 from bot.errors import GitHubError, GitHubRateLimited
 from bot.github.gateway import (
+    CheckRunData,
     CommentRef,
     IssueData,
     JobData,
@@ -244,6 +245,24 @@ class PyGithubGateway:
             )
 
         self._call(f"finish check run {check_run_id}", edit)
+
+    def check_runs(self, *, head_sha: str, name: str) -> list[CheckRunData]:
+        def read() -> list[CheckRunData]:
+            _, data = self._repo.requester.requestJsonAndCheck(
+                "GET", f"{self._repo.url}/commits/{head_sha}/check-runs", parameters={"check_name": name}
+            )
+            return [
+                CheckRunData(
+                    int(c["id"]),
+                    str(c["name"]),
+                    str(c["status"]),
+                    c.get("conclusion"),
+                    {k: str(v) for k, v in (c.get("output") or {}).items() if isinstance(v, str)},
+                )
+                for c in data.get("check_runs", [])
+            ]
+
+        return self._call(f"list check runs {name} of {head_sha[:10]}", read)
 
     def run(self, run_id: int) -> RunData:
         return self._call(f"read workflow run {run_id}", lambda: _run(self._repo.get_workflow_run(run_id)))

@@ -36,10 +36,22 @@ class FakeWork:
         self.ran: list[RunRequest] = []
         self.finish = finish
         self.stop_checks: list[bool] = []
+        self.parents: dict[str, str] = {}
+        self.prompts: list[str] = []
+        self.summary_error: Exception | None = None
 
     async def plan(self, source: PlanSource, *, budget: Decimal | None) -> Checklist:
         self.planned.append(source)
         return Checklist(source.ref, source.title, (Item("a", "Do a"), Item("b", "Do b", depends_on=("a",))))
+
+    def parent(self, sha: str) -> str | None:
+        return self.parents.get(sha)
+
+    async def summarize(self, system: str, prompt: str, *, budget: Decimal) -> tuple[str, Decimal]:
+        self.prompts.append(prompt)
+        if self.summary_error is not None:
+            raise self.summary_error
+        return "- adds `sub` to calc.ops", Decimal("0.0012")
 
     async def run(self, request: RunRequest, *, should_stop: Callable[[], bool]) -> RunResult:
         self.ran.append(request)
