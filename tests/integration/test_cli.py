@@ -77,3 +77,38 @@ def test_demo_on_github_ends_in_a_pr_with_the_cost_table(
     ).stdout  # fmt: skip
     assert shown.count("- [x]") == 4
     assert "add-sub" in (tmp_path / "step-summary.md").read_text()
+
+
+def test_handle_event_runs_a_command_from_the_actions_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.testing.github_server import GitHubSimulator
+    from tests.integration.sample import PYTHON_PROJECT, make_repo
+    from tests.integration.test_events import EXAMPLES, comment_event
+
+    repo = make_repo(tmp_path / "calc", PYTHON_PROJECT)
+    (repo / ".github" / "milestone-bot.toml").write_text(
+        '[routing]\npreset = "single-model"\n[tiers.local]\n[[tiers.local.providers]]\ntype = "scripted"\n'
+        'script = "s.yaml"\nmodel = "m"\nprice = { input_per_mtok = 0, output_per_mtok = 0 }\n'
+    )
+    with GitHubSimulator() as sim:
+        issue = sim.add_issue("Add sub")
+        comment = sim.add_comment(issue, "/bot help", user="rita")
+        event = tmp_path / "event.json"
+        event.write_text(json.dumps(comment_event(sim, issue, comment, user="rita")))
+        output = tmp_path / "github-output"
+        for name, value in {"GITHUB_EVENT_NAME": "issue_comment", "GITHUB_EVENT_PATH": str(event),
+                            "GITHUB_REPOSITORY": sim.full_name, "GITHUB_TOKEN": "t", "GITHUB_API_URL": sim.base_url,
+                            "GITHUB_OUTPUT": str(output)}.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        assert main(["handle-event", "--repo", str(repo), "--dry-run"]) == 0
+        assert "dry run: issue_comment -> IssueCommentEvent; nothing was done" in capsys.readouterr().out
+        assert sim.comments_on(issue)[-1]["user"] == "rita"  # the dry run wrote nothing
+        assert main(["handle-event", "--repo", str(repo)]) == 0
+        assert "issue_comment: replied: help" in capsys.readouterr().out
+        assert "| `/bot help` | this list | anyone |" in sim.comments_on(issue)[-1]["body"]
+        assert "conclusion=neutral" in output.read_text()
+        monkeypatch.delenv("GITHUB_TOKEN")
+        assert main(["handle-event", "--repo", str(repo)]) == 2
+        assert "environment: GITHUB_TOKEN: not set" in capsys.readouterr().err
+    assert EXAMPLES.exists()

@@ -30,3 +30,12 @@ def test_scripted_provider_doc_example_is_valid() -> None:
     [block] = re.findall(r"```yaml\n(.*?)```", doc, re.S)
     script = Script.model_validate(yaml.safe_load(block))
     assert script.rules[0].error is not None and script.rules[0].error.retry_after == 2
+
+
+def test_readme_github_settings_are_valid() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", readme, re.S)
+    [main] = [b for b in blocks if "[tiers." in b]
+    [github] = [b for b in blocks if b.startswith("[github]")]
+    config = parse_config(main + github, file="README.md")
+    assert config.github.review_budget_usd > 0 and config.github.bot_login == "github-actions[bot]"
