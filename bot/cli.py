@@ -10,12 +10,16 @@ import time
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bot.budget.ledger import Ledger, Scope
-from bot.config import DEFAULT_CONFIG_PATH, load_config
-from bot.domain import ItemStatus
+from bot.config import DEFAULT_CONFIG_PATH, Config, load_config
+from bot.domain import Checklist, ItemStatus
 from bot.errors import BotError, ConfigError
 from bot.report.cost import render_json, render_text
+
+if TYPE_CHECKING:
+    from bot.app import RunOutcome
 
 EXIT_INVALID_CONFIG = 2
 
@@ -136,14 +140,41 @@ def _context(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run_with_view(
+    repo: Path,
+    checklist: Checklist,
+    config: Config,
+    run_id: str,
+    args: argparse.Namespace,
+    checklist_path: Path,
+    **options: Any,
+) -> RunOutcome:
+    """A run with its progress shown: a live table on a terminal, plain lines otherwise."""
     import asyncio
-    import secrets
 
     from bot.app import run_milestone
-    from bot.planning.checklist_file import parse
     from bot.report.live import TerminalProgress
     from bot.report.progress import Board
+
+    with TerminalProgress(Board(checklist), live=False if args.plain else None) as view:
+        return asyncio.run(
+            run_milestone(
+                repo,
+                checklist,
+                config=config,
+                run_id=run_id,
+                checklist_path=checklist_path,
+                on_update=view.on_update,
+                on_attempt=view.on_attempt,
+                **options,
+            )
+        )
+
+
+def _run(args: argparse.Namespace) -> int:
+    import secrets
+
+    from bot.planning.checklist_file import parse
 
     repo = Path(args.repo)
     config = load_config(Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH)
@@ -154,20 +185,9 @@ def _run(args: argparse.Namespace) -> int:
         kept = [i.id for i in checklist.items if i.status is ItemStatus.DONE]
         print(f"resuming run {run_id}: {len(kept)} items already done ({', '.join(kept) or 'none'}) are kept")
     print(f"run {run_id}: {checklist.title} ({len(checklist.items)} items, parallel {args.parallel})")
-    with TerminalProgress(Board(checklist), live=False if args.plain else None) as view:
-        outcome = asyncio.run(
-            run_milestone(
-                repo,
-                checklist,
-                config=config,
-                run_id=run_id,
-                parallel=args.parallel,
-                base_ref=args.base,
-                on_update=view.on_update,
-                on_attempt=view.on_attempt,
-                checklist_path=checklist_path,
-            )
-        )
+    outcome = _run_with_view(
+        repo, checklist, config, run_id, args, checklist_path, parallel=args.parallel, base_ref=args.base
+    )
     done = sum(1 for i in outcome.checklist.items if i.status is ItemStatus.DONE)
     spent = outcome.report.costs.total.quantize(Decimal("0.000001"))
     print(f"\n{done} of {len(outcome.checklist.items)} items done; spent ${spent}")
@@ -182,10 +202,8 @@ def _fix(args: argparse.Namespace) -> int:
     import secrets
     import shlex
 
-    from bot.app import plan_issue, run_milestone, save_checklist
+    from bot.app import plan_issue, save_checklist
     from bot.planning.planner import plan_red_build
-    from bot.report.live import TerminalProgress
-    from bot.report.progress import Board
     from bot.workspace import proc
 
     repo = Path(args.repo).resolve()
@@ -215,18 +233,7 @@ def _fix(args: argparse.Namespace) -> int:
     print(f"planned {len(checklist.items)} item(s) in {checklist_path}:")
     for item in checklist.items:
         print(f"  - {item.id}: {item.title}")
-    with TerminalProgress(Board(checklist), live=False if args.plain else None) as view:
-        outcome = asyncio.run(
-            run_milestone(
-                repo,
-                checklist,
-                config=config,
-                run_id=run_id,
-                checklist_path=checklist_path,
-                on_update=view.on_update,
-                on_attempt=view.on_attempt,
-            )
-        )
+    outcome = _run_with_view(repo, checklist, config, run_id, args, checklist_path)
     done = sum(1 for i in outcome.checklist.items if i.status is ItemStatus.DONE)
     print(f"{done} of {len(outcome.checklist.items)} fixed; report: {outcome.report_dir / 'report.md'}")
     if outcome.integration is not None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.app import run_milestone
-from bot.config import load_config
+from bot.config import Config, load_config
 from bot.demo_project import CHECKLIST, FILES, SCRIPT
 from bot.domain import ItemStatus, Verdict
 from bot.models.script import Script
@@ -72,6 +72,16 @@ api_key_env = "DEMO_ANTHROPIC_KEY"
 """
 
 
+def write_config(workdir: Path, local: str, fast: str, premium: str) -> Config:
+    """The demo's config, pointing the three tiers at the fake servers, written and loaded."""
+    path = workdir / "milestone-bot.toml"
+    text = CONFIG.format(
+        ledger=workdir / "ledger.sqlite", local=local, fast=fast, premium=premium.rstrip("/")
+    )
+    path.write_text(text, encoding="utf-8")
+    return load_config(path)
+
+
 def _sample(root: Path) -> Path:
     repo = root / "calc"
     for rel, text in FILES.items():
@@ -91,17 +101,7 @@ async def _run(workdir: Path, out: Callable[[str], None]) -> int:
         FakeOpenAIServer(script) as fast,
         FakeAnthropicServer(script) as premium,
     ):
-        config_path = workdir / "milestone-bot.toml"
-        config_path.write_text(
-            CONFIG.format(
-                ledger=workdir / "ledger.sqlite",
-                local=local.base_url,
-                fast=fast.base_url,
-                premium=premium.base_url.rstrip("/"),
-            ),
-            encoding="utf-8",
-        )
-        config = load_config(config_path)
+        config = write_config(workdir, local.base_url, fast.base_url, premium.base_url)
         checklist_path = workdir / "checklists" / "complete-the-calculator.md"
         checklist_path.parent.mkdir(parents=True, exist_ok=True)
         checklist_path.write_text(CHECKLIST, encoding="utf-8")

@@ -18,8 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.config import load_config
-from bot.demo import CONFIG, _sample
+from bot.demo import _sample, write_config
 from bot.demo_project import CHECKLIST, SCRIPT
 from bot.events.handler import EventHandler
 from bot.events.work import RepoWork
@@ -95,17 +94,7 @@ async def _run(workdir: Path, out: Callable[[str], None]) -> int:
         FakeAnthropicServer(script) as premium,
         GitHubSimulator("octo-org/calc", permissions={MAINTAINER: "maintain"}) as sim,
     ):
-        config_path = workdir / "milestone-bot.toml"
-        config_path.write_text(
-            CONFIG.format(
-                ledger=workdir / "ledger.sqlite",
-                local=local.base_url,
-                fast=fast.base_url,
-                premium=premium.base_url.rstrip("/"),
-            ),
-            encoding="utf-8",
-        )
-        config = load_config(config_path)
+        config = write_config(workdir, local.base_url, fast.base_url, premium.base_url)
         gateway = PyGithubGateway(
             sim.full_name,
             token="demo-token",  # noqa: S106 (the simulator takes any token)

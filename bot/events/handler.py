@@ -267,6 +267,11 @@ class EventHandler:
             tuple(i.number for i in issues),
         )
 
+    def _save_checklist(self, issue: int, key: str, checklist: Checklist) -> None:
+        self._gh.upsert_comment(
+            issue, marker("checklist", key), checklist_comment(render(checklist), key=key)
+        )
+
     def _saved_checklist(self, issue: int, key: str) -> Checklist | None:
         for comment in self._own(issue):
             if marker("checklist", key) in comment.body:
@@ -277,11 +282,7 @@ class EventHandler:
     async def _plan(self, command: Command, event: IssueCommentEvent, key: str) -> Outcome:
         source, run_key, _ = await self._source(command, event)
         checklist = await self._work.plan(source, budget=command.budget)
-        self._gh.upsert_comment(
-            event.issue.number,
-            marker("checklist", run_key),
-            checklist_comment(render(checklist), key=run_key),
-        )
+        self._save_checklist(event.issue.number, run_key, checklist)
         self._reply(
             event.issue.number,
             key,
@@ -295,11 +296,7 @@ class EventHandler:
         checklist = self._saved_checklist(event.issue.number, run_key)
         if checklist is None:
             checklist = await self._work.plan(source, budget=command.budget)
-            self._gh.upsert_comment(
-                event.issue.number,
-                marker("checklist", run_key),
-                checklist_comment(render(checklist), key=run_key),
-            )
+            self._save_checklist(event.issue.number, run_key, checklist)
         return await self._execute(command, event, key, checklist, run_key, closes)
 
     async def _fix(self, command: Command, event: IssueCommentEvent, key: str) -> Outcome:
@@ -369,11 +366,7 @@ class EventHandler:
             checklist, run_key, event.issue.number, closes, command.parallel, command.budget, command.tier
         )
         result = await self._work.run(request, should_stop=should_stop)
-        self._gh.upsert_comment(
-            event.issue.number,
-            marker("checklist", run_key),
-            checklist_comment(render(result.checklist), key=run_key),
-        )
+        self._save_checklist(event.issue.number, run_key, result.checklist)
         pr = f" PR #{result.pull}." if result.pull else ""
         self._reply(event.issue.number, key, f"{defuse(result.summary)}{pr}")
         return Outcome("ran", result.summary, result.conclusion, result.spent, result.pull)
@@ -421,9 +414,7 @@ class EventHandler:
             i.number for i in self._gh.milestone_issues(milestone.number)
             if any(c.id == host.id for c in self._gh.comments(i.number))
         )  # fmt: skip
-        self._gh.upsert_comment(
-            owner_issue, marker("checklist", run_key), checklist_comment(render(updated), key=run_key)
-        )
+        self._save_checklist(owner_issue, run_key, updated)
         return Outcome(
             "planned", f"added {len(new_items)} item(s) from #{issue.number} to {milestone.title!r}"
         )
