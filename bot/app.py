@@ -7,11 +7,12 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from bot.budget.guard import BudgetGuard
 from bot.budget.ledger import CallRecord, Ledger, Scope
@@ -20,12 +21,14 @@ from bot.config import AnthropicProvider as AnthropicConfig
 from bot.config import Config, GpuPrice, ProviderConfig
 from bot.config import OpenAICompatProvider as OpenAIConfig
 from bot.config import ScriptedProvider as ScriptedConfig
-from bot.domain import Checklist, Item, ItemStatus
-from bot.errors import ConfigError, ConfigIssue
+from bot.domain import Checklist, Item, ItemStatus, Verdict
+from bot.errors import ChecklistError, ChecklistProblem, ConfigError, ConfigIssue
 from bot.events.handler import EventHandler
+from bot.execution.fanout import BUNDLE, LEDGER, ItemOutcome, JobResult
 from bot.execution.integrate import Integration, integrate
-from bot.execution.item_loop import ItemResult, ItemRunner
+from bot.execution.item_loop import AttemptRecord, ItemResult, ItemRunner
 from bot.execution.scheduler import run_checklist
+from bot.github.gateway import GitHubGateway
 from bot.models.anthropic_api import AnthropicProvider
 from bot.models.base import Provider, Usage
 from bot.models.openai_compat import OpenAICompatProvider
@@ -45,6 +48,7 @@ from bot.validation.validate import Change, test_files_in, validate
 from bot.validation.verdict import ValidationVerdict
 from bot.workspace.paths import DEFAULT_DENY
 from bot.workspace.worktrees import Worktrees
+from bot.workspace.worktrees import slug as slug_of
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,31 @@ def open_ledger(config: Config, *, root: Path) -> Ledger:
     return Ledger(path if path.is_absolute() else root / path)
 
 
+SKIP_TIERS_ENV = "MILESTONE_BOT_SKIP_TIERS"  # e.g. "local": set by workflows when `runner check` fails
+
+
+def skipped_tiers(config: Config, env: Mapping[str, str]) -> tuple[Config, tuple[str, ...]]:
+    """The config without the tiers this run must skip, and a remark for the report about each."""
+    names = [n.strip() for n in env.get(SKIP_TIERS_ENV, "").split(",") if n.strip()]
+    skip = [n for n in names if n in config.tiers]
+    if not skip:
+        return config, ()
+    kept = {n: t for n, t in config.tiers.items() if n not in skip}
+    if not kept:
+        raise ConfigError([ConfigIssue("environment", SKIP_TIERS_ENV, f"skips every tier ({', '.join(skip)})",
+                                       "leave at least one tier to run on")])  # fmt: skip
+    routing = config.routing.model_copy(
+        update={
+            "start_tier": None if config.routing.start_tier in skip else config.routing.start_tier,
+            "plan_tier": None if config.routing.plan_tier in skip else config.routing.plan_tier,
+        }
+    )
+    remarks = tuple(
+        f"tier {n} skipped for this run ({SKIP_TIERS_ENV}; e.g. its runner check failed)" for n in skip
+    )
+    return config.model_copy(update={"tiers": kept, "routing": routing}), remarks
+
+
 def build_router(
     config: Config,
     *,
@@ -87,6 +116,7 @@ def build_router(
     clock: Callable[[], float] = time.time,
 ) -> tuple[Router, BudgetGuard]:
     env = os.environ if env is None else env
+    config, _ = skipped_tiers(config, env)
     tiers: list[TierSlots] = []
     for tier_name, tier in config.tiers.items():
         slots: list[Slot] = []
@@ -265,7 +295,8 @@ async def run_milestone(
         worked, trees=trees, run_id=run_id, base_ref=base, redo=redo, toolchain=tools, settings=settings
     )
     costs = cost_summary(config, ledger.calls(Scope(run_id=run_id)))
-    report = RunReport(run_id, integrated, results, integration, costs, notes)
+    _, remarks = skipped_tiers(config, os.environ if env is None else env)
+    report = RunReport(run_id, integrated, results, integration, costs, notes, remarks)
     report_dir = root / ".milestone-bot" / "runs" / run_id
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
@@ -348,6 +379,20 @@ class ActionsEnv:
         )
 
 
+def build_gateway(
+    config: Config, actions: ActionsEnv, gateway_options: Mapping[str, object] | None = None
+) -> GitHubGateway:
+    from bot.github.pygithub_gateway import PyGithubGateway
+
+    return PyGithubGateway(
+        actions.repository,
+        token=actions.token,
+        base_url=actions.api_url,
+        bot_login=config.github.bot_login,
+        **dict(gateway_options or {}),  # type: ignore[arg-type]
+    )
+
+
 def build_event_handler(
     repo: Path,
     config: Config,
@@ -356,25 +401,166 @@ def build_event_handler(
     env: Mapping[str, str] | None = None,
     base_branch: str = "",
     gateway_options: Mapping[str, object] | None = None,
+    fanout: Path | None = None,
 ) -> EventHandler:
     """The bot as it runs in a workflow: the PyGithub gateway, work in the checkout, the handler."""
-    from bot.events.work import RepoWork
-    from bot.github.pygithub_gateway import PyGithubGateway
+    from bot.events.work import FanoutWork, RepoWork
 
-    gateway = PyGithubGateway(
-        actions.repository,
-        token=actions.token,
-        base_url=actions.api_url,
-        bot_login=config.github.bot_login,
-        **dict(gateway_options or {}),  # type: ignore[arg-type]
-    )
-    work = RepoWork(
-        repo=repo,
-        config=config,
-        gateway=gateway,
-        base_branch=base_branch or "main",
-        run_url=actions.run_url,
-        env=env,
-        summary_path=actions.step_summary,
+    gateway = build_gateway(config, actions, gateway_options)
+
+    options: dict[str, Any] = {
+        "repo": repo,
+        "config": config,
+        "gateway": gateway,
+        "base_branch": base_branch or "main",
+        "run_url": actions.run_url,
+        "env": env,
+        "summary_path": actions.step_summary,
+    }
+    # With a fan-out folder the event job only plans and hands the items to the workflow's matrix
+    # of work jobs, which hold no write token; without one, it runs them itself.
+    work = (
+        FanoutWork(folder=fanout, output=actions.output, **options)
+        if fanout is not None
+        else RepoWork(**options)
     )
     return EventHandler(gateway=gateway, config=config, work=work)
+
+
+async def work_items(
+    repo: Path,
+    checklist: Checklist,
+    item_ids: Sequence[str],
+    *,
+    config: Config,
+    out: Path,
+    job: str,
+    budget: Decimal | None = None,
+    env: Mapping[str, str] | None = None,
+) -> JobResult:
+    """One fan-out job: run ``item_ids`` from the checkout's HEAD (their dependencies are done and
+    in it), with a ledger of the job's own, and leave the artifact in ``out``. No GitHub token."""
+    known = {i.id for i in checklist.items}
+    unknown = [i for i in item_ids if i not in known]
+    if unknown:
+        raise ChecklistError(
+            "the checklist",
+            [ChecklistProblem(0, f"no item {u!r}", "use an id from the matrix") for u in unknown],
+        )
+    selected = tuple(
+        dataclasses.replace(i, depends_on=tuple(d for d in i.depends_on if d in item_ids))
+        for i in checklist.items
+        if i.id in item_ids
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    updates: dict[str, Any] = {
+        "ledger": config.ledger.model_copy(update={"path": str((out / LEDGER).resolve())})
+    }
+    if budget is not None:
+        updates["budget"] = config.budget.model_copy(update={"per_run_usd": budget})
+    job_config = config.model_copy(update=updates)
+    trees = Worktrees(repo)
+    head = trees.resolve("HEAD")
+    outcome = await run_milestone(
+        repo,
+        dataclasses.replace(checklist, items=selected),
+        config=job_config,
+        run_id=job,
+        base_ref=head,
+        env=env,
+    )
+    branch = ""
+    commit = ""
+    integration = outcome.integration
+    validated = integration is not None and integration.verdict is not None and integration.verdict.accepted
+    if validated and integration is not None and trees.bundle(out / BUNDLE, integration.branch, exclude=head):
+        branch, commit = integration.branch, integration.commit
+    items = []
+    for item in outcome.checklist.items:
+        result = outcome.report.results.get(item.id)
+        history = (
+            tuple((a.phase, a.tier, a.verdict.value, str(a.cost)) for a in result.attempts) if result else ()
+        )
+        done = item.status is ItemStatus.DONE and bool(branch)
+        items.append(
+            ItemOutcome(
+                item.id,
+                item.status.value if done or item.status is not ItemStatus.DONE else ItemStatus.FAILED.value,
+                item.attempts,
+                str(item.cost_usd),
+                item.commit if done else "",
+                outcome.report.notes.get(item.id, "") or (result.reason if result else ""),
+                history,
+            )
+        )
+    job_result = JobResult(job, branch, commit, str(outcome.report.costs.total), tuple(items))
+    job_result.write(out)
+    (out / "report.md").write_text(render_markdown(outcome.report), encoding="utf-8")
+    return job_result
+
+
+async def publish_artifacts(
+    repo: Path,
+    checklist: Checklist,
+    artifacts: Sequence[Path],
+    *,
+    config: Config,
+    run_id: str,
+    base_ref: str = "HEAD",
+) -> RunReport:
+    """Collect the fan-out jobs' artifacts: fetch their branches, integrate in dependency order,
+    re-validate (scrubbed environment, no model: a conflict fails the item), and sum their ledgers
+    into one cost table."""
+    trees = Worktrees(repo)
+    base = trees.resolve(base_ref)
+    items = {i.id: i for i in checklist.items}
+    results: dict[str, ItemResult] = {}
+    notes: dict[str, str] = {}
+    calls: list[CallRecord] = []
+    for folder in artifacts:
+        job = JobResult.read(folder)
+        ref = f"milestone-bot/{run_id}/{slug_of(job.job)}"
+        if job.branch:
+            trees.fetch_bundle(folder / BUNDLE, job.branch, ref)
+        if (folder / LEDGER).exists():
+            job_ledger = Ledger(folder / LEDGER)
+            try:
+                calls += job_ledger.calls()
+            finally:
+                job_ledger.close()
+        for outcome in job.items:
+            if outcome.id not in items:
+                notes[outcome.id] = f"in artifact {folder.name} but not in the checklist: ignored"
+                continue
+            status = ItemStatus(outcome.status)
+            item = dataclasses.replace(
+                items[outcome.id],
+                status=status,
+                attempts=items[outcome.id].attempts + outcome.attempts,
+                cost_usd=items[outcome.id].cost_usd + Decimal(outcome.cost_usd),
+                branch=ref if status is ItemStatus.DONE else "",
+                commit=outcome.commit,
+            )
+            items[outcome.id] = item
+            if outcome.reason and status is not ItemStatus.DONE:
+                notes[outcome.id] = outcome.reason
+            attempts = tuple(
+                AttemptRecord(phase, tier, Verdict(verdict), Decimal(cost))  # type: ignore[arg-type]
+                for phase, tier, verdict, cost in outcome.history
+            )
+            results[outcome.id] = ItemResult(item, attempts, outcome.reason)
+    worked = dataclasses.replace(checklist, items=tuple(items[i.id] for i in checklist.items))
+    validation = config.validation
+    settings = Settings(timeout_s=validation.timeout_s, secrets=tuple(validation.secret_env))
+
+    async def no_models(item: Item, on: str) -> Item:
+        # The publish job runs no model-written code beyond re-validation: a conflict fails the item.
+        notes[item.id] = "its branch conflicts with the other jobs' work; run it again in the next wave"
+        return dataclasses.replace(item, status=ItemStatus.FAILED)
+
+    integrated, integration = await integrate(
+        worked, trees=trees, run_id=run_id, base_ref=base, redo=no_models,
+        toolchain=toolchain(trees.repo_path, validation), settings=settings,
+    )  # fmt: skip
+    costs = cost_summary(config, calls)
+    return RunReport(run_id, integrated, results, integration, costs, notes)

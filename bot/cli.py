@@ -271,7 +271,8 @@ def _handle_event(args: argparse.Namespace) -> int:
         event = parse_event(name, payload)
         print(f"dry run: {name} -> {type(event).__name__ if event else 'ignored'}; nothing was done")
         return 0
-    handler = build_event_handler(repo, config, actions, env=os.environ, base_branch=args.base)
+    fanout = Path(args.fanout_dir) if args.fanout_dir else None
+    handler = build_event_handler(repo, config, actions, env=os.environ, base_branch=args.base, fanout=fanout)
     outcomes = asyncio.run(handler.handle(name, payload))
     for outcome in outcomes:
         print(f"{name}: {outcome.action}: {outcome.detail}")
@@ -284,6 +285,133 @@ def _handle_event(args: argparse.Namespace) -> int:
         with actions.output.open("a", encoding="utf-8") as out:
             out.write(f"conclusion={conclusion}\ncost={spent}\npr={pull or ''}\n")
     return 1 if any(o.action == "error" for o in outcomes) else 0
+
+
+def _runner_check(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+
+    from bot.config import OpenAICompatProvider
+    from bot.models.health import check_server
+
+    base_url, model, key_env = args.base_url, args.model, args.api_key_env
+    if not (base_url and model):
+        config = load_config(Path(args.config) if args.config else Path(args.repo) / DEFAULT_CONFIG_PATH)
+        tier = config.tiers.get(args.tier)
+        local = (
+            next((p for p in tier.providers if isinstance(p, OpenAICompatProvider)), None) if tier else None
+        )
+        if local is None:
+            print(
+                f"error: tier {args.tier!r} has no openai_compat provider to check; "
+                "pass --base-url and --model",
+                file=sys.stderr,
+            )
+            return 2
+        base_url, model, key_env = (
+            base_url or local.base_url,
+            model or local.model,
+            key_env or local.api_key_env,
+        )
+    key = os.environ.get(key_env) if key_env else None
+    health = asyncio.run(check_server(base_url, model, api_key=key, timeout_s=args.timeout))
+    print(health.render())
+    return 0 if health.usable else 1
+
+
+def _write_outputs(values: dict[str, str]) -> None:
+    """Step outputs for the workflow (``$GITHUB_OUTPUT``), when there is one."""
+    import os
+
+    path = os.environ.get("GITHUB_OUTPUT")
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.writelines(f"{k}={v}\n" for k, v in values.items())
+
+
+def _plan(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+    import os
+
+    from bot.app import ActionsEnv, build_gateway, plan_source, save_checklist
+    from bot.events.sources import resolve
+    from bot.execution.fanout import matrix
+    from bot.planning.checklist_file import parse
+
+    repo = Path(args.repo).resolve()
+    config = load_config(Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH)
+    out = Path(args.out)
+    if args.source:
+        target = resolve(build_gateway(config, ActionsEnv.read(os.environ)), args.source)
+        run_id = args.run_id or "plan-" + time.strftime("%Y%m%d-%H%M%S")
+        checklist = asyncio.run(
+            plan_source(repo, target.source, config=config, run_id=run_id, env=os.environ)
+        )
+        save_checklist(out, checklist)
+        print(f"planned {len(checklist.items)} item(s) for {target.spec} in {out}", file=sys.stderr)
+    else:
+        checklist = parse(out.read_text(encoding="utf-8"), file=str(out))
+    if args.emit_matrix:
+        budget = Decimal(args.budget) if args.budget else config.budget.per_run_usd
+        jobs = matrix(checklist, budget=budget, max_jobs=args.max_jobs)
+        text = json.dumps(jobs, separators=(",", ":"))
+        print(text)
+        _write_outputs({"matrix": text, "has_work": "true" if jobs["include"] else "false"})
+    return 0
+
+
+def _work(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+
+    from bot.app import work_items
+    from bot.planning.checklist_file import parse
+
+    repo = Path(args.repo).resolve()
+    config = load_config(Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH)
+    path = Path(args.checklist)
+    checklist = parse(path.read_text(encoding="utf-8"), file=str(path))
+    items = args.items.split()
+    result = asyncio.run(
+        work_items(
+            repo, checklist, items, config=config, out=Path(args.out), job=args.job,
+            budget=Decimal(args.budget) if args.budget else None, env=os.environ,
+        )
+    )  # fmt: skip
+    for item in result.items:
+        why = f" {item.reason}" if item.reason else ""
+        print(f"{item.id}: {item.status} ({item.attempts} attempts, ${item.cost_usd}){why}")
+    print(f"{args.job}: spent ${result.spent_usd}; artifact in {args.out}")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+
+    from bot.app import ActionsEnv, build_gateway
+    from bot.events.work import publish_fanout
+
+    repo = Path(args.repo).resolve()
+    config = load_config(Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH)
+    actions = ActionsEnv.read(os.environ)
+    artifacts = sorted(p for p in Path(args.artifacts).iterdir() if (p / "result.json").exists())
+    published = asyncio.run(
+        publish_fanout(
+            repo, Path(args.fanout_dir), artifacts, config=config, gateway=build_gateway(config, actions),
+            base_branch=args.base, run_id=args.run_id or "publish-" + time.strftime("%Y%m%d-%H%M%S"),
+            run_url=actions.run_url, summary_path=actions.step_summary,
+        )
+    )  # fmt: skip
+    print(published.summary)
+    if published.pull:
+        print(f"PR #{published.pull}")
+    _write_outputs({
+        "conclusion": published.conclusion, "pr": str(published.pull or ""),
+        "cost": str(published.report.costs.total), "more": "true" if published.more else "false",
+    })  # fmt: skip
+    return 0 if published.conclusion != "failure" else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -362,6 +490,62 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fix.set_defaults(func=_fix)
 
+    plan = sub.add_parser("plan", help="fan-out: plan a checklist and print the matrix of ready items")
+    plan.add_argument("--source", help="issue:N or milestone:N, read from GitHub and planned by the models")
+    plan.add_argument("--out", required=True, help="the checklist file (read when --source is not given)")
+    plan.add_argument(
+        "--emit-matrix", action="store_true", help="print the strategy.matrix JSON of ready items"
+    )
+    plan.add_argument("--budget", help="the USD to split across the jobs (default: the config's per_run_usd)")
+    plan.add_argument(
+        "--max-jobs", type=int, default=256, help="at most this many jobs (GitHub's limit: 256)"
+    )
+    plan.add_argument("--repo", default=".", help="repository (default: here)")
+    plan.add_argument("--config", help="config file (default: <repo>/.github/milestone-bot.toml)")
+    plan.add_argument("--run-id", help="name the planning run in the ledger")
+    plan.set_defaults(func=_plan)
+
+    work = sub.add_parser(
+        "work", help="fan-out: run some items of a checklist and leave an artifact (no token)"
+    )
+    work.add_argument("--checklist", required=True, help="the checklist file")
+    work.add_argument("--items", required=True, help="item ids, space-separated (a matrix entry's items)")
+    work.add_argument("--job", required=True, help="the job's name (the matrix entry's job)")
+    work.add_argument("--out", required=True, help="the artifact folder to write")
+    work.add_argument("--budget", help="this job's slice of the run budget in USD")
+    work.add_argument("--repo", default=".", help="repository (default: here)")
+    work.add_argument("--config", help="config file (default: <repo>/.github/milestone-bot.toml)")
+    work.set_defaults(func=_work)
+
+    publish = sub.add_parser(
+        "publish", help="fan-out: integrate the work artifacts, push, open or update the PR"
+    )
+    publish.add_argument("--fanout-dir", required=True, help="the folder handle-event --fanout-dir wrote")
+    publish.add_argument(
+        "--artifacts", required=True, help="the folder holding the work jobs' artifact folders"
+    )
+    publish.add_argument(
+        "--base", default="main", help="the branch the PR targets when the request names none"
+    )
+    publish.add_argument("--repo", default=".", help="repository (default: here)")
+    publish.add_argument("--config", help="config file (default: <repo>/.github/milestone-bot.toml)")
+    publish.add_argument("--run-id", help="name the integration run")
+    publish.set_defaults(func=_publish)
+
+    runner = sub.add_parser("runner", help="the self-hosted GPU runner")
+    runner_sub = runner.add_subparsers(dest="runner_command", required=True)
+    check = runner_sub.add_parser(
+        "check", help="is the local model server usable? (models, one tiny completion, a timeout)"
+    )
+    check.add_argument("--base-url", help="default: the tier's openai_compat provider in the config")
+    check.add_argument("--model", help="default: that provider's model")
+    check.add_argument("--api-key-env", help="the variable holding the server's key, if it wants one")
+    check.add_argument("--tier", default="local", help="the tier to check (default local)")
+    check.add_argument("--timeout", type=float, default=30.0, help="seconds for the whole check (default 30)")
+    check.add_argument("--repo", default=".", help="repository whose config to read (default: here)")
+    check.add_argument("--config", help="config file (default: <repo>/.github/milestone-bot.toml)")
+    check.set_defaults(func=_runner_check)
+
     event = sub.add_parser("handle-event", help="act on a GitHub event (what the Action runs)")
     event.add_argument("--event-name", help="default: $GITHUB_EVENT_NAME")
     event.add_argument("--event-path", help="the payload JSON; default: $GITHUB_EVENT_PATH")
@@ -370,6 +554,10 @@ def build_parser() -> argparse.ArgumentParser:
     event.add_argument("--base", default="", help="the branch PRs target (default: the repository's default)")
     event.add_argument(
         "--dry-run", action="store_true", help="parse and say what it would handle; change nothing"
+    )
+    event.add_argument(
+        "--fanout-dir",
+        help="hand runs on to the workflow's work jobs: write the checklist and the request here",
     )
     event.set_defaults(func=_handle_event)
 

@@ -18,20 +18,22 @@ from typing import Protocol
 
 from bot.config import Config
 from bot.domain import Checklist, ItemStatus
-from bot.errors import BotError, PlanningError
+from bot.errors import BotError
 from bot.events.commands import Command, CommandProblem, Verb, help_text, parse_commands
 from bot.events.payloads import (
     Event,
     IssueCommentEvent,
     IssuesEvent,
     PullRequestEvent,
+    WorkflowDispatchEvent,
     WorkflowRunEvent,
     parse_event,
 )
 from bot.events.review import REVIEW_SYSTEM, review_body, review_prompt, risks
+from bot.events.sources import Target, issue_target, milestone_by_title, milestone_target, resolve
 from bot.events.triage import Triage, decide
 from bot.github.bodies import checklist_comment, costs_in, defuse, strip_marker_lines
-from bot.github.gateway import WRITE_PERMISSIONS, CommentRef, GitHubGateway, IssueData, RunData, marker
+from bot.github.gateway import WRITE_PERMISSIONS, CommentRef, GitHubGateway, RunData, marker
 from bot.planning.checklist_file import parse, render, slug
 from bot.planning.planner import IssueText, PlanSource, plan_red_build
 
@@ -76,6 +78,10 @@ class Work(Protocol):
         """One call to the cheap tier within ``budget``: the answer and what it cost."""
         ...
 
+    def committed_checklist(self, key: str) -> Checklist | None:
+        """``checklists/<key>.md`` in the checkout (a PR branch the bot pushed), if there is one."""
+        ...
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -113,6 +119,8 @@ class EventHandler:
             return [await self.on_workflow_run(event)]
         if isinstance(event, PullRequestEvent):
             return [await self.on_pull_request(event)]
+        if isinstance(event, WorkflowDispatchEvent):
+            return [await self.on_dispatch(event)]
         return [Outcome("ignored", f"{name} {getattr(event, 'action', '')}".strip())]
 
     # -- comments ---------------------------------------------------------------------------------
@@ -227,45 +235,18 @@ class EventHandler:
         return Outcome("replied", "stop requested")
 
     # -- planning and running ----------------------------------------------------------------------
-    async def _source(
-        self, command: Command, event: IssueCommentEvent
-    ) -> tuple[PlanSource, str, tuple[int, ...]]:
+    async def _source(self, command: Command, event: IssueCommentEvent) -> Target:
         """What a plan/run command is about: an issue (``#12``), a milestone by title, or (no
         target) this issue's milestone, or this issue alone."""
         target = command.target.strip()
         if target.startswith("#") and target[1:].isdigit():
-            return self._issue_source(self._gh.issue(int(target[1:])))
+            return issue_target(self._gh.issue(int(target[1:])))
         if target:
-            for milestone in self._gh.milestones():
-                if milestone.title.lower() == target.lower():
-                    return self._milestone_source(milestone.number, milestone.title, milestone.description)
-            raise PlanningError(
-                f"no milestone titled {target!r} in this repository; name one by its exact title, "
-                "or an issue as #N"
-            )
+            return milestone_by_title(self._gh, target)
         if event.issue.milestone is not None:
             m = event.issue.milestone
-            return self._milestone_source(m.number, m.title, m.description or "")
-        return self._issue_source(self._gh.issue(event.issue.number))
-
-    def _issue_source(self, issue: IssueData) -> tuple[PlanSource, str, tuple[int, ...]]:
-        text = IssueText(issue.number, issue.title, issue.body, issue.labels)
-        return (
-            PlanSource(f"issue#{issue.number}", issue.title, "", (text,)),
-            f"issue-{issue.number}",
-            (issue.number,),
-        )
-
-    def _milestone_source(
-        self, number: int, title: str, description: str
-    ) -> tuple[PlanSource, str, tuple[int, ...]]:
-        issues = [i for i in self._gh.milestone_issues(number) if not i.is_pull_request]
-        texts = tuple(IssueText(i.number, i.title, i.body, i.labels) for i in issues)
-        return (
-            PlanSource(f"milestone#{number}", title, description, texts),
-            f"milestone-{number}-{slug(title)}",
-            tuple(i.number for i in issues),
-        )
+            return milestone_target(self._gh, m.number, m.title, m.description or "")
+        return issue_target(self._gh.issue(event.issue.number))
 
     def _save_checklist(self, issue: int, key: str, checklist: Checklist) -> None:
         self._gh.upsert_comment(
@@ -280,7 +261,8 @@ class EventHandler:
         return None
 
     async def _plan(self, command: Command, event: IssueCommentEvent, key: str) -> Outcome:
-        source, run_key, _ = await self._source(command, event)
+        target = await self._source(command, event)
+        source, run_key = target.source, target.key
         checklist = await self._work.plan(source, budget=command.budget)
         self._save_checklist(event.issue.number, run_key, checklist)
         self._reply(
@@ -292,7 +274,8 @@ class EventHandler:
         return Outcome("planned", f"{len(checklist.items)} items")
 
     async def _run(self, command: Command, event: IssueCommentEvent, key: str) -> Outcome:
-        source, run_key, closes = await self._source(command, event)
+        target = await self._source(command, event)
+        source, run_key, closes = target.source, target.key, target.closes
         checklist = self._saved_checklist(event.issue.number, run_key)
         if checklist is None:
             checklist = await self._work.plan(source, budget=command.budget)
@@ -300,14 +283,16 @@ class EventHandler:
         return await self._execute(command, event, key, checklist, run_key, closes)
 
     async def _fix(self, command: Command, event: IssueCommentEvent, key: str) -> Outcome:
-        source, run_key, closes = self._issue_source(self._gh.issue(event.issue.number))
+        target = issue_target(self._gh.issue(event.issue.number))
+        source, run_key, closes = target.source, target.key, target.closes
         checklist = self._saved_checklist(event.issue.number, run_key) or await self._work.plan(
             source, budget=command.budget
         )
         return await self._execute(command, event, key, checklist, run_key, closes)
 
     async def _retry(self, command: Command, event: IssueCommentEvent, key: str) -> Outcome:
-        _, run_key, closes = await self._source(dataclasses.replace(command, target=""), event)
+        target = await self._source(dataclasses.replace(command, target=""), event)
+        run_key, closes = target.key, target.closes
         checklist = self._saved_checklist(event.issue.number, run_key)
         if checklist is None:
             self._reply(
@@ -550,3 +535,26 @@ class EventHandler:
         body = review_body(pull.number, summary, risks(files), files, cost) + seen + "\n"
         self._gh.upsert_comment(pull.number, marker("review", pull.number), body)
         return Outcome("reviewed", f"PR #{pull.number}: {len(files)} files", spent=cost)
+
+    # -- the next wave of a fanned-out run ---------------------------------------------------------
+    async def on_dispatch(self, event: WorkflowDispatchEvent) -> Outcome:
+        """The publish job dispatches the workflow on the PR branch with the run's key when items
+        wait for a later wave: continue from the checklist committed there."""
+        key = str((event.inputs or {}).get("key", "")).strip()
+        if not key:
+            return Outcome("ignored", "workflow_dispatch without a key: not the bot's next wave")
+        checklist = self._work.committed_checklist(key)
+        if checklist is None:
+            return Outcome("ignored", f"no checklists/{key}.md on {event.ref or 'this ref'}")
+        ref, _, number = checklist.ref.partition("#")
+        spec = f"{ref}:{number}" if ref in ("issue", "milestone") and number.isdigit() else ""
+        target = resolve(self._gh, spec) if spec else None
+        closes = target.closes if target else ()
+        issue = closes[0] if closes else None
+        request = RunRequest(
+            checklist, key, issue, closes, start="HEAD", target=event.repository.default_branch
+        )
+        result = await self._work.run(request, should_stop=lambda: False)
+        return Outcome(
+            "ran", f"next wave of {key}: {result.summary}", result.conclusion, result.spent, result.pull
+        )

@@ -189,6 +189,16 @@ class PushEvent(_Payload):
     action: str = Field(default="")
 
 
+class WorkflowDispatchEvent(_Payload):
+    """A manual or API dispatch; the bot's own next wave carries ``inputs.key``."""
+
+    ref: str = ""
+    repository: Repository
+    sender: User
+    inputs: dict[str, Any] | None = None
+    action: str = ""
+
+
 Event = (
     IssueCommentEvent
     | IssuesEvent
@@ -199,6 +209,7 @@ Event = (
     | CheckSuiteEvent
     | CheckRunEvent
     | PushEvent
+    | WorkflowDispatchEvent
 )
 
 MODELS: dict[str, type[Event]] = {
@@ -211,6 +222,7 @@ MODELS: dict[str, type[Event]] = {
     "check_suite": CheckSuiteEvent,
     "check_run": CheckRunEvent,
     "push": PushEvent,
+    "workflow_dispatch": WorkflowDispatchEvent,
 }
 
 

@@ -10,10 +10,13 @@ run ends with an explicit conclusion, and the report goes to ``$GITHUB_STEP_SUMM
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from bot.app import build_router, open_ledger, plan_source, run_milestone
 from bot.budget.ledger import Scope
@@ -27,7 +30,7 @@ from bot.models.base import ChatRequest, Message
 from bot.planning.checklist_file import render, slug
 from bot.planning.planner import PlanSource
 from bot.report.progress import Board
-from bot.report.run_report import render_markdown
+from bot.report.run_report import RunReport, render_markdown
 from bot.routing.driver import AttemptEvent
 from bot.workspace.worktrees import Worktrees
 
@@ -70,6 +73,14 @@ class RepoWork:
             env=self._env,
             budget_usd=budget,
         )
+
+    def committed_checklist(self, key: str) -> Checklist | None:
+        from bot.planning.checklist_file import parse
+
+        path = self._repo / "checklists" / f"{slug(key)}.md"
+        if not path.exists():
+            return None
+        return parse(path.read_text(encoding="utf-8"), file=str(path))
 
     async def summarize(self, system: str, prompt: str, *, budget: Decimal) -> tuple[str, Decimal]:
         tiers = self._config.tier_names
@@ -160,49 +171,209 @@ class RepoWork:
             )
             raise
         checklist = outcome.checklist
-        done = [i for i in checklist.items if i.status is ItemStatus.DONE]
-        integration = outcome.integration
-        validated = (
-            integration is not None and integration.verdict is not None and integration.verdict.accepted
-        )
-        spent = outcome.report.costs.total
         report_md = render_markdown(outcome.report)
         if self._summary is not None:
             with self._summary.open("a", encoding="utf-8") as step_summary:
                 step_summary.write(report_md + "\n")
-        pull_number: int | None = None
-        if done and integration is not None and validated:
-            workspace = trees.create(run_id, "integrated", head)  # the integration's worktree, resumed
-            path = workspace.path / "checklists" / f"{slug(request.key)}.md"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render(checklist), encoding="utf-8")
-            commit = trees.commit(workspace.path, f"milestone-bot: checklist for {checklist.title}")
-            branch = f"milestone-bot/{slug(request.key)}"
-            trees.push(commit, branch, remote=self._remote)
-            failed = len(done) < len(checklist.items)
-            pull = self._gh.upsert_pull(
-                head=branch,
-                base=request.target or self._base,
-                title=pr_title(checklist.title),
-                body=pr_body(outcome.report, closes=request.closes, key=request.key),
-                draft=failed,
-            )
-            pull_number = pull.number
-        if not done:
-            conclusion, title = "neutral", "Nothing was produced"
-            why = "; ".join(f"{i}: {n}" for i, n in outcome.report.notes.items()) or "no item finished"
-            summary = f"No item was finished ({why}); nothing to open a PR with."
-        elif not validated:
-            conclusion, title = "failure", "The integrated branch did not validate"
-            summary = (
-                f"{len(done)} of {len(checklist.items)} items done, but their integration failed validation."
-            )
-        elif len(done) < len(checklist.items):
-            conclusion, title = "failure", f"{len(done)} of {len(checklist.items)} items done"
-            summary = f"{len(done)} of {len(checklist.items)} items done; the PR is a draft."
-        else:
-            conclusion, title = "success", f"All {len(done)} items done"
-            summary = f"All {len(done)} items done and validated; spent ${spent.quantize(Decimal('0.0001'))}."
+        pull_number = publish_pull(
+            self._gh,
+            trees,
+            run_id=run_id,
+            start=head,
+            report=outcome.report,
+            key=request.key,
+            base=request.target or self._base,
+            closes=request.closes,
+            remote=self._remote,
+        )
+        conclusion, title, summary = conclude(outcome.report)
+        spent = outcome.report.costs.total
         show(title, force=True)
         self._gh.finish_check_run(check, conclusion=conclusion, title=title, summary=report_md)
         return RunResult(dataclasses.replace(checklist), spent, conclusion, summary, pull_number)
+
+
+def publish_pull(
+    gateway: GitHubGateway,
+    trees: Worktrees,
+    *,
+    run_id: str,
+    start: str,
+    report: RunReport,
+    key: str,
+    base: str,
+    closes: tuple[int, ...],
+    remote: str = "origin",
+) -> int | None:
+    """Commit the checklist file on the run's validated integration, push it as
+    ``milestone-bot/<key>`` and open or update the PR (draft when an item failed). None when
+    there is nothing validated to publish."""
+    checklist, integration = report.checklist, report.integration
+    done = [i for i in checklist.items if i.status is ItemStatus.DONE]
+    if not done or integration is None or integration.verdict is None or not integration.verdict.accepted:
+        return None
+    workspace = trees.create(run_id, "integrated", start)  # the integration's worktree, resumed
+    path = workspace.path / "checklists" / f"{slug(key)}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(checklist), encoding="utf-8")
+    commit = trees.commit(workspace.path, f"milestone-bot: checklist for {checklist.title}")
+    branch = f"milestone-bot/{slug(key)}"
+    trees.push(commit, branch, remote=remote)
+    pull = gateway.upsert_pull(
+        head=branch,
+        base=base,
+        title=pr_title(checklist.title),
+        body=pr_body(report, closes=closes, key=key),
+        draft=len(done) < len(checklist.items),
+    )
+    return pull.number
+
+
+def conclude(report: RunReport) -> tuple[str, str, str]:
+    """The check run's conclusion, title and a one-line summary: never green for nothing."""
+    checklist, integration = report.checklist, report.integration
+    done = [i for i in checklist.items if i.status is ItemStatus.DONE]
+    validated = integration is not None and integration.verdict is not None and integration.verdict.accepted
+    total = len(checklist.items)
+    if not done:
+        why = "; ".join(f"{i}: {n}" for i, n in report.notes.items()) or "no item finished"
+        return "neutral", "Nothing was produced", f"No item was finished ({why}); nothing to open a PR with."
+    if not validated:
+        return (
+            "failure",
+            "The integrated branch did not validate",
+            f"{len(done)} of {total} items done, but their integration failed validation.",
+        )
+    if len(done) < total:
+        return (
+            "failure",
+            f"{len(done)} of {total} items done",
+            f"{len(done)} of {total} items done; the PR is a draft.",
+        )
+    spent = report.costs.total.quantize(Decimal("0.0001"))
+    return (
+        "success",
+        f"All {len(done)} items done",
+        f"All {len(done)} items done and validated; spent ${spent}.",
+    )
+
+
+REQUEST_FILE = "request.json"
+CHECKLIST_FILE = "checklist.md"
+
+
+class FanoutWork(RepoWork):
+    """``Work`` for the event job of the fan-out workflow: it plans (when asked) like ``RepoWork``
+    but does not run anything. It writes the checklist and the run's request to ``folder`` for the
+    workflow to hand on (artifact), and names them in the step outputs; the matrix of ``work`` jobs
+    runs the items and the ``publish`` job opens the PR."""
+
+    def __init__(self, *, folder: Path, output: Path | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._folder = folder
+        self._output = output
+
+    async def run(self, request: RunRequest, *, should_stop: Callable[[], bool]) -> RunResult:
+        self._folder.mkdir(parents=True, exist_ok=True)
+        (self._folder / CHECKLIST_FILE).write_text(render(request.checklist), encoding="utf-8")
+        saved = {
+            "key": request.key,
+            "issue": request.issue,
+            "closes": list(request.closes),
+            "start": Worktrees(self._repo).resolve(request.start),
+            "target": request.target,
+            "parallel": request.parallel,
+            "budget": str(request.budget) if request.budget is not None else None,
+            "tier": request.tier,
+        }
+        (self._folder / REQUEST_FILE).write_text(json.dumps(saved, indent=2), encoding="utf-8")
+        if self._output is not None:
+            with self._output.open("a", encoding="utf-8") as out:
+                out.write(f"fanout=true\nkey={request.key}\nfolder={self._folder}\n")
+        pending = [i for i in request.checklist.items if i.status is not ItemStatus.DONE]
+        return RunResult(
+            request.checklist,
+            Decimal(0),
+            "neutral",
+            f"Handed {len(pending)} item(s) to the workflow's work jobs; the publish job opens the PR.",
+        )
+
+
+def read_request(folder: Path) -> RunRequest:
+    """The request ``FanoutWork`` left, with the checklist as it is in the folder now."""
+    from bot.planning.checklist_file import parse
+
+    raw = json.loads((folder / REQUEST_FILE).read_text(encoding="utf-8"))
+    checklist = parse(
+        (folder / CHECKLIST_FILE).read_text(encoding="utf-8"), file=str(folder / CHECKLIST_FILE)
+    )
+    return RunRequest(
+        checklist,
+        raw["key"],
+        raw["issue"],
+        tuple(raw["closes"]),
+        raw["parallel"],
+        Decimal(raw["budget"]) if raw["budget"] else None,
+        raw["tier"],
+        raw["start"],
+        raw["target"],
+    )
+
+
+@dataclass(frozen=True)
+class Published:
+    report: RunReport
+    pull: int | None
+    conclusion: str
+    summary: str
+    more: bool  # items wait for a later wave (their dependencies were in this one)
+
+
+async def publish_fanout(
+    repo: Path,
+    folder: Path,
+    artifacts: list[Path],
+    *,
+    config: Config,
+    gateway: GitHubGateway,
+    base_branch: str,
+    run_id: str,
+    run_url: str = "",
+    summary_path: Path | None = None,
+    remote: str = "origin",
+) -> Published:
+    """The publish job: integrate the work jobs' artifacts, re-validate, push, open or update the PR
+    with the combined cost table, finish the check run, update the progress comment."""
+    from bot.app import publish_artifacts
+    from bot.execution.fanout import ready
+
+    request = read_request(folder)
+    trees = Worktrees(repo)
+    check = gateway.create_check_run(name=CHECK_NAME, head_sha=request.start)
+    report = await publish_artifacts(
+        repo, request.checklist, artifacts, config=config, run_id=run_id, base_ref=request.start
+    )
+    (folder / CHECKLIST_FILE).write_text(render(report.checklist), encoding="utf-8")
+    report_md = render_markdown(report)
+    if summary_path is not None:
+        with summary_path.open("a", encoding="utf-8") as step_summary:
+            step_summary.write(report_md + "\n")
+    pull = publish_pull(
+        gateway, trees, run_id=run_id, start=request.start, report=report, key=request.key,
+        base=request.target or base_branch, closes=request.closes, remote=remote,
+    )  # fmt: skip
+    conclusion, title, summary = conclude(report)
+    more = bool(ready(report.checklist)) and any(i.status is ItemStatus.DONE for i in report.checklist.items)
+    if more:
+        summary += " More items are ready now that their dependencies are done: the next wave runs them."
+    if request.issue is not None:
+        board = Board(report.checklist, budget=config.budget.per_run_usd)
+        for item in report.checklist.items:
+            board.item(item, report.notes.get(item.id, ""))
+        gateway.upsert_comment(
+            request.issue,
+            f"<!-- milestone-bot:progress:{request.key} -->",
+            progress_body(board, key=request.key, stage=title, run_url=run_url),
+        )
+    gateway.finish_check_run(check, conclusion=conclusion, title=title, summary=report_md)
+    return Published(report, pull, conclusion, summary, more)

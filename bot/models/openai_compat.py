@@ -45,6 +45,14 @@ class OpenAICompatProvider(NamedModel):
             raise translate_sdk_error(exc, _ERRORS, provider=self._name) from exc
         return _completion(response, provider=self._name, latency_s=time.monotonic() - started)
 
+    async def models(self) -> list[str]:
+        """The model ids the server serves (vLLM: the one it loaded)."""
+        try:
+            page = await self._client.models.list()
+        except Exception as exc:
+            raise translate_sdk_error(exc, _ERRORS, provider=self._name) from exc
+        return [m.id for m in page.data]
+
     async def aclose(self) -> None:
         await self._client.close()
 

@@ -32,6 +32,7 @@ class RunReport:
     integration: Integration | None
     costs: CostSummary
     notes: Mapping[str, str]  # item id -> why it was skipped or failed
+    remarks: tuple[str, ...] = ()  # about the run as a whole (a tier skipped, ...)
 
 
 def _usd(amount: Decimal) -> str:
@@ -50,6 +51,7 @@ def render_markdown(report: RunReport) -> str:
         "",
         f"{done} of {len(c.items)} items done; spent {_usd(report.costs.total)}.",
     ]
+    out += [f"Note: {remark}." for remark in report.remarks]
     if report.integration is not None:
         v = report.integration.verdict
         state = (
@@ -121,6 +123,7 @@ def to_json(report: RunReport) -> str:
         "run_id": report.run_id,
         "ref": report.checklist.ref,
         "title": report.checklist.title,
+        "remarks": list(report.remarks),
         "items": [
             {
                 "id": i.id,

@@ -93,6 +93,9 @@ async def run(
     if cwd_real != root_real and root_real not in cwd_real.parents:
         raise WorkspaceError(f"working directory {cwd} is outside the workspace {root}")
     env = scrub_env(os.environ, extra_secrets=extra_secrets)
+    # Checks must not leave byte-code behind in a worktree: it would be committed with the change
+    # and conflict between branches (every branch compiles the same modules differently).
+    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     env.update(extra_env or {})
     started = time.monotonic()
     try:

@@ -54,10 +54,19 @@ class Worktrees:
         # Items call in from worker threads. Everything here runs git as a subprocess (thread safe)
         # except changes to the list of worktrees, which read it, decide, and change it: one at a time.
         self._layout = threading.RLock()
-        self._exclude(".milestone-bot/")
+        # Never part of a change the bot commits, even in a repository whose .gitignore forgets them.
+        for pattern in (
+            ".milestone-bot/",
+            "__pycache__/",
+            "*.py[co]",
+            ".pytest_cache/",
+            ".mypy_cache/",
+            ".ruff_cache/",
+        ):
+            self._exclude(pattern)
 
     def _exclude(self, pattern: str) -> None:
-        exclude = Path(self._repo.git_dir) / "info" / "exclude"
+        exclude = Path(self._repo.common_dir) / "info" / "exclude"
         exclude.parent.mkdir(parents=True, exist_ok=True)
         lines = exclude.read_text().splitlines() if exclude.exists() else []
         if pattern not in lines:
@@ -255,6 +264,26 @@ class Worktrees:
             self._repo.git.push(remote, f"{commit}:refs/heads/{branch}", "--force")
         except git.GitCommandError as exc:
             raise WorkspaceError(f"cannot push {branch} to {remote}: {exc.stderr.strip() or exc}") from exc
+
+    def bundle(self, dest: Path, branch: str, *, exclude: str) -> bool:
+        """Write ``branch``'s commits not in ``exclude`` to a git bundle; False when there are none."""
+        if str(self._repo.git.rev_list("--count", branch, f"^{exclude}")).strip() == "0":
+            return False
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._repo.git.bundle("create", str(dest), branch, f"^{exclude}")
+        except git.GitCommandError as exc:
+            raise WorkspaceError(f"cannot bundle {branch}: {exc.stderr.strip() or exc}") from exc
+        return True
+
+    def fetch_bundle(self, bundle: Path, branch: str, into: str) -> str:
+        """Fetch ``branch`` from a bundle into the local branch ``into``; returns its commit."""
+        try:
+            self._repo.git.bundle("verify", str(bundle))
+            self._repo.git.fetch(str(bundle), f"+refs/heads/{branch}:refs/heads/{into}")
+        except git.GitCommandError as exc:
+            raise WorkspaceError(f"cannot read {bundle}: {exc.stderr.strip() or exc}") from exc
+        return self.resolve(into)
 
     def head(self, path: Path) -> str:
         return str(git.Repo(path).head.commit.hexsha)

@@ -37,6 +37,7 @@ class FakeWork:
         self.finish = finish
         self.stop_checks: list[bool] = []
         self.parents: dict[str, str] = {}
+        self.committed: dict[str, Checklist] = {}
         self.prompts: list[str] = []
         self.summary_error: Exception | None = None
 
@@ -46,6 +47,9 @@ class FakeWork:
 
     def parent(self, sha: str) -> str | None:
         return self.parents.get(sha)
+
+    def committed_checklist(self, key: str) -> Checklist | None:
+        return self.committed.get(key)
 
     async def summarize(self, system: str, prompt: str, *, budget: Decimal) -> tuple[str, Decimal]:
         self.prompts.append(prompt)

@@ -27,7 +27,8 @@ def test_every_real_payload_parses(path: Path) -> None:
 
 
 def test_all_handled_events_have_examples() -> None:
-    assert set(MODELS) <= {p.parent.name for p in FILES}
+    # workflow_dispatch has no octokit example; its model is tested with the bot's own dispatch.
+    assert set(MODELS) - {"workflow_dispatch"} <= {p.parent.name for p in FILES}
 
 
 def test_fields_the_bot_relies_on() -> None:

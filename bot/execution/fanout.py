@@ -1,0 +1,109 @@
+"""Fan-out across runners: GitHub Actions' matrix is the distributed engine.
+
+``plan --emit-matrix`` groups the ready items into jobs (items that may touch the same files share
+a job, so their branches never conflict across runners); each ``work`` job runs its items and
+leaves an artifact folder (a git bundle of its branch, the result, its own ledger); ``publish``
+reads them all back. This module holds the pure grouping and the artifact format.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from bot.domain import Checklist, Item, ItemStatus
+from bot.errors import WorkspaceError
+from bot.execution.scheduler import overlap
+
+MAX_JOBS = 256  # GitHub's limit on the jobs of one matrix
+BUNDLE = "items.bundle"
+RESULT = "result.json"
+LEDGER = "ledger.sqlite"
+
+
+def ready(checklist: Checklist) -> list[Item]:
+    """Items still to do whose dependencies are all done: this wave's work. Failed items are not
+    retried by a later wave on their own (``/bot retry`` does that)."""
+    done = {i.id for i in checklist.items if i.status is ItemStatus.DONE}
+    waiting = (ItemStatus.PENDING, ItemStatus.RUNNING)
+    return [i for i in checklist.items if i.status in waiting and all(d in done for d in i.depends_on)]
+
+
+def groups(items: Sequence[Item], *, max_jobs: int = MAX_JOBS) -> list[list[Item]]:
+    """Items into jobs: those whose allowed files overlap end up together (transitively); then, past
+    ``max_jobs``, the smallest jobs are merged."""
+    parent = list(range(len(items)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a in range(len(items)):
+        for b in range(a + 1, len(items)):
+            if overlap(items[a], items[b]):
+                parent[find(a)] = find(b)
+    jobs: dict[int, list[Item]] = {}
+    for index, item in enumerate(items):
+        jobs.setdefault(find(index), []).append(item)
+    out = sorted(jobs.values(), key=lambda g: items.index(g[0]))
+    while len(out) > max_jobs:
+        out.sort(key=len)
+        smallest = out.pop(0)
+        out[0] = out[0] + smallest
+    return out
+
+
+def matrix(checklist: Checklist, *, budget: Decimal | None, max_jobs: int = MAX_JOBS) -> dict[str, object]:
+    """The ``strategy.matrix`` for this wave, each job with its items and its slice of the budget."""
+    jobs = groups(ready(checklist), max_jobs=max_jobs)
+    slice_ = (budget / len(jobs)).quantize(Decimal("0.0001")) if budget is not None and jobs else None
+    return {
+        "include": [
+            {
+                "job": f"job{n}",
+                "items": " ".join(i.id for i in group),
+                "budget": str(slice_) if slice_ else "",
+            }
+            for n, group in enumerate(jobs, start=1)
+        ]
+    }
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    id: str
+    status: str
+    attempts: int
+    cost_usd: str
+    commit: str
+    reason: str
+    history: tuple[tuple[str, str, str, str], ...]  # (phase, tier, verdict, cost) per attempt
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job: str
+    branch: str  # the branch in the bundle holding the job's integrated items
+    commit: str
+    spent_usd: str
+    items: tuple[ItemOutcome, ...]
+
+    def write(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / RESULT).write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+
+    @classmethod
+    def read(cls, folder: Path) -> JobResult:
+        try:
+            raw = json.loads((folder / RESULT).read_text(encoding="utf-8"))
+            items = tuple(
+                ItemOutcome(**{**i, "history": tuple(tuple(h) for h in i["history"])}) for i in raw["items"]
+            )
+            return cls(raw["job"], raw["branch"], raw["commit"], raw["spent_usd"], items)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise WorkspaceError(f"{folder}: not a work artifact ({RESULT} unreadable: {exc})") from exc
