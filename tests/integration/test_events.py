@@ -316,3 +316,27 @@ async def test_unknown_events_are_ignored_with_a_reason() -> None:
         push = json.loads((EXAMPLES / "push" / "payload.json").read_text())
         [outcome] = await handler.handle("push", push)
         assert outcome.action == "ignored"
+
+
+async def test_the_next_wave_continues_from_the_checklist_on_the_pr_branch() -> None:
+    with simulated() as (sim, gateway, _):
+        work = FakeWork()
+        issue = sim.add_issue("Add sub")
+        done = Item("a", "Do a", status=ItemStatus.DONE)
+        work.committed[f"issue-{issue}"] = Checklist(
+            f"issue#{issue}", "Add sub", (done, Item("b", "Do b", depends_on=("a",)))
+        )
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=work)
+        payload = {"ref": f"refs/heads/milestone-bot/issue-{issue}", "inputs": {"key": f"issue-{issue}"},
+                   "repository": {"full_name": sim.full_name, "default_branch": "main"}, "sender": {"login": "wendy"}}  # fmt: skip
+        [outcome] = await handler.handle("workflow_dispatch", payload)
+        assert outcome.action == "ran" and "next wave" in outcome.detail
+        [request] = work.ran
+        assert (request.key, request.issue, request.closes, request.target) == (
+            f"issue-{issue}",
+            issue,
+            (issue,),
+            "main",
+        )
+        [none] = await handler.handle("workflow_dispatch", {**payload, "inputs": {}})
+        assert none.action == "ignored"

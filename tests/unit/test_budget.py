@@ -144,3 +144,23 @@ async def test_refusal_happens_before_the_provider_is_called(tmp_path: Path) -> 
     with pytest.raises(BudgetExceeded, match="per_item"):
         await router.complete(request("x", max_tokens=200), tier="t")
     assert provider.requests == [] and ledger.calls() == []  # type: ignore[attr-defined]
+
+
+def test_skipped_tiers_leave_the_run_and_the_report_says_so() -> None:
+    from bot.app import SKIP_TIERS_ENV, skipped_tiers
+    from bot.config import parse_config
+    from bot.errors import ConfigError
+
+    config = parse_config(
+        '[routing]\nstart_tier = "local"\n'
+        '[tiers.local]\n[[tiers.local.providers]]\ntype = "openai_compat"\nbase_url = "http://127.0.0.1:8000/v1"\n'
+        'model = "m"\nprice = { gpu_usd_per_hour = 0 }\n'
+        '[tiers.fast]\n[[tiers.fast.providers]]\ntype = "openai_compat"\nbase_url = "http://127.0.0.1:9/v1"\n'
+        'model = "f"\nprice = { input_per_mtok = 1, output_per_mtok = 1 }\n'
+    )
+    kept, remarks = skipped_tiers(config, {SKIP_TIERS_ENV: "local"})
+    assert kept.tier_names == ("fast",) and kept.routing.start_tier is None
+    assert remarks == (f"tier local skipped for this run ({SKIP_TIERS_ENV}; e.g. its runner check failed)",)
+    assert skipped_tiers(config, {}) == (config, ())
+    with pytest.raises(ConfigError, match="skips every tier"):
+        skipped_tiers(config, {SKIP_TIERS_ENV: "local,fast"})
