@@ -45,7 +45,7 @@ from bot.routing.router import Router, Sleep, Slot, TierSlots
 from bot.validation.detect import toolchain
 from bot.validation.pipeline import Settings
 from bot.validation.validate import Change, test_files_in, validate
-from bot.validation.verdict import ValidationVerdict
+from bot.validation.verdict import StageResult, ValidationVerdict
 from bot.workspace.paths import DEFAULT_DENY
 from bot.workspace.worktrees import Worktrees
 from bot.workspace.worktrees import slug as slug_of
@@ -491,6 +491,9 @@ async def work_items(
                 item.commit if done else "",
                 outcome.report.notes.get(item.id, "") or (result.reason if result else ""),
                 history,
+                tuple((st.name, st.status) for st in result.verdict.stages)
+                if result and result.verdict
+                else (),
             )
         )
     job_result = JobResult(job, branch, commit, str(outcome.report.costs.total), tuple(items))
@@ -548,7 +551,12 @@ async def publish_artifacts(
                 AttemptRecord(phase, tier, Verdict(verdict), Decimal(cost))  # type: ignore[arg-type]
                 for phase, tier, verdict, cost in outcome.history
             )
-            results[outcome.id] = ItemResult(item, attempts, outcome.reason)
+            verdict = (
+                ValidationVerdict(tuple(StageResult(name, status) for name, status in outcome.stages))  # type: ignore[arg-type]
+                if outcome.stages
+                else None
+            )
+            results[outcome.id] = ItemResult(item, attempts, outcome.reason, verdict)
     worked = dataclasses.replace(checklist, items=tuple(items[i.id] for i in checklist.items))
     validation = config.validation
     settings = Settings(timeout_s=validation.timeout_s, secrets=tuple(validation.secret_env))

@@ -32,7 +32,7 @@ from bot.events.payloads import (
 from bot.events.review import REVIEW_SYSTEM, review_body, review_prompt, risks
 from bot.events.sources import Target, issue_target, milestone_by_title, milestone_target, resolve
 from bot.events.triage import Triage, decide
-from bot.github.bodies import checklist_comment, costs_in, defuse, strip_marker_lines
+from bot.github.bodies import checklist_comment, checklist_text, costs_in, defuse, strip_marker_lines
 from bot.github.gateway import WRITE_PERMISSIONS, CommentRef, GitHubGateway, RunData, marker
 from bot.planning.checklist_file import parse, render, slug
 from bot.planning.planner import IssueText, PlanSource, plan_red_build
@@ -257,7 +257,7 @@ class EventHandler:
         for comment in self._own(issue):
             if marker("checklist", key) in comment.body:
                 # A broken comment raises ChecklistError naming the line and the fix: replied as is.
-                return parse(strip_marker_lines(comment.body), file=f"the checklist comment on #{issue}")
+                return parse(checklist_text(comment.body), file=f"the checklist comment on #{issue}")
         return None
 
     async def _plan(self, command: Command, event: IssueCommentEvent, key: str) -> Outcome:
@@ -371,7 +371,7 @@ class EventHandler:
         )  # fmt: skip
         if host is None:
             return Outcome("ignored", f"milestone {milestone.title!r} has no checklist yet")
-        current = parse(strip_marker_lines(host.body), file="the milestone's checklist comment")
+        current = parse(checklist_text(host.body), file="the milestone's checklist comment")
         if any(f"#{event.issue.number}" in (i.description or "") or i.id == f"issue-{event.issue.number}"
                for i in current.items):  # fmt: skip
             return Outcome("ignored", f"#{event.issue.number} is in the checklist already")

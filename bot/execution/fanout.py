@@ -83,6 +83,7 @@ class ItemOutcome:
     commit: str
     reason: str
     history: tuple[tuple[str, str, str, str], ...]  # (phase, tier, verdict, cost) per attempt
+    stages: tuple[tuple[str, str], ...] = ()  # (stage, status) of the last validation, for the PR's matrix
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,14 @@ class JobResult:
         try:
             raw = json.loads((folder / RESULT).read_text(encoding="utf-8"))
             items = tuple(
-                ItemOutcome(**{**i, "history": tuple(tuple(h) for h in i["history"])}) for i in raw["items"]
+                ItemOutcome(
+                    **{
+                        **i,
+                        "history": tuple(tuple(h) for h in i["history"]),
+                        "stages": tuple(tuple(x) for x in i.get("stages", ())),
+                    }
+                )
+                for i in raw["items"]
             )
             return cls(raw["job"], raw["branch"], raw["commit"], raw["spent_usd"], items)
         except (OSError, ValueError, KeyError, TypeError) as exc:

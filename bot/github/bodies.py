@@ -71,10 +71,32 @@ def pr_body(report: RunReport, *, closes: tuple[int, ...], key: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+_FRONT = "<!-- milestone-bot:front-matter"
+
+
 def checklist_comment(file_text: str, *, key: str) -> str:
-    """The checklist as a comment: the same text as ``checklists/<slug>.md`` (edit it, tick boxes;
-    ``/bot run`` reads it back), under a marker the bot finds it by."""
-    return f"{file_text.rstrip()}\n\n{marker('checklist', key)}\n"
+    """The checklist as a comment: the text of ``checklists/<slug>.md`` (edit it, tick boxes;
+    ``/bot run`` reads it back), under a marker the bot finds it by. The YAML front matter goes in
+    a hidden block: in a comment GitHub would render it as rules and headings."""
+    text = file_text.rstrip()
+    if text.startswith("---\n"):
+        end = text.find("\n---\n", 4)
+        if end != -1:
+            front, text = text[: end + 4], text[end + 5 :].lstrip("\n")
+            text = f"{_FRONT}\n{front}\n-->\n\n{text}"
+    return f"{text}\n\n{marker('checklist', key)}\n"
+
+
+def checklist_text(comment_body: str) -> str:
+    """The checklist file's text back from a checklist comment (front matter first again)."""
+    body = comment_body.replace("\r\n", "\n")
+    start = body.find(_FRONT + "\n")
+    if start == -1:
+        return strip_marker_lines(body)
+    end = body.find("\n-->", start)
+    front = body[start + len(_FRONT) + 1 : end]
+    rest = body[:start] + body[end + len("\n-->") :]
+    return f"{front}\n\n{strip_marker_lines(rest).lstrip()}"
 
 
 def strip_marker_lines(body: str) -> str:

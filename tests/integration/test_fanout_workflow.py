@@ -189,6 +189,8 @@ def test_plan_matrix_three_work_jobs_publish_one_pr(tmp_path: Path) -> None:
         assert pull["head"] == f"milestone-bot/issue-{issue}" and not pull["draft"]
         body = pull["body"]
         assert "3 of 3 items done" in body and f"Closes #{issue}" in body
+        for m in MODULES:  # each item's validation, carried from its work job to the PR
+            assert re.search(rf"\| add-{m} \| ✅ \|.*\| ✅ \|", body), body
         total = re.search(r"\| \*\*total\*\* \|.*?\*\*\$([0-9.]+)\*\*", body)
         assert total is not None and Decimal(total.group(1)) == spent
         # The branch on origin has all three modules and the checklist, ticked.
