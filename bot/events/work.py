@@ -22,7 +22,7 @@ from bot.app import build_router, open_ledger, plan_source, run_milestone
 from bot.budget.ledger import Scope
 from bot.config import Config
 from bot.domain import CallScope, Checklist, Item, ItemStatus, Purpose
-from bot.errors import WorkspaceError
+from bot.errors import BotError, WorkspaceError
 from bot.events.handler import RunRequest, RunResult
 from bot.github.bodies import pr_body, pr_title, progress_body
 from bot.github.gateway import GitHubGateway
@@ -175,17 +175,29 @@ class RepoWork:
         if self._summary is not None:
             with self._summary.open("a", encoding="utf-8") as step_summary:
                 step_summary.write(report_md + "\n")
-        pull_number = publish_pull(
-            self._gh,
-            trees,
-            run_id=run_id,
-            start=head,
-            report=outcome.report,
-            key=request.key,
-            base=request.target or self._base,
-            closes=request.closes,
-            remote=self._remote,
-        )
+        try:
+            pull_number = publish_pull(
+                self._gh,
+                trees,
+                run_id=run_id,
+                start=head,
+                report=outcome.report,
+                key=request.key,
+                base=request.target or self._base,
+                closes=request.closes,
+                remote=self._remote,
+            )
+        except BotError as exc:
+            # The work is committed on the run's branches; only publishing failed. Say so, and
+            # never leave the check run spinning.
+            show("publishing failed", force=True)
+            self._gh.finish_check_run(
+                check,
+                conclusion="failure",
+                title="Publishing the result failed",
+                summary=f"{exc}\n\n{report_md}",
+            )
+            raise
         conclusion, title, summary = conclude(outcome.report)
         spent = outcome.report.costs.total
         show(title, force=True)

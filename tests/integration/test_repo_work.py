@@ -7,6 +7,8 @@ import subprocess
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from bot.config import parse_config
 from bot.domain import Checklist, Item, ItemKind
 from bot.events.handler import RunRequest
@@ -73,3 +75,26 @@ async def test_nothing_produced_is_neutral_with_the_reason_and_no_pr(tmp_path: P
         assert result.summary.startswith("No item was finished (add-sub:")
         [check] = sim.check_runs.values()
         assert check["conclusion"] == "neutral" and check["output"]["title"] == "Nothing was produced"
+
+
+async def test_a_failed_push_fails_the_check_instead_of_leaving_it_running(tmp_path: Path) -> None:
+
+    from bot.errors import WorkspaceError
+
+    repo, config = setup(tmp_path, [
+        {"match": {"item": "add-sub", "purpose": "test"}, "reply": TEST_ANSWER},
+        {"match": {"item": "add-sub", "purpose": "change"}, "reply": RIGHT},
+    ])  # fmt: skip
+    subprocess.run(["git", "-C", str(repo), "remote", "remove", "origin"], check=True)
+    with simulated() as (sim, gateway, _):
+        issue = sim.add_issue("Calc")
+        work = RepoWork(repo=repo, config=config, gateway=gateway, base_branch="main")  # type: ignore[arg-type]
+        with pytest.raises(WorkspaceError, match="cannot push milestone-bot/issue-1 to origin"):
+            await work.run(RunRequest(Checklist("issue#1", "Calc", (SUB,)), "issue-1", issue, (issue,)),
+                           should_stop=lambda: False)  # fmt: skip
+        [check] = sim.check_runs.values()
+        assert check["conclusion"] == "failure" and check["output"]["title"] == "Publishing the result failed"
+        # The work itself is kept: the item's branch has its commits.
+        branches = subprocess.run(["git", "-C", str(repo), "branch", "--list", "milestone-bot/*/add-sub"],
+                                  capture_output=True, text=True, check=True).stdout  # fmt: skip
+        assert "add-sub" in branches
