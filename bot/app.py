@@ -481,11 +481,14 @@ async def work_items(
         history = (
             tuple((a.phase, a.tier, a.verdict.value, str(a.cost)) for a in result.attempts) if result else ()
         )
+        # Done only if its work is in the bundle: a done item whose integration did not validate
+        # has nothing to hand on.
         done = item.status is ItemStatus.DONE and bool(branch)
+        status = ItemStatus.FAILED if item.status is ItemStatus.DONE and not done else item.status
         items.append(
             ItemOutcome(
                 item.id,
-                item.status.value if done or item.status is not ItemStatus.DONE else ItemStatus.FAILED.value,
+                status.value,
                 item.attempts,
                 str(item.cost_usd),
                 item.commit if done else "",

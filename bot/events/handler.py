@@ -364,13 +364,15 @@ class EventHandler:
         if not self._config.github.update_checklist_on_milestoned:
             return Outcome("ignored", "checklist updates on milestoned are turned off")
         run_key = f"milestone-{milestone.number}-{slug(milestone.title)}"
-        host = next(
-            (c for i in self._gh.milestone_issues(milestone.number) for c in self._own(i.number)
+        # One pass: the checklist comment, and the issue it is on (where the update goes).
+        found = next(
+            ((i.number, c) for i in self._gh.milestone_issues(milestone.number) for c in self._own(i.number)
              if marker("checklist", run_key) in c.body),
             None,
         )  # fmt: skip
-        if host is None:
+        if found is None:
             return Outcome("ignored", f"milestone {milestone.title!r} has no checklist yet")
+        owner_issue, host = found
         current = parse(checklist_text(host.body), file="the milestone's checklist comment")
         if any(f"#{event.issue.number}" in (i.description or "") or i.id == f"issue-{event.issue.number}"
                for i in current.items):  # fmt: skip
@@ -395,10 +397,6 @@ class EventHandler:
             for i in added.items
         )
         updated = dataclasses.replace(current, items=(*current.items, *new_items))
-        owner_issue = next(
-            i.number for i in self._gh.milestone_issues(milestone.number)
-            if any(c.id == host.id for c in self._gh.comments(i.number))
-        )  # fmt: skip
         self._save_checklist(owner_issue, run_key, updated)
         return Outcome(
             "planned", f"added {len(new_items)} item(s) from #{issue.number} to {milestone.title!r}"

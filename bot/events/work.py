@@ -9,7 +9,6 @@ run ends with an explicit conclusion, and the report goes to ``$GITHUB_STEP_SUMM
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -25,7 +24,7 @@ from bot.domain import CallScope, Checklist, Item, ItemStatus, Purpose
 from bot.errors import BotError, WorkspaceError
 from bot.events.handler import RunRequest, RunResult
 from bot.github.bodies import pr_body, pr_title, progress_body
-from bot.github.gateway import GitHubGateway
+from bot.github.gateway import GitHubGateway, marker
 from bot.models.base import ChatRequest, Message
 from bot.planning.checklist_file import render, slug
 from bot.planning.planner import PlanSource
@@ -134,7 +133,7 @@ class RepoWork:
                 last_edit[0] = self._clock()
                 self._gh.upsert_comment(
                     request.issue,
-                    f"<!-- milestone-bot:progress:{request.key} -->",
+                    marker("progress", request.key),
                     progress_body(board, key=request.key, stage=stage, run_url=self._run_url),
                 )
 
@@ -202,7 +201,7 @@ class RepoWork:
         spent = outcome.report.costs.total
         show(title, force=True)
         self._gh.finish_check_run(check, conclusion=conclusion, title=title, summary=report_md)
-        return RunResult(dataclasses.replace(checklist), spent, conclusion, summary, pull_number)
+        return RunResult(checklist, spent, conclusion, summary, pull_number)
 
 
 def publish_pull(
@@ -384,7 +383,7 @@ async def publish_fanout(
             board.item(item, report.notes.get(item.id, ""))
         gateway.upsert_comment(
             request.issue,
-            f"<!-- milestone-bot:progress:{request.key} -->",
+            marker("progress", request.key),
             progress_body(board, key=request.key, stage=title, run_url=run_url),
         )
     gateway.finish_check_run(check, conclusion=conclusion, title=title, summary=report_md)

@@ -15,6 +15,7 @@ duplicate), with ``Retry-After`` (403 secondary rate limit), or after a delay.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import itertools
@@ -658,8 +659,6 @@ class GitHubSimulator:
         return 200, self._ref(ref, self.refs[ref])
 
     def _get_contents(self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str) -> tuple[int, Any]:
-        import base64
-
         path = unquote(m["path"])
         if path not in self.contents:
             raise _not_found(f"file {path}")
