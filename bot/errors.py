@@ -23,7 +23,8 @@ and never catches ``BudgetExceeded`` or ``ScriptError``.
     ├── GitHubError                a GitHub API call failed (status, and what was being done)
     │   └── GitHubRateLimited      403/429 secondary rate limit; carries retry_after seconds
     └── WorkspaceError             git worktrees, or a command that cannot be run as asked
-        └── UnsafePath             a path outside the worktree, in .git, on the deny list...
+        ├── UnsafePath             a path outside the worktree, in .git, on the deny list...
+        └── SandboxUnavailable     repository code would run unisolated and the config does not accept it
 """
 
 from __future__ import annotations
@@ -123,6 +124,10 @@ class UnsafePath(WorkspaceError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class SandboxUnavailable(WorkspaceError):
+    """The host cannot isolate repository code and the config requires isolation."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,471 @@
+"""The sandbox around every command that runs repository code (tests, builds, linters, red proofs).
+
+Model-written code is hostile, so a command sees: an allow-listed environment (never a deny list),
+no other process (its own PID namespace), no network but loopback (its own network namespace,
+unless the config asks for it), a file system that is read-only except its worktree, the paths the
+caller names writable and a private ``/tmp`` — with the home folders, ``/run``, the runner's
+command files, the main checkout, other worktrees, the ledger and the config hidden, and the git
+config it can read stripped of credentials. When the command ends or times out, its whole PID
+namespace ends with it: daemons, ``setsid`` sessions and double forks included.
+
+How: bubblewrap (``bwrap``, Debian/Ubuntu package ``bubblewrap``). As an ordinary user it builds a
+user namespace (on Ubuntu 24.04 this needs ``kernel.apparmor_restrict_unprivileged_userns=0``,
+see the README). As root (CI containers) a user namespace would map the command to real root, who
+owns every root file, so there bwrap runs without one and ``setpriv`` drops the command to an
+unprivileged uid with no capabilities; the writable paths are opened to that uid with POSIX ACLs.
+If the host cannot isolate, ``probe`` says why and the runner refuses unless the config accepts
+running unsandboxed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import functools
+import os
+import re
+import shutil
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from bot.errors import SandboxUnavailable
+
+Isolation = Literal["required", "best-effort", "off"]
+Backend = Literal["bwrap-setpriv", "bwrap-userns", "none"]
+
+NOBODY = 65534
+
+# The environment a command gets: names (globs) that carry no secret and that builds need.
+# Anything else must be named in the config's ``pass_env``; secrets are scrubbed even then.
+ENV_ALLOW = (
+    "PATH",
+    "LANG",
+    "LANGUAGE",
+    "LC_*",
+    "TERM",
+    "TZ",
+    "CI",
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "COLUMNS",
+    "SOURCE_DATE_EPOCH",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONUTF8",
+    "PYTHONIOENCODING",
+    "PYTHONHASHSEED",
+    "VIRTUAL_ENV",
+    "JAVA_HOME",
+    "GOROOT",
+    "GOPATH",
+    "GOFLAGS",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+)
+
+# Folders that hold other users' and the runner's state: sockets (ssh-agent, docker), credential
+# files (~/.git-credentials, ~/.netrc, ~/.ssh), the runner's own files and its command files.
+DEFAULT_HIDDEN = ("/home", "/root", "/run", "/var/run", "/var/tmp", "/var/lib/docker", "/mnt", "/media")  # noqa: S108
+RUNNER_FILE_VARS = (
+    "GITHUB_ENV",
+    "GITHUB_OUTPUT",
+    "GITHUB_PATH",
+    "GITHUB_STATE",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_EVENT_PATH",
+)
+RUNNER_DIR_VARS = ("RUNNER_TEMP", "HOME", "XDG_RUNTIME_DIR", "RUNNER_WORKSPACE")
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    """What a command may see and do; the defaults are the safe ones."""
+
+    isolation: Isolation = "required"
+    network: bool = False  # loopback only unless True
+    pass_env: tuple[str, ...] = ()  # more environment names (globs) the command may see
+    hidden: tuple[Path, ...] = ()  # files or folders it may not read (the ledger, the config)
+    readable: tuple[Path, ...] = ()  # folders to show read-only although under a hidden one
+    uid: int = NOBODY  # the uid commands run as when the bot is root
+    gid: int = NOBODY
+
+
+@dataclass(frozen=True)
+class Capability:
+    backend: Backend
+    reason: str = ""  # why there is no sandbox, or what is weaker than asked
+
+    @property
+    def isolated(self) -> bool:
+        return self.backend != "none"
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to start one command: the argv and environment for the host, and what to say about it."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    isolation: str  # for reports: how the command was isolated, or that it was not
+    scratch: Path | None = None  # the private temp folder, removed after the run
+    sandboxed: bool = True
+    cleanup: tuple[Path, ...] = field(default=())
+
+
+def allowed_env(
+    env: Mapping[str, str], *, pass_env: Iterable[str] = (), secret: Iterable[str] = ()
+) -> dict[str, str]:
+    """Only allow-listed names, and of those none that looks like a secret."""
+    allow = (*ENV_ALLOW, *pass_env)
+    secret_patterns = tuple(p.upper() for p in secret)
+    out = {}
+    for name, value in env.items():
+        upper = name.upper()
+        if not any(fnmatch.fnmatchcase(upper, p.upper()) for p in allow):
+            continue
+        if any(fnmatch.fnmatchcase(upper, p) for p in secret_patterns):
+            continue
+        out[name] = value
+    return out
+
+
+# -- what the host can do ---------------------------------------------------------------------------
+def _bwrap() -> str | None:
+    return shutil.which("bwrap")
+
+
+@functools.cache
+def probe(*, root: bool | None = None) -> Capability:
+    """Which isolation this host provides; asked once per process (it does not change)."""
+    bwrap = _bwrap()
+    if bwrap is None:
+        return Capability("none", "bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+    as_root = os.geteuid() == 0 if root is None else root
+    reasons = []
+    if as_root:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            reasons.append("setpriv (util-linux) is missing, so commands cannot drop root")
+        else:
+            argv = [bwrap, *_namespaces(network=False), "--ro-bind", "/", "/", "--proc", "/proc"]
+            argv += ["--dev", "/dev", "--", *_drop(setpriv, NOBODY, NOBODY), "true"]
+            failure = _try(argv)
+            if failure is None:
+                return Capability("bwrap-setpriv")
+            reasons.append(f"bwrap as root failed: {failure}")
+    argv = [bwrap, "--unshare-user", *_namespaces(network=False), "--ro-bind", "/", "/"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--", "true"]
+    failure = _try(argv)
+    if failure is None:
+        weaker = "; commands keep root's file ownership (mapped root, no capabilities)" if as_root else ""
+        return Capability("bwrap-userns", "; ".join(reasons) + weaker if as_root else "")
+    hint = ""
+    if "uid map" in failure or "Permission denied" in failure or "Operation not permitted" in failure:
+        hint = (
+            " — unprivileged user namespaces are blocked; on Ubuntu 24.04 run "
+            "`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`"
+        )
+    reasons.append(f"bwrap cannot create a user namespace: {failure}{hint}")
+    return Capability("none", "; ".join(reasons))
+
+
+def _try(argv: Sequence[str]) -> str | None:
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if done.returncode == 0:
+        return None
+    return done.stderr.decode("utf-8", "replace").strip()[-300:] or f"exit {done.returncode}"
+
+
+def _namespaces(*, network: bool) -> list[str]:
+    flags = ["--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    flags += ["--unshare-cgroup-try"]
+    if not network:
+        flags.append("--unshare-net")  # a fresh namespace: only loopback, and it is up
+    return flags
+
+
+def _drop(setpriv: str, uid: int, gid: int) -> list[str]:
+    return [
+        setpriv,
+        f"--reuid={uid}",
+        f"--regid={gid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+    ]
+
+
+# -- the file system view ---------------------------------------------------------------------------
+def git_dirs(root: Path) -> tuple[Path | None, Path | None]:
+    """(this checkout's git dir, the repository's common git dir) of a worktree or a checkout."""
+    dot = root / ".git"
+    if dot.is_dir():
+        return dot, dot
+    if not dot.is_file():
+        return None, None
+    match = re.match(r"gitdir:\s*(.+)", dot.read_text(encoding="utf-8", errors="replace").strip())
+    if not match:
+        return None, None
+    gitdir = (root / match.group(1).strip()).resolve()
+    common_file = gitdir / "commondir"
+    common = (gitdir / common_file.read_text().strip()).resolve() if common_file.is_file() else gitdir
+    return gitdir, common
+
+
+def other_worktrees(common: Path, mine: Path) -> list[Path]:
+    out = []
+    for gitdir_file in (common / "worktrees").glob("*/gitdir"):
+        with contextlib.suppress(OSError):
+            path = Path(gitdir_file.read_text().strip()).parent.resolve()
+            if path != mine:
+                out.append(path)
+    return out
+
+
+_SECRET_KEY = re.compile(r"^\s*(extraheader|password|token|helper|sshcommand|askpass)\s*=", re.IGNORECASE)
+_USERINFO = re.compile(r"(\w+://)[^/@\s]+@")
+
+
+def sanitize_git_config(text: str) -> str:
+    """A git config without credentials: no credential sections, no auth headers, no user:token@ in
+    URLs (the publish step or actions/checkout may have put one there)."""
+    out = []
+    skipping = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            skipping = stripped.lower().startswith("[credential")
+        if skipping or _SECRET_KEY.match(stripped):
+            continue
+        out.append(_USERINFO.sub(r"\1", line))
+    return "\n".join(out) + "\n"
+
+
+def _under(path: Path, folders: Iterable[Path]) -> bool:
+    return any(path == f or f in path.parents for f in folders)
+
+
+def _existing(paths: Iterable[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        with contextlib.suppress(OSError):
+            real = p.resolve()
+            if real.exists() and real not in out:
+                out.append(real)
+    return out
+
+
+def interpreter_dirs(argv0: str) -> list[Path]:
+    """The bot's interpreter and, for a command like ``/project/.venv/bin/python``, its venv."""
+    dirs = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)]
+    exe = shutil.which(argv0) if os.sep not in argv0 else argv0
+    if exe:
+        binary = Path(exe).absolute()
+        dirs.append(binary.parent.parent if binary.parent.name in ("bin", "Scripts") else binary.parent)
+    return dirs
+
+
+def hidden_paths(root: Path, policy: SandboxPolicy, env: Mapping[str, str]) -> tuple[list[Path], Path | None]:
+    """(folders and files to hide, the main checkout's git dir to show read-only)."""
+    hide = [Path(p) for p in DEFAULT_HIDDEN]
+    hide += [Path(env[v]).parent for v in RUNNER_FILE_VARS if env.get(v)]
+    hide += [Path(env[v]) for v in RUNNER_DIR_VARS if env.get(v)]
+    _, common = git_dirs(root)
+    if common is not None:
+        main = common.parent
+        if main != root:
+            hide.append(main)  # the main checkout: its config, ledger, the bot's own files
+        hide += other_worktrees(common, root)
+    hide.append(root / ".milestone-bot")
+    hide += list(policy.hidden)
+    return _existing(hide), common
+
+
+# -- granting the unprivileged uid its writable paths (root only) -----------------------------------
+_ACL_USER_OBJ, _ACL_USER, _ACL_GROUP_OBJ, _ACL_MASK, _ACL_OTHER = 0x01, 0x02, 0x04, 0x10, 0x20
+_ACL_UNDEFINED = 0xFFFFFFFF
+
+
+def _acl(mode: int, uid: int, perm: int) -> bytes:
+    owner, group, other = (mode >> 6) & 7, (mode >> 3) & 7, mode & 7
+    entries = [
+        (_ACL_USER_OBJ, owner, _ACL_UNDEFINED),
+        (_ACL_USER, perm, uid),
+        (_ACL_GROUP_OBJ, group, _ACL_UNDEFINED),
+        (_ACL_MASK, group | perm, _ACL_UNDEFINED),
+        (_ACL_OTHER, other, _ACL_UNDEFINED),
+    ]
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+
+
+def _walk(path: Path) -> Iterator[tuple[str, bool]]:
+    yield str(path), True
+    for top, dirs, files in os.walk(path):
+        for name in dirs:
+            yield os.path.join(top, name), True
+        for name in files:
+            yield os.path.join(top, name), False
+
+
+def grant_write(path: Path, uid: int) -> None:
+    """Let ``uid`` read and write ``path`` and everything under it, and what is created there later
+    (default ACLs), without changing owners: git keeps trusting the worktree."""
+    for item, is_dir in _walk(path):
+        st = os.lstat(item)
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        perm = 7 if is_dir else (7 if st.st_mode & 0o100 else 6)
+        os.setxattr(item, "system.posix_acl_access", _acl(st.st_mode, uid, perm), follow_symlinks=False)
+        if is_dir:
+            os.setxattr(item, "system.posix_acl_default", _acl(0o755, uid, 7), follow_symlinks=False)
+
+
+# -- the launch ------------------------------------------------------------------------------------
+def launch(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    root: Path,
+    policy: SandboxPolicy,
+    env: Mapping[str, str],
+    writable: Sequence[Path] = (),
+    host_env: Mapping[str, str] | None = None,
+) -> Launch:
+    """The host command that runs ``argv`` in the sandbox ``policy`` asks for, or raises
+    ``SandboxUnavailable`` when isolation is required and the host cannot give it."""
+    if policy.isolation == "off":
+        note = "UNSANDBOXED (validation.sandbox.isolation = off)"
+        return Launch(tuple(argv), dict(env), note, sandboxed=False)
+    capability = probe()
+    if not capability.isolated:
+        if policy.isolation == "best-effort":
+            note = f"UNSANDBOXED (no isolation on this host: {capability.reason})"
+            return Launch(tuple(argv), dict(env), note, sandboxed=False)
+        raise SandboxUnavailable(
+            f"refusing to run repository code without a sandbox: {capability.reason}. "
+            "Set validation.sandbox.isolation = 'off' (or 'best-effort') to accept running unsandboxed."
+        )
+    backend = capability.backend
+    scratch = Path(tempfile.mkdtemp(prefix="milestone-bot-sandbox-"))
+    try:
+        return _bwrap_launch(
+            argv, cwd=cwd, root=root, policy=policy, env=env, writable=writable,
+            host_env=os.environ if host_env is None else host_env, backend=backend,
+            scratch=scratch, weaker=capability.reason,
+        )  # fmt: skip
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _bwrap_launch(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    root: Path,
+    policy: SandboxPolicy,
+    env: Mapping[str, str],
+    writable: Sequence[Path],
+    host_env: Mapping[str, str],
+    backend: Backend,
+    scratch: Path,
+    weaker: str,
+) -> Launch:
+    bwrap = _bwrap()
+    assert bwrap is not None  # probe found it
+    root = root.resolve()
+    rw = _existing([root, *writable])
+    tmp, gitconf = scratch / "tmp", scratch / "git"
+    home = tmp / "home"
+    home.mkdir(parents=True)
+    gitconf.mkdir()
+    if backend == "bwrap-setpriv":
+        try:
+            os.chown(tmp, policy.uid, policy.gid)
+            os.chown(home, policy.uid, policy.gid)
+            for path in rw:
+                grant_write(path, policy.uid)
+        except OSError as exc:
+            backend, weaker = "bwrap-userns", f"cannot open the worktree to uid {policy.uid} ({exc})"
+    hide, common = hidden_paths(root, policy, host_env)
+    args: list[str] = [bwrap]
+    if backend == "bwrap-userns":
+        args += ["--unshare-user", "--cap-drop", "ALL"]
+    args += _namespaces(network=policy.network)
+    args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    args += _hide(hide)
+    args += ["--bind", str(tmp), "/tmp"]  # noqa: S108 - the private temp folder, bound over /tmp
+    covered = [*hide, Path("/tmp")]  # noqa: S108 - mounted over: mount points there need parents
+    shown = [*interpreter_dirs(argv[0]), *policy.readable]
+    if common is not None:
+        shown.append(common)
+    for path in _existing(shown):
+        if _under(path, covered) and not _under(path, rw):
+            args += [*_parents(path, covered), "--ro-bind", str(path), str(path)]
+    if common is not None:
+        args += _clean_git_config(common, gitconf)
+    for path in rw:
+        args += [*_parents(path, covered), "--bind", str(path), str(path)]
+    dot_git = root / ".git"
+    if dot_git.exists():  # the pointer to the git dir: replaced, it would steer the bot's own git
+        args += ["--ro-bind", str(dot_git), str(dot_git)]
+    args += _hide(_existing(policy.hidden))  # last: nothing bound above may show them again
+    args += ["--chdir", str(cwd.resolve())]
+    inner = dict(env)
+    inner.update({"HOME": "/tmp/home", "TMPDIR": "/tmp", "USER": "sandbox"})  # noqa: S108
+    setpriv = shutil.which("setpriv")
+    if backend == "bwrap-setpriv" and setpriv:
+        # The worktree belongs to root, the command runs as another uid: git inside would refuse it.
+        inner.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"})
+        args += ["--", *_drop(setpriv, policy.uid, policy.gid), *argv]
+        how = f"bubblewrap (pid, mount, ipc{'' if policy.network else ', net'} namespaces; uid {policy.uid})"
+    else:
+        args += ["--", *argv]
+        how = f"bubblewrap (user, pid, mount, ipc{'' if policy.network else ', net'} namespaces)"
+    if weaker:
+        how += f"; weaker: {weaker}"
+    return Launch(tuple(args), inner, how, scratch=scratch)
+
+
+def _parents(path: Path, covered: Sequence[Path]) -> list[str]:
+    """Folders leading to a mount point inside a hidden (tmpfs) or private folder, made traversable
+    (bwrap would make them 0700, closed to the unprivileged uid)."""
+    args: list[str] = []
+    for parent in reversed(path.parents):
+        if any(c in parent.parents for c in covered):
+            args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
+def _hide(paths: Iterable[Path]) -> list[str]:
+    args: list[str] = []
+    for path in paths:
+        if path == Path("/"):
+            continue
+        if path.is_dir():
+            args += ["--tmpfs", str(path)]
+        else:
+            args += ["--ro-bind", "/dev/null", str(path)]
+    return args
+
+
+def _clean_git_config(common: Path, folder: Path) -> list[str]:
+    args: list[str] = []
+    for n, config in enumerate(sorted(common.glob("config*")) + sorted(common.glob("worktrees/*/config*"))):
+        if not config.is_file():
+            continue
+        clean = folder / f"config-{n}"
+        clean.write_text(sanitize_git_config(config.read_text(encoding="utf-8", errors="replace")))
+        args += ["--ro-bind", str(clean), str(config)]
+    return args
