@@ -18,6 +18,7 @@ from bot.validation.detect import Check
 from bot.validation.parsers import Diagnostic, TestCase
 from bot.validation.verdict import StageResult, Status
 from bot.workspace import proc
+from bot.workspace.sandbox import SandboxPolicy
 
 PYTEST_NO_TESTS = 5
 
@@ -27,6 +28,7 @@ class Settings:
     timeout_s: float = 900.0
     secrets: tuple[str, ...] = ()
     run_all: bool = False  # run every stage even after one fails
+    sandbox: SandboxPolicy | None = None  # None: the safe default (isolated, no network)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ async def run_check(check: Check, *, cwd: Path, settings: Settings, args: Sequen
             root=cwd,
             timeout_s=settings.timeout_s,
             extra_secrets=settings.secrets,
+            sandbox=settings.sandbox,
+            writable=(Path(tmp),),  # the JUnit report is written there
         )
         cases: list[TestCase] = []
         if check.parser == "pytest" and report.exists():

@@ -118,6 +118,22 @@ class _Capture:
         return cap_output(bytes(self.head) + middle + tail, cap)
 
 
+def _missing(program: str, path: str, cwd: Path) -> str:
+    """Why ``program`` cannot be started ('' when it can), found before any sandbox is built."""
+    if os.sep in program:
+        target = cwd / program
+        return "" if os.access(target, os.X_OK) and target.is_file() else "no such executable file"
+    return "" if shutil.which(program, path=path) else "not found on PATH"
+
+
+async def _exited(proc: asyncio.subprocess.Process) -> int:
+    delay = 0.002
+    while proc.returncode is None:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return proc.returncode
+
+
 async def _pump(stream: asyncio.StreamReader, capture: _Capture) -> None:
     while chunk := await stream.read(65536):
         capture.add(chunk)
@@ -157,6 +173,9 @@ async def run(
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     env.update(extra_env or {})
     started = time.monotonic()
+    missing = _missing(argv[0], env.get("PATH", ""), cwd_real)
+    if missing:
+        return ProcResult(tuple(argv), 127, f"cannot run {argv[0]}: {missing}", time.monotonic() - started)
     plan = await asyncio.to_thread(
         launch, argv, cwd=cwd_real, root=root_real, policy=policy, env=env, writable=writable
     )
@@ -194,15 +213,22 @@ async def _execute(
     assert proc.stdout is not None
     capture = _Capture(max(cap, 1024) * 2)
     reader = asyncio.create_task(_pump(proc.stdout, capture))
+    exited = asyncio.create_task(_exited(proc))
     timed_out = False
     notes = []
     try:
-        try:
-            await asyncio.wait_for(proc.wait(), timeout=timeout_s)
-        except TimeoutError:
-            timed_out = True
-            _kill_group(proc.pid)  # in the sandbox: its namespace's init dies, and all in it
-            await proc.wait()
+        # Python 3.11's ``wait()`` also waits for the pipes to close, which a forked daemon can hold
+        # forever: watch the exit status and the stream apart.
+        await asyncio.wait({reader, exited}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        if not exited.done():
+            try:
+                await asyncio.wait_for(
+                    asyncio.shield(exited), timeout=max(0.0, started + timeout_s - time.monotonic())
+                )
+            except TimeoutError:
+                timed_out = True
+                _kill_group(proc.pid)  # in the sandbox: its namespace's init dies, and all in it
+                await exited
         # Whatever of its process group is left (outside the sandbox: forked daemons) goes too.
         _kill_group(proc.pid)
         try:
@@ -216,6 +242,7 @@ async def _execute(
         reader.cancel()
         raise
     finally:
+        exited.cancel()
         transport = getattr(proc, "_transport", None)
         if transport is not None and not reader.done():
             transport.close()

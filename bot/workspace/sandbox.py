@@ -276,6 +276,41 @@ def interpreter_dirs(argv0: str) -> list[Path]:
     return dirs
 
 
+# Toolchains installed in a home folder (rustup, pyenv, go, nvm, uv), shown read-only, with the
+# variable that tells them where they are now that HOME is the sandbox's.
+TOOL_HOMES = {
+    ".cargo": "CARGO_HOME",
+    ".rustup": "RUSTUP_HOME",
+    ".pyenv": "PYENV_ROOT",
+    "go": "GOPATH",
+    ".nvm": "NVM_DIR",
+    ".local/share/uv": "",
+}
+# Credentials that live inside those toolchain folders.
+TOOL_SECRETS = (".cargo/credentials", ".cargo/credentials.toml")
+
+
+def toolchains(host_env: Mapping[str, str]) -> tuple[list[Path], dict[str, str], list[Path]]:
+    """(folders to show, variables to set, secret files to hide) for toolchains on PATH or in HOME."""
+    home = Path(host_env.get("HOME", "/nonexistent"))
+    shown: list[Path] = []
+    env: dict[str, str] = {}
+    for rel, var in TOOL_HOMES.items():
+        folder = Path(host_env.get(var, "")) if var and host_env.get(var) else home / rel
+        if folder.is_dir():
+            shown.append(folder)
+            if var:
+                env[var] = str(folder)
+    for entry in host_env.get("PATH", "").split(os.pathsep):
+        if entry and Path(entry).is_absolute() and Path(entry).is_dir():
+            shown.append(Path(entry).parent if Path(entry).name == "bin" else Path(entry))
+    secrets = [home / s for s in TOOL_SECRETS]
+    secrets += [
+        Path(env[v]) / n for v in ("CARGO_HOME",) if v in env for n in ("credentials", "credentials.toml")
+    ]
+    return shown, env, secrets
+
+
 def hidden_paths(root: Path, policy: SandboxPolicy, env: Mapping[str, str]) -> tuple[list[Path], Path | None]:
     """(folders and files to hide, the main checkout's git dir to show read-only)."""
     hide = [Path(p) for p in DEFAULT_HIDDEN]
@@ -407,27 +442,30 @@ def _bwrap_launch(
     args += _hide(hide)
     args += ["--bind", str(tmp), "/tmp"]  # noqa: S108 - the private temp folder, bound over /tmp
     covered = [*hide, Path("/tmp")]  # noqa: S108 - mounted over: mount points there need parents
-    shown = [*interpreter_dirs(argv[0]), *policy.readable]
+    tools, tool_env, tool_secrets = toolchains(host_env)
+    shown = [*interpreter_dirs(argv[0]), *tools, *policy.readable]
     if common is not None:
         shown.append(common)
     for path in _existing(shown):
         if _under(path, covered) and not _under(path, rw):
             args += [*_parents(path, covered), "--ro-bind", str(path), str(path)]
-    if common is not None:
-        args += _clean_git_config(common, gitconf)
     for path in rw:
         args += [*_parents(path, covered), "--bind", str(path), str(path)]
     dot_git = root / ".git"
-    if dot_git.exists():  # the pointer to the git dir: replaced, it would steer the bot's own git
+    if dot_git.exists():  # the git dir, or the pointer to it: changed, it would steer the bot's git
         args += ["--ro-bind", str(dot_git), str(dot_git)]
-    args += _hide(_existing(policy.hidden))  # last: nothing bound above may show them again
+    if common is not None:  # after the binds above, which would cover it
+        args += _clean_git_config(common, gitconf, covered)
+    args += _hide(_existing([*policy.hidden, *tool_secrets]))  # last: nothing above shows them again
     args += ["--chdir", str(cwd.resolve())]
-    inner = dict(env)
+    inner = {**tool_env, **env}
     inner.update({"HOME": "/tmp/home", "TMPDIR": "/tmp", "USER": "sandbox"})  # noqa: S108
     setpriv = shutil.which("setpriv")
     if backend == "bwrap-setpriv" and setpriv:
         # The worktree belongs to root, the command runs as another uid: git inside would refuse it.
-        inner.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"})
+        inner.update(
+            {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
+        )
         args += ["--", *_drop(setpriv, policy.uid, policy.gid), *argv]
         how = f"bubblewrap (pid, mount, ipc{'' if policy.network else ', net'} namespaces; uid {policy.uid})"
     else:
@@ -460,12 +498,12 @@ def _hide(paths: Iterable[Path]) -> list[str]:
     return args
 
 
-def _clean_git_config(common: Path, folder: Path) -> list[str]:
+def _clean_git_config(common: Path, folder: Path, covered: Sequence[Path]) -> list[str]:
     args: list[str] = []
     for n, config in enumerate(sorted(common.glob("config*")) + sorted(common.glob("worktrees/*/config*"))):
         if not config.is_file():
             continue
         clean = folder / f"config-{n}"
         clean.write_text(sanitize_git_config(config.read_text(encoding="utf-8", errors="replace")))
-        args += ["--ro-bind", str(clean), str(config)]
+        args += [*_parents(config, covered), "--ro-bind", str(clean), str(config)]
     return args

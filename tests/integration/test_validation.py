@@ -114,7 +114,10 @@ async def test_new_test_failing_on_import_is_not_behavioural(repo: Path) -> None
 
 
 async def test_flaky_test_is_reported_not_counted(repo: Path, tmp_path: Path) -> None:
-    marker = tmp_path / "ran-once"
+    # The sandbox gives every run a fresh /tmp: state that outlives a run lives in the checkout.
+    marker = repo / ".ran-once"
+    with (repo / ".git" / "info" / "exclude").open("a") as exclude:
+        exclude.write("\n.ran-once\n")
     flaky = (
         "import pathlib\n\n\ndef test_sometimes():\n"
         f"    p = pathlib.Path({str(marker)!r})\n    first = not p.exists()\n    p.touch()\n    assert not first\n"

@@ -11,9 +11,13 @@ import pytest
 
 from bot.errors import WorkspaceError
 from bot.workspace.proc import cap_output, run, scrub_env
+from bot.workspace.sandbox import SandboxPolicy
+
+UNSANDBOXED = SandboxPolicy(isolation="off")
 
 
 async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    # Unsandboxed, so the child's pid is the host's (in the sandbox see tests/security/).
     pid_file = tmp_path / "child.pid"
     script = (
         "import subprocess, sys, time\n"
@@ -22,8 +26,10 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
         "time.sleep(60)\n"
     )
     started = time.monotonic()
-    result = await run([sys.executable, "-c", script], cwd=tmp_path, root=tmp_path, timeout_s=1.0)
-    assert result.timed_out and not result.ok
+    result = await run(
+        [sys.executable, "-c", script], cwd=tmp_path, root=tmp_path, timeout_s=1.0, sandbox=UNSANDBOXED
+    )
+    assert result.timed_out and not result.ok and not result.sandboxed
     assert time.monotonic() - started < 10
     assert "[killed after 1s timeout]" in result.output
     child = int(pid_file.read_text())
@@ -58,6 +64,13 @@ async def test_validation_commands_see_no_secrets(tmp_path: Path, monkeypatch: p
         [sys.executable, "-c", code], cwd=tmp_path, root=tmp_path, timeout_s=10, extra_secrets=["MY_CUSTOM_*"]
     )
     assert result.ok
+    # An allow list: a variable nobody named does not pass either.
+    assert "HARMLESS" not in result.output and "visible" not in result.output
+    policy = SandboxPolicy(pass_env=("HARMLESS", "MY_CUSTOM_THING", "GITHUB_TOKEN"))
+    result = await run(
+        [sys.executable, "-c", code], cwd=tmp_path, root=tmp_path, timeout_s=10, extra_secrets=["MY_CUSTOM_*"],
+        sandbox=policy,
+    )  # fmt: skip
     assert "s3cret-value" not in result.output
     for name in (
         "GITHUB_TOKEN",
