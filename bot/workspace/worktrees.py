@@ -3,13 +3,20 @@
 Worktrees live under ``.milestone-bot/worktrees/<run>/<item>`` (excluded from git in the main
 checkout). A crash leaves them behind: ``create`` resumes one that exists (its commits are the
 committed work of the crashed run), and ``cleanup`` removes those of runs that are over.
+
+The bot's own git never runs repository code: every command gets hooks and fsmonitor switched off
+(``hardened``), commits are made with plumbing (no hooks, no shared ``COMMIT_EDITMSG``, the message
+given to that one command), and the push token is handed to the push command alone, in its
+environment, never written to ``.git/config``.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +27,49 @@ from bot.errors import WorkspaceError
 BRANCH_PREFIX = "milestone-bot"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 BOT_AUTHOR = ("milestone-bot", "milestone-bot@users.noreply.github.com")
+
+# Config every git command of the bot runs with, whatever the repository's config or a planted
+# hook says: repository code (hooks, fsmonitor commands) must never run with the bot's secrets.
+HARDENING = (
+    ("core.hooksPath", "/dev/null"),
+    ("core.fsmonitor", "false"),
+    ("credential.helper", ""),
+    ("protocol.ext.allow", "never"),
+)
+_AUTHOR_ENV = {
+    "GIT_AUTHOR_NAME": BOT_AUTHOR[0],
+    "GIT_AUTHOR_EMAIL": BOT_AUTHOR[1],
+    "GIT_COMMITTER_NAME": BOT_AUTHOR[0],
+    "GIT_COMMITTER_EMAIL": BOT_AUTHOR[1],
+}
+
+
+def config_env(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """``git -c`` for every command of a process, through git's own environment protocol."""
+    env = {"GIT_CONFIG_COUNT": str(len(pairs)), "GIT_TERMINAL_PROMPT": "0"}
+    for n, (key, value) in enumerate(pairs):
+        env[f"GIT_CONFIG_KEY_{n}"] = key
+        env[f"GIT_CONFIG_VALUE_{n}"] = value
+    return env
+
+
+def hardened(path: Path | str) -> git.Repo:
+    """A repository handle whose every git command runs without hooks or fsmonitor."""
+    repo = git.Repo(path)
+    repo.git.update_environment(**config_env(HARDENING))
+    return repo
+
+
+def push_env(url: str, token: str) -> dict[str, str]:
+    """The environment of one push: the token as an auth header for that remote's host only."""
+    host = re.match(r"(https?://[^/]+/)", _strip_userinfo(url))
+    prefix = host.group(1) if host else "https://github.com/"
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return config_env((*HARDENING, (f"http.{prefix}.extraheader", f"AUTHORIZATION: basic {basic}")))
+
+
+def _strip_userinfo(url: str) -> str:
+    return re.sub(r"^(\w+://)[^/@]+@", r"\1", url)
 
 
 def slug(text: str) -> str:
@@ -46,7 +96,7 @@ class Workspace:
 class Worktrees:
     def __init__(self, repo: Path, *, root: Path | None = None) -> None:
         try:
-            self._repo = git.Repo(repo)
+            self._repo = hardened(repo)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
             raise WorkspaceError(f"{repo} is not a git repository") from exc
         self.repo_path = Path(self._repo.working_tree_dir or repo).resolve()
@@ -173,13 +223,13 @@ class Worktrees:
     # -- changes in a worktree ----------------------------------------------------------------------
     def changed_files(self, path: Path, base: str) -> list[str]:
         """Paths changed in the worktree against ``base``: committed, staged, unstaged and new."""
-        tree = git.Repo(path)
+        tree = hardened(path)
         names = set(tree.git.diff("--name-only", base).splitlines())
         names |= set(tree.untracked_files)
         return sorted(n for n in names if n)
 
     def diff(self, path: Path, base: str) -> str:
-        tree = git.Repo(path)
+        tree = hardened(path)
         tree.git.add("--intent-to-add", "--all")  # so new files show in the diff
         return str(tree.git.diff(base, "--no-color", "--no-ext-diff"))
 
@@ -205,14 +255,14 @@ class Worktrees:
 
     def files(self, path: Path) -> list[str]:
         """Tracked and untracked (not ignored) files of a checkout."""
-        tree = git.Repo(path)
+        tree = hardened(path)
         listed = tree.git.ls_files("--cached", "--others", "--exclude-standard").splitlines()
         return sorted(set(listed))
 
     def blob_ids(self, path: Path) -> dict[str, str]:
         """Tracked file -> git blob id of its current content (modified files are re-hashed), so
         caches keyed on blob ids stay right for a dirty working tree."""
-        tree = git.Repo(path)
+        tree = hardened(path)
         blobs: dict[str, str] = {}
         for line in tree.git.ls_files("-s").splitlines():
             meta, _, rel = line.partition("\t")
@@ -227,7 +277,7 @@ class Worktrees:
 
     def recently_changed(self, path: Path, *, commits: int = 20) -> list[str]:
         """Files touched by the last ``commits`` commits, newest first."""
-        tree = git.Repo(path)
+        tree = hardened(path)
         try:
             out = tree.git.log(f"-{commits}", "--name-only", "--pretty=format:")
         except git.GitCommandError:
@@ -236,7 +286,7 @@ class Worktrees:
 
     def merge(self, path: Path, branch: str, message: str) -> list[str]:
         """Merge ``branch`` into the checkout at ``path``; on a conflict abort and return the files."""
-        tree = git.Repo(path)
+        tree = hardened(path)
         actor = f"{BOT_AUTHOR[0]} <{BOT_AUTHOR[1]}>"
         try:
             tree.git.merge(
@@ -244,12 +294,7 @@ class Worktrees:
                 "-m",
                 message,
                 branch,
-                env={
-                    "GIT_AUTHOR_NAME": BOT_AUTHOR[0],
-                    "GIT_AUTHOR_EMAIL": BOT_AUTHOR[1],
-                    "GIT_COMMITTER_NAME": BOT_AUTHOR[0],
-                    "GIT_COMMITTER_EMAIL": BOT_AUTHOR[1],
-                },
+                env=_AUTHOR_ENV,
             )
         except git.GitCommandError:
             conflicts = tree.git.diff("--name-only", "--diff-filter=U").splitlines()
@@ -257,13 +302,27 @@ class Worktrees:
             return conflicts or [f"merge of {branch} failed ({actor})"]
         return []
 
-    def push(self, commit: str, branch: str, *, remote: str = "origin") -> None:
+    def push(self, commit: str, branch: str, *, remote: str = "origin", token: str | None = None) -> None:
         """Publish ``commit`` as ``branch`` on ``remote``, forced: the bot's branches are its own,
-        and a re-run replaces what the last run published."""
+        and a re-run replaces what the last run published.
+
+        ``token``: the write credential, given to this one command in its environment (never
+        stored in ``.git/config`` or a credential helper, where model-written code could read it).
+        Call it only after validation has finished."""
+        env: Mapping[str, str] = {}
+        if token:
+            try:
+                url = str(self._repo.git.remote("get-url", remote)).strip()
+            except git.GitCommandError as exc:
+                raise WorkspaceError(f"no remote {remote!r}: {exc.stderr.strip() or exc}") from exc
+            env = push_env(url, token)
         try:
-            self._repo.git.push(remote, f"{commit}:refs/heads/{branch}", "--force")
+            self._repo.git.push(remote, f"{commit}:refs/heads/{branch}", "--force", env=dict(env))
         except git.GitCommandError as exc:
-            raise WorkspaceError(f"cannot push {branch} to {remote}: {exc.stderr.strip() or exc}") from exc
+            message = str(exc.stderr.strip() or exc)
+            if token:
+                message = message.replace(token, "***")
+            raise WorkspaceError(f"cannot push {branch} to {remote}: {message}") from None
 
     def bundle(self, dest: Path, branch: str, *, exclude: str) -> bool:
         """Write ``branch``'s commits not in ``exclude`` to a git bundle; False when there are none."""
@@ -286,26 +345,35 @@ class Worktrees:
         return self.resolve(into)
 
     def head(self, path: Path) -> str:
-        return str(git.Repo(path).head.commit.hexsha)
+        return str(hardened(path).git.rev_parse("HEAD")).strip()
 
     def reset(self, path: Path) -> None:
         """Throw away uncommitted changes: the next attempt starts from the branch's last commit."""
-        tree = git.Repo(path)
+        tree = hardened(path)
         tree.git.reset("--hard", "--quiet")
         tree.git.clean("-fdq")
 
     def commit(self, path: Path, message: str) -> str:
-        tree = git.Repo(path)
-        tree.git.add("--all")
-        if not tree.is_dirty(index=True, working_tree=False, untracked_files=False):
-            return tree.head.commit.hexsha
-        actor = git.Actor(*BOT_AUTHOR)
-        return tree.index.commit(message, author=actor, committer=actor).hexsha
+        return commit_all(hardened(path), message)
+
+
+def commit_all(tree: git.Repo, message: str) -> str:
+    """Commit everything in the checkout with plumbing: no hook runs, and the message goes to this
+    command alone (porcelain and GitPython write a ``COMMIT_EDITMSG`` parallel items would share)."""
+    tree.git.add("--all")
+    head = str(tree.git.rev_parse("--verify", "--quiet", "HEAD", with_exceptions=False)).strip()
+    written = str(tree.git.write_tree()).strip()
+    if head and written == str(tree.git.rev_parse(f"{head}^{{tree}}")).strip():
+        return head
+    parents = ("-p", head) if head else ()
+    new = str(tree.git.commit_tree(written, *parents, "-m", message, env=_AUTHOR_ENV)).strip()
+    tree.git.update_ref(
+        "-m", f"commit: {message.splitlines()[0] if message else ''}", "HEAD", new, *((head,) if head else ())
+    )
+    return new
 
 
 def init_repository(path: Path, message: str) -> str:
     """A new repository holding what is at ``path``, committed on ``main`` (the demo's sample)."""
-    repo = git.Repo.init(path, initial_branch="main")
-    repo.git.add("--all")
-    actor = git.Actor(*BOT_AUTHOR)
-    return repo.index.commit(message, author=actor, committer=actor).hexsha
+    git.Repo.init(path, initial_branch="main")
+    return commit_all(hardened(path), message)
