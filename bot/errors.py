@@ -10,6 +10,7 @@ and never catches ``BudgetExceeded`` or ``ScriptError``.
     ├── PricingError               no price known for a model, or a price that cannot be computed
     ├── ProviderError              one call to one provider failed
     │   ├── ProviderUnavailable    timeout, connection failure, 5xx: transient, retried
+    │   │   └── DeadlineExceeded   no whole answer within the call's overall deadline
     │   ├── RateLimited            429; carries retry_after seconds when the server sent one
     │   ├── ProviderRejected       any other 4xx: the request itself is wrong, never retried
     │   └── MalformedResponse      the server answered, but not with a usable body
@@ -70,6 +71,10 @@ class ProviderError(BotError):
 
 class ProviderUnavailable(ProviderError):
     pass
+
+
+class DeadlineExceeded(ProviderUnavailable):
+    """The call's overall deadline passed (a slow or dripping answer); it may have been billed."""
 
 
 class RateLimited(ProviderError):
