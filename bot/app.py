@@ -47,6 +47,7 @@ from bot.validation.pipeline import Settings
 from bot.validation.validate import Change, test_files_in, validate
 from bot.validation.verdict import StageResult, ValidationVerdict
 from bot.workspace.paths import DEFAULT_DENY
+from bot.workspace.sandbox import SandboxPolicy, policy_from
 from bot.workspace.worktrees import Worktrees
 from bot.workspace.worktrees import slug as slug_of
 
@@ -77,8 +78,21 @@ def build_provider(cfg: ProviderConfig, *, env: Mapping[str, str], root: Path) -
 
 
 def open_ledger(config: Config, *, root: Path) -> Ledger:
+    return Ledger(ledger_path(config, root=root))
+
+
+def ledger_path(config: Config, *, root: Path) -> Path:
     path = Path(config.ledger.path)
-    return Ledger(path if path.is_absolute() else root / path)
+    return path if path.is_absolute() else root / path
+
+
+def sandbox_for(config: Config | None, *, root: Path) -> SandboxPolicy:
+    """The sandbox validation runs in: the config's, with the ledger (and its journal) hidden."""
+    if config is None:
+        return SandboxPolicy()
+    ledger = ledger_path(config, root=root)
+    hidden = [ledger, *(ledger.with_name(ledger.name + s) for s in ("-wal", "-shm", "-journal"))]
+    return policy_from(config.validation.sandbox, hidden=hidden)
 
 
 SKIP_TIERS_ENV = "MILESTONE_BOT_SKIP_TIERS"  # e.g. "local": set by workflows when `runner check` fails
@@ -159,6 +173,7 @@ async def validate_working_tree(
         timeout_s=validation.timeout_s if validation else 900.0,
         secrets=tuple(validation.secret_env) if validation else (),
         run_all=run_all,
+        sandbox=sandbox_for(config, root=root),
     )
     base_dir = trees.detached(f"validate-{base[:12]}", base)
     try:
@@ -221,7 +236,8 @@ async def run_milestone(
     ledger = open_ledger(config, root=root)
     router, guard = build_router(config, ledger=ledger, root=root, env=env, sleep=sleep)
     validation = config.validation
-    settings = Settings(timeout_s=validation.timeout_s, secrets=tuple(validation.secret_env))
+    sandbox = sandbox_for(config, root=root)
+    settings = Settings(timeout_s=validation.timeout_s, secrets=tuple(validation.secret_env), sandbox=sandbox)
     tools = toolchain(root, validation)
     runner = ItemRunner(
         router=router,
@@ -562,7 +578,8 @@ async def publish_artifacts(
             results[outcome.id] = ItemResult(item, attempts, outcome.reason, verdict)
     worked = dataclasses.replace(checklist, items=tuple(items[i.id] for i in checklist.items))
     validation = config.validation
-    settings = Settings(timeout_s=validation.timeout_s, secrets=tuple(validation.secret_env))
+    sandbox = sandbox_for(config, root=trees.repo_path)
+    settings = Settings(timeout_s=validation.timeout_s, secrets=tuple(validation.secret_env), sandbox=sandbox)
 
     async def no_models(item: Item, on: str) -> Item:
         # The publish job runs no model-written code beyond re-validation: a conflict fails the item.

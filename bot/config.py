@@ -188,6 +188,19 @@ class Concurrency(_Strict):
     parallel: int = Field(default=4, ge=1, le=64)
 
 
+class SandboxSettings(_Strict):
+    """How repository code is isolated (bot/workspace/sandbox.py). ``required``: no sandbox on the
+    host means no validation; ``best-effort``: unsandboxed when the host cannot isolate; ``off``:
+    never isolated. The last two are said in every report."""
+
+    isolation: Literal["required", "best-effort", "off"] = "required"
+    network: bool = False  # loopback only unless a test suite needs the network
+    pass_env: list[str] = Field(default_factory=list)  # more variables (globs) commands may see
+    hidden: list[str] = Field(default_factory=list)  # more paths commands may not read
+    readable: list[str] = Field(default_factory=list)  # folders shown read-only though hidden
+    uid: int = Field(default=65534, ge=1)  # who commands run as when the bot runs as root
+
+
 class Validation(_Strict):
     """Commands (argv lists, never shell strings) per stage; empty means detect per ecosystem."""
 
@@ -202,6 +215,7 @@ class Validation(_Strict):
     # Paths models may not edit (globs; * crosses /). None: the built-in list of CI workflows,
     # lockfiles and secrets-looking files (bot/workspace/paths.py).
     deny_paths: list[str] | None = None
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
 
 class ContextSettings(_Strict):

@@ -256,7 +256,8 @@ class Router:
             # again, so later reservations hold the limits. One billing far above what was
             # reserved is misreporting: that provider is not called again in this run.
             note = f"usage above the reserved worst case (${worst}); charged in full"
-            slot.estimate_factor = max(slot.estimate_factor, cost / base if base > 0 else Decimal(OVERRUN_LIMIT))
+            corrected = cost / base if base > 0 else Decimal(OVERRUN_LIMIT)
+            slot.estimate_factor = max(slot.estimate_factor, corrected)
             if base <= 0 or cost > worst * OVERRUN_LIMIT:
                 slot.disabled = (
                     f"reported usage costing ${cost}, over {OVERRUN_LIMIT}x the ${worst} worst case "

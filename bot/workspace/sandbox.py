@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from bot.config import SandboxSettings
 from bot.errors import SandboxUnavailable
 
 Isolation = Literal["required", "best-effort", "off"]
@@ -94,6 +95,19 @@ class SandboxPolicy:
     readable: tuple[Path, ...] = ()  # folders to show read-only although under a hidden one
     uid: int = NOBODY  # the uid commands run as when the bot is root
     gid: int = NOBODY
+
+
+def policy_from(settings: SandboxSettings, *, hidden: Iterable[Path] = ()) -> SandboxPolicy:
+    """The policy the config asks for, hiding ``hidden`` (the ledger, the config) besides."""
+    return SandboxPolicy(
+        isolation=settings.isolation,
+        network=settings.network,
+        pass_env=tuple(settings.pass_env),
+        hidden=(*(Path(p) for p in settings.hidden), *hidden),
+        readable=tuple(Path(p) for p in settings.readable),
+        uid=settings.uid,
+        gid=settings.uid,
+    )
 
 
 @dataclass(frozen=True)
