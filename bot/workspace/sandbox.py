@@ -25,12 +25,11 @@ import functools
 import os
 import re
 import shutil
-import stat
 import struct
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -358,26 +357,36 @@ def _acl(mode: int, uid: int, perm: int) -> bytes:
     return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
 
 
-def _walk(path: Path) -> Iterator[tuple[str, bool]]:
-    yield str(path), True
-    for top, dirs, files in os.walk(path):
-        for name in dirs:
-            yield os.path.join(top, name), True
-        for name in files:
-            yield os.path.join(top, name), False
+def _grant_tree(folder: str, uid: int, dir_acl: bytes) -> None:
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_symlink():
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name == ".git":
+                    continue  # mounted read-only in the sandbox anyway; a checkout's objects are many
+                _grant_one(entry.path, uid, True, dir_acl)
+                _grant_tree(entry.path, uid, dir_acl)
+            else:
+                _grant_one(entry.path, uid, False, dir_acl)
+
+
+def _grant_one(path: str, uid: int, is_dir: bool, dir_acl: bytes) -> None:
+    mode = os.lstat(path).st_mode
+    perm = 7 if is_dir or mode & 0o100 else 6
+    os.setxattr(path, "system.posix_acl_access", _acl(mode, uid, perm), follow_symlinks=False)
+    if is_dir:
+        os.setxattr(path, "system.posix_acl_default", dir_acl, follow_symlinks=False)
 
 
 def grant_write(path: Path, uid: int) -> None:
     """Let ``uid`` read and write ``path`` and everything under it, and what is created there later
-    (default ACLs), without changing owners: git keeps trusting the worktree."""
-    for item, is_dir in _walk(path):
-        st = os.lstat(item)
-        if stat.S_ISLNK(st.st_mode):
-            continue
-        perm = 7 if is_dir else (7 if st.st_mode & 0o100 else 6)
-        os.setxattr(item, "system.posix_acl_access", _acl(st.st_mode, uid, perm), follow_symlinks=False)
-        if is_dir:
-            os.setxattr(item, "system.posix_acl_default", _acl(0o755, uid, 7), follow_symlinks=False)
+    (default ACLs), without changing owners (git keeps trusting the worktree) or modes (the
+    executable bit is part of a commit). Every run: a file git wrote since has a masked ACL."""
+    dir_acl = _acl(0o755, uid, 7)
+    _grant_one(str(path), uid, path.is_dir(), dir_acl)
+    if path.is_dir():
+        _grant_tree(str(path), uid, dir_acl)
 
 
 # -- the launch ------------------------------------------------------------------------------------
