@@ -265,6 +265,14 @@ def sanitize_git_config(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _is_dir(path: Path) -> bool:
+    """Like ``Path.is_dir``, but a folder this user may not look into is simply not there."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def _under(path: Path, folders: Iterable[Path]) -> bool:
     return any(path == f or f in path.parents for f in folders)
 
@@ -310,12 +318,12 @@ def toolchains(host_env: Mapping[str, str]) -> tuple[list[Path], dict[str, str],
     env: dict[str, str] = {}
     for rel, var in TOOL_HOMES.items():
         folder = Path(host_env.get(var, "")) if var and host_env.get(var) else home / rel
-        if folder.is_dir():
+        if _is_dir(folder):
             shown.append(folder)
             if var:
                 env[var] = str(folder)
     for entry in host_env.get("PATH", "").split(os.pathsep):
-        if entry and Path(entry).is_absolute() and Path(entry).is_dir():
+        if entry and Path(entry).is_absolute() and _is_dir(Path(entry)):
             shown.append(Path(entry).parent if Path(entry).name == "bin" else Path(entry))
     secrets = [home / s for s in TOOL_SECRETS]
     secrets += [
