@@ -86,6 +86,8 @@ async def run_check(check: Check, *, cwd: Path, settings: Settings, args: Sequen
 def stage_from(name: str, run: CheckRun, *, note: str = "") -> StageResult:
     if run.result.timed_out:
         note = note or f"timed out after {run.result.duration_s:.0f}s"
+    if run.result.isolation.startswith("UNSANDBOXED"):  # every report says so
+        note = f"{note}; {run.result.isolation}" if note else run.result.isolation
     return StageResult(
         name,
         "passed" if run.result.ok else "failed",

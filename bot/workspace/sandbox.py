@@ -287,13 +287,22 @@ def _existing(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def interpreter_dirs(argv0: str) -> list[Path]:
-    """The bot's interpreter and, for a command like ``/project/.venv/bin/python``, its venv."""
+def interpreter_dirs(argv0: str, env: Mapping[str, str]) -> list[Path]:
+    """The bot's interpreter and the command's: for ``/project/.venv/bin/python`` (or ``python``
+    on a PATH the caller gave, or the ``VIRTUAL_ENV`` it names) that venv, read-only."""
     dirs = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)]
-    exe = shutil.which(argv0) if os.sep not in argv0 else argv0
-    if exe:
-        binary = Path(exe).absolute()
-        dirs.append(binary.parent.parent if binary.parent.name in ("bin", "Scripts") else binary.parent)
+    exe = shutil.which(argv0, path=env.get("PATH")) if os.sep not in argv0 else argv0
+    for found in (exe, shutil.which(argv0) if os.sep not in argv0 else None):
+        if found:
+            binary = Path(found).absolute()
+            dirs.append(binary.parent.parent if binary.parent.name in ("bin", "Scripts") else binary.parent)
+    if env.get("VIRTUAL_ENV"):
+        dirs.append(Path(env["VIRTUAL_ENV"]))
+    for entry in env.get("PATH", "").split(os.pathsep):
+        if entry and Path(entry).is_absolute():
+            # A bin folder's parent holds what its programs load (a venv's lib, a node's modules);
+            # the entry itself stays for when the parent may not be shown.
+            dirs += [Path(entry), Path(entry).parent] if Path(entry).name == "bin" else [Path(entry)]
     return dirs
 
 
@@ -474,11 +483,14 @@ def _bwrap_launch(
     args += ["--bind", str(tmp), "/tmp"]  # noqa: S108 - the private temp folder, bound over /tmp
     covered = [*hide, Path("/tmp")]  # noqa: S108 - mounted over: mount points there need parents
     tools, tool_env, tool_secrets = toolchains(host_env)
-    shown = [*interpreter_dirs(argv[0]), *tools, *policy.readable]
+    shown = [*interpreter_dirs(argv[0], env), *tools, *policy.readable]
     if common is not None:
         shown.append(common)
-    for path in _existing(shown):
-        if _under(path, covered) and not _under(path, rw):
+    # Never a folder that would show a hidden one again (the parent of a PATH entry like ~/bin).
+    visible = [p for p in _existing(shown) if not any(p == h or p in h.parents for h in hide)]
+    bound = [p for p in visible if _under(p, covered) and not _under(p, rw)]
+    for path in bound:
+        if not any(other in path.parents for other in bound):  # else inside one bound already
             args += [*_parents(path, covered), "--ro-bind", str(path), str(path)]
     for path in rw:
         args += [*_parents(path, covered), "--bind", str(path), str(path)]
