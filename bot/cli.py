@@ -19,7 +19,7 @@ from bot.errors import BotError, ConfigError
 from bot.report.cost import render_json, render_text
 
 if TYPE_CHECKING:
-    from bot.app import RunOutcome
+    from bot.execution.run import RunOutcome
 
 EXIT_INVALID_CONFIG = 2
 
@@ -70,7 +70,7 @@ def _cost(args: argparse.Namespace) -> int:
         return 0
     ledger = Ledger(path)
     calls = ledger.calls(Scope(run_id=args.run, since=args.since))
-    from bot.app import cost_summary
+    from bot.execution.services import cost_summary
 
     summary = cost_summary(config, calls)
     print(render_json(summary) if args.json else render_text(summary))
@@ -91,7 +91,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.app import validate_working_tree
+    from bot.execution.run import validate_working_tree
 
     repo = Path(args.repo)
     config_path = Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH
@@ -152,7 +152,7 @@ def _run_with_view(
     """A run with its progress shown: a live table on a terminal, plain lines otherwise."""
     import asyncio
 
-    from bot.app import run_milestone
+    from bot.execution.run import run_milestone
     from bot.report.live import TerminalProgress
     from bot.report.progress import Board
 
@@ -202,7 +202,8 @@ def _fix(args: argparse.Namespace) -> int:
     import secrets
     import shlex
 
-    from bot.app import plan_issue, save_checklist
+    from bot.execution.plan import plan_issue
+    from bot.execution.run import save_checklist
     from bot.planning.planner import plan_red_build
     from bot.workspace import proc
 
@@ -334,9 +335,11 @@ def _plan(args: argparse.Namespace) -> int:
     import json
     import os
 
-    from bot.app import ActionsEnv, build_gateway, plan_source, save_checklist
+    from bot.app import ActionsEnv, build_gateway
     from bot.events.sources import resolve
     from bot.execution.fanout import matrix
+    from bot.execution.plan import plan_source
+    from bot.execution.run import save_checklist
     from bot.planning.checklist_file import parse
 
     repo = Path(args.repo).resolve()
@@ -365,7 +368,7 @@ def _work(args: argparse.Namespace) -> int:
     import asyncio
     import os
 
-    from bot.app import work_items
+    from bot.execution.jobs import work_items
     from bot.planning.checklist_file import parse
 
     repo = Path(args.repo).resolve()

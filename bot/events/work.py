@@ -17,12 +17,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.app import build_router, open_ledger, plan_source, run_milestone
 from bot.budget.ledger import Scope
 from bot.config import Config
 from bot.domain import CallScope, Checklist, Item, ItemStatus, Purpose
 from bot.errors import BotError, WorkspaceError
 from bot.events.handler import RunRequest, RunResult
+from bot.execution.fanout import ready
+from bot.execution.jobs import publish_artifacts
+from bot.execution.plan import plan_source
+from bot.execution.run import run_milestone
+from bot.execution.services import build_router, open_ledger
 from bot.github.bodies import pr_body, pr_title, progress_body
 from bot.github.gateway import GitHubGateway, marker
 from bot.models.base import ChatRequest, Message
@@ -355,8 +359,6 @@ async def publish_fanout(
 ) -> Published:
     """The publish job: integrate the work jobs' artifacts, re-validate, push, open or update the PR
     with the combined cost table, finish the check run, update the progress comment."""
-    from bot.app import publish_artifacts
-    from bot.execution.fanout import ready
 
     request = read_request(folder)
     trees = Worktrees(repo)
