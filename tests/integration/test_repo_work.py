@@ -150,8 +150,8 @@ async def test_a_killed_run_is_continued_by_the_next_without_paying_twice(tmp_pa
     import time
 
     from bot.budget.ledger import Ledger, Scope
-    from bot.planning.checklist_file import parse
     from bot.github.bodies import checklist_text
+    from bot.planning.checklist_file import parse
     from bot.testing.github_server import BOT_LOGIN
 
     repo, config = setup(tmp_path, [
@@ -160,7 +160,9 @@ async def test_a_killed_run_is_continued_by_the_next_without_paying_twice(tmp_pa
         {"match": {"item": "add-neg", "purpose": "test"}, "reply": NEG_HANGS},
     ])  # fmt: skip
     bare = tmp_path / "origin.git"
-    subprocess.run(["git", "-C", str(repo), "push", "-q", "origin", "main", "main:milestone-bot/issue-1"], check=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "push", "-q", "origin", "main", "main:milestone-bot/issue-1"], check=True
+    )
     toml = tmp_path / "bot.toml"
     toml.write_text(
         f'[routing]\npreset = "single-model"\nmax_attempts = 1\n[ledger]\npath = "{tmp_path}/l.sqlite"\n'
@@ -178,7 +180,9 @@ async def test_a_killed_run_is_continued_by_the_next_without_paying_twice(tmp_pa
             while time.monotonic() < deadline:  # until add-sub is done and saved
                 done = subprocess.run(["git", "-C", str(bare), "rev-parse", "--verify", "--quiet",
                                        "milestone-bot-items/issue-1/add-sub"], capture_output=True)  # fmt: skip
-                comments = [c["body"] for c in sim.comments_on(issue) if "milestone-bot:checklist" in c["body"]]
+                comments = [
+                    c["body"] for c in sim.comments_on(issue) if "milestone-bot:checklist" in c["body"]
+                ]
                 if done.returncode == 0 and comments and "- [x]" in comments[-1]:
                     break
                 assert child.poll() is None, "the first run ended on its own"
