@@ -238,7 +238,7 @@ async def test_red_team_finds_nothing_changes_nothing_and_ends(bot_state: Bot) -
     assert result.sandboxed, result.isolation
     # No process outlives the command, and a daemon holding the pipe did not keep it waiting.
     assert _daemons(bot_state.daemon_token) == []
-    assert elapsed < 30, elapsed
+    assert elapsed < 20, elapsed  # its daemons would print for 30 s
     if os.geteuid() == 0:  # as root, the command still runs as an unprivileged uid, without capabilities
         assert "UID 0 " not in result.output and "CAPS 0000000000000000" in result.output, result.output
 

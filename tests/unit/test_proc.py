@@ -107,3 +107,31 @@ async def test_missing_command_is_a_result_not_a_crash(tmp_path: Path) -> None:
 def test_output_cap_keeps_head_and_tail() -> None:
     text = cap_output(("a" * 1000 + "MIDDLE" + "z" * 1000).encode(), 200)
     assert text.startswith("a" * 100) and text.endswith("z" * 100) and "MIDDLE" not in text and "cut" in text
+
+
+async def test_a_daemon_holding_the_pipe_never_keeps_a_finished_command_waiting(tmp_path: Path) -> None:
+    """Even unsandboxed: the command's exit is watched apart from its output, and after it a
+    leftover holder of the pipe gets a short drain, not the whole timeout."""
+    code = (
+        "import os, sys, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    for _ in range(100):\n"
+        "        print('daemon', flush=True); time.sleep(0.1)\n"
+        "    os._exit(0)\n"
+        "print('parent done', flush=True)\n"
+    )
+    started = time.monotonic()
+    result = await run(
+        [sys.executable, "-c", code], cwd=tmp_path, root=tmp_path, timeout_s=60, sandbox=UNSANDBOXED, drain_s=1.0
+    )
+    assert time.monotonic() - started < 8
+    assert result.ok and not result.timed_out and "parent done" in result.output
+    assert "held the output open" in result.output
+
+
+async def test_output_is_capped_in_bounded_memory(tmp_path: Path) -> None:
+    code = "import sys\nfor i in range(200_000):\n    sys.stdout.write(f'line {i}\\n')\nprint('THE END')\n"
+    result = await run([sys.executable, "-c", code], cwd=tmp_path, root=tmp_path, timeout_s=60, cap=2_000)
+    assert result.ok and len(result.output) < 2_200
+    assert result.output.startswith("line 0") and "THE END" in result.output and "cut" in result.output
