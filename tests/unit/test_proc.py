@@ -123,7 +123,12 @@ async def test_a_daemon_holding_the_pipe_never_keeps_a_finished_command_waiting(
     )
     started = time.monotonic()
     result = await run(
-        [sys.executable, "-c", code], cwd=tmp_path, root=tmp_path, timeout_s=60, sandbox=UNSANDBOXED, drain_s=1.0
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        root=tmp_path,
+        timeout_s=60,
+        sandbox=UNSANDBOXED,
+        drain_s=1.0,
     )
     assert time.monotonic() - started < 8
     assert result.ok and not result.timed_out and "parent done" in result.output
