@@ -513,7 +513,10 @@ def _bwrap_launch(
         args += ["--ro-bind", str(dot_git), str(dot_git)]
     if common is not None:  # after the binds above, which would cover it
         args += _clean_git_config(common, gitconf, covered)
-    args += _hide(_existing([*policy.hidden, *tool_secrets]))  # last: nothing above shows them again
+    # Last, so nothing bound above shows them again: what is hidden inside a writable folder (the
+    # bot's folder and other worktrees when the command runs in the main checkout), the ledger...
+    inside = [h for h in hide if _under(h, rw) and h not in rw]
+    args += _hide(_existing([*inside, *policy.hidden, *tool_secrets]))
     args += ["--chdir", str(cwd.resolve())]
     inner = {**tool_env, **env}
     inner.update({"HOME": "/tmp/home", "TMPDIR": "/tmp", "USER": "sandbox"})  # noqa: S108

@@ -96,3 +96,31 @@ def test_a_path_entry_never_shows_a_hidden_home_again(tmp_path: Path) -> None:
 
             shutil.rmtree(plan.scratch)
     assert sandbox.probe().isolated
+
+
+@pytest.mark.skipif(not probe().isolated, reason=f"no sandbox on this host: {probe().reason}")
+async def test_in_the_main_checkout_the_bots_folder_stays_hidden(tmp_path: Path) -> None:
+    """``milestone-bot validate`` runs in the main checkout itself: the ledger and the items'
+    worktrees under ``.milestone-bot`` are still out of reach, whatever the config says."""
+    from bot.workspace.worktrees import Worktrees
+    from tests.integration.sample import PYTHON_PROJECT, make_repo
+
+    repo = make_repo(tmp_path / "repo", PYTHON_PROJECT)
+    item = Worktrees(repo).create("run", "item", "HEAD").path
+    (repo / ".milestone-bot" / "ledger.sqlite").write_text("ledger rows\n")
+    code = (
+        "import os, sys\n"
+        "for p in sys.argv[1:]:\n"
+        "    try:\n"
+        "        print(p, os.listdir(p) if os.path.isdir(p) else open(p).read())\n"
+        "        open(os.path.join(p, 'x') if os.path.isdir(p) else p, 'a').write('x')\n"
+        "        print('WROTE', p)\n"
+        "    except OSError as exc:\n"
+        "        print('blocked', p, exc.errno)\n"
+    )
+    targets = [str(repo / ".milestone-bot" / "ledger.sqlite"), str(item)]
+    result = await proc.run([sys.executable, "-c", code, *targets], cwd=repo, root=repo, timeout_s=30)
+    assert result.ok, result.output
+    assert "ledger rows" not in result.output and "WROTE" not in result.output, result.output
+    assert (repo / ".milestone-bot" / "ledger.sqlite").read_text() == "ledger rows\n"
+    assert not (item / "x").exists()
