@@ -19,17 +19,12 @@ running unsandboxed.
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import functools
 import os
-import re
 import shutil
-import struct
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +32,15 @@ from typing import Literal
 
 from bot.config import SandboxSettings
 from bot.errors import SandboxUnavailable
+from bot.workspace.acl import grant_write
+from bot.workspace.view import (
+    existing,
+    hidden_paths,
+    interpreter_dirs,
+    sanitize_git_config,
+    toolchains,
+    under,
+)
 
 Isolation = Literal["required", "best-effort", "off"]
 Backend = Literal["bwrap-setpriv", "bwrap-userns", "none"]
@@ -69,19 +73,6 @@ ENV_ALLOW = (
     "CARGO_HOME",
     "RUSTUP_HOME",
 )
-
-# Folders that hold other users' and the runner's state: sockets (ssh-agent, docker), credential
-# files (~/.git-credentials, ~/.netrc, ~/.ssh), the runner's own files and its command files.
-DEFAULT_HIDDEN = ("/home", "/root", "/run", "/var/run", "/var/tmp", "/var/lib/docker", "/mnt", "/media")  # noqa: S108
-RUNNER_FILE_VARS = (
-    "GITHUB_ENV",
-    "GITHUB_OUTPUT",
-    "GITHUB_PATH",
-    "GITHUB_STATE",
-    "GITHUB_STEP_SUMMARY",
-    "GITHUB_EVENT_PATH",
-)
-RUNNER_DIR_VARS = ("RUNNER_TEMP", "HOME", "XDG_RUNTIME_DIR", "RUNNER_WORKSPACE")
 
 
 @dataclass(frozen=True)
@@ -220,206 +211,6 @@ def _drop(setpriv: str, uid: int, gid: int) -> list[str]:
     ]
 
 
-# -- the file system view ---------------------------------------------------------------------------
-def git_dirs(root: Path) -> tuple[Path | None, Path | None]:
-    """(this checkout's git dir, the repository's common git dir) of a worktree or a checkout."""
-    dot = root / ".git"
-    if dot.is_dir():
-        return dot, dot
-    if not dot.is_file():
-        return None, None
-    match = re.match(r"gitdir:\s*(.+)", dot.read_text(encoding="utf-8", errors="replace").strip())
-    if not match:
-        return None, None
-    gitdir = (root / match.group(1).strip()).resolve()
-    common_file = gitdir / "commondir"
-    common = (gitdir / common_file.read_text().strip()).resolve() if common_file.is_file() else gitdir
-    return gitdir, common
-
-
-def other_worktrees(common: Path, mine: Path) -> list[Path]:
-    out = []
-    for gitdir_file in (common / "worktrees").glob("*/gitdir"):
-        with contextlib.suppress(OSError):
-            path = Path(gitdir_file.read_text().strip()).parent.resolve()
-            if path != mine:
-                out.append(path)
-    return out
-
-
-_SECRET_KEY = re.compile(r"^\s*(extraheader|password|token|helper|sshcommand|askpass)\s*=", re.IGNORECASE)
-_USERINFO = re.compile(r"(\w+://)[^/@\s]+@")
-
-
-def sanitize_git_config(text: str) -> str:
-    """A git config without credentials: no credential sections, no auth headers, no user:token@ in
-    URLs (the publish step or actions/checkout may have put one there)."""
-    out = []
-    skipping = False
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("["):
-            skipping = stripped.lower().startswith("[credential")
-        if skipping or _SECRET_KEY.match(stripped):
-            continue
-        out.append(_USERINFO.sub(r"\1", line))
-    return "\n".join(out) + "\n"
-
-
-def _is_dir(path: Path) -> bool:
-    """Like ``Path.is_dir``, but a folder this user may not look into is simply not there."""
-    try:
-        return path.is_dir()
-    except OSError:
-        return False
-
-
-def _under(path: Path, folders: Iterable[Path]) -> bool:
-    return any(path == f or f in path.parents for f in folders)
-
-
-def _existing(paths: Iterable[Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        with contextlib.suppress(OSError):
-            real = p.resolve()
-            if real.exists() and real not in out:
-                out.append(real)
-    return out
-
-
-def interpreter_dirs(argv0: str, env: Mapping[str, str]) -> list[Path]:
-    """The bot's interpreter and the command's: for ``/project/.venv/bin/python`` (or ``python``
-    on a PATH the caller gave, or the ``VIRTUAL_ENV`` it names) that venv, read-only."""
-    dirs = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)]
-    exe = shutil.which(argv0, path=env.get("PATH")) if os.sep not in argv0 else argv0
-    for found in (exe, shutil.which(argv0) if os.sep not in argv0 else None):
-        if found:
-            binary = Path(found).absolute()
-            dirs.append(binary.parent.parent if binary.parent.name in ("bin", "Scripts") else binary.parent)
-    if env.get("VIRTUAL_ENV"):
-        dirs.append(Path(env["VIRTUAL_ENV"]))
-    for entry in env.get("PATH", "").split(os.pathsep):
-        if entry and Path(entry).is_absolute():
-            # A bin folder's parent holds what its programs load (a venv's lib, a node's modules);
-            # the entry itself stays for when the parent may not be shown.
-            dirs += [Path(entry), Path(entry).parent] if Path(entry).name == "bin" else [Path(entry)]
-    return dirs
-
-
-# Toolchains installed in a home folder (rustup, pyenv, go, nvm, uv), shown read-only, with the
-# variable that tells them where they are now that HOME is the sandbox's.
-TOOL_HOMES = {
-    ".cargo": "CARGO_HOME",
-    ".rustup": "RUSTUP_HOME",
-    ".pyenv": "PYENV_ROOT",
-    "go": "GOPATH",
-    ".nvm": "NVM_DIR",
-    ".local/share/uv": "",
-}
-# Credentials that live inside those toolchain folders.
-TOOL_SECRETS = (".cargo/credentials", ".cargo/credentials.toml")
-
-
-def toolchains(host_env: Mapping[str, str]) -> tuple[list[Path], dict[str, str], list[Path]]:
-    """(folders to show, variables to set, secret files to hide) for toolchains on PATH or in HOME."""
-    home = Path(host_env.get("HOME", "/nonexistent"))
-    shown: list[Path] = []
-    env: dict[str, str] = {}
-    for rel, var in TOOL_HOMES.items():
-        folder = Path(host_env.get(var, "")) if var and host_env.get(var) else home / rel
-        if _is_dir(folder):
-            shown.append(folder)
-            if var:
-                env[var] = str(folder)
-    for entry in host_env.get("PATH", "").split(os.pathsep):
-        if entry and Path(entry).is_absolute() and _is_dir(Path(entry)):
-            shown.append(Path(entry).parent if Path(entry).name == "bin" else Path(entry))
-    secrets = [home / s for s in TOOL_SECRETS]
-    secrets += [
-        Path(env[v]) / n for v in ("CARGO_HOME",) if v in env for n in ("credentials", "credentials.toml")
-    ]
-    return shown, env, secrets
-
-
-def hidden_paths(root: Path, policy: SandboxPolicy, env: Mapping[str, str]) -> tuple[list[Path], Path | None]:
-    """(folders and files to hide, the main checkout's git dir to show read-only)."""
-    hide = [Path(p) for p in DEFAULT_HIDDEN]
-    hide += [Path(env[v]).parent for v in RUNNER_FILE_VARS if env.get(v)]
-    hide += [Path(env[v]) for v in RUNNER_DIR_VARS if env.get(v)]
-    _, common = git_dirs(root)
-    if common is not None:
-        main = common.parent
-        if main != root:
-            hide.append(main)  # the main checkout: its config, ledger, the bot's own files
-        hide += other_worktrees(common, root)
-    hide.append(root / ".milestone-bot")
-    hide += list(policy.hidden)
-    return _existing(hide), common
-
-
-# -- granting the unprivileged uid its writable paths (root only) -----------------------------------
-_ACL_USER_OBJ, _ACL_USER, _ACL_GROUP_OBJ, _ACL_MASK, _ACL_OTHER = 0x01, 0x02, 0x04, 0x10, 0x20
-_ACL_UNDEFINED = 0xFFFFFFFF
-
-
-def _acl(mode: int, uid: int, perm: int) -> bytes:
-    owner, group, other = (mode >> 6) & 7, (mode >> 3) & 7, mode & 7
-    entries = [
-        (_ACL_USER_OBJ, owner, _ACL_UNDEFINED),
-        (_ACL_USER, perm, uid),
-        (_ACL_GROUP_OBJ, group, _ACL_UNDEFINED),
-        (_ACL_MASK, group | perm, _ACL_UNDEFINED),
-        (_ACL_OTHER, other, _ACL_UNDEFINED),
-    ]
-    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
-
-
-_STAMP = "user.milestone-bot.granted"  # when the tree was last opened to the uid (ns since epoch)
-
-
-def _grant_tree(folder: str, uid: int, dir_acl: bytes, since: int) -> None:
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_symlink():
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name == ".git":
-                    continue  # mounted read-only in the sandbox anyway; a checkout's objects are many
-                _grant_one(entry.path, uid, True, dir_acl, since)
-                _grant_tree(entry.path, uid, dir_acl, since)
-            else:
-                _grant_one(entry.path, uid, False, dir_acl, since)
-
-
-def _grant_one(path: str, uid: int, is_dir: bool, dir_acl: bytes, since: int = 0) -> None:
-    st = os.lstat(path)
-    if st.st_ctime_ns < since:
-        return  # unchanged since the last grant: its ACL is still there (a change moves ctime)
-    perm = 7 if is_dir or st.st_mode & 0o100 else 6
-    os.setxattr(path, "system.posix_acl_access", _acl(st.st_mode, uid, perm), follow_symlinks=False)
-    if is_dir:
-        os.setxattr(path, "system.posix_acl_default", dir_acl, follow_symlinks=False)
-
-
-def grant_write(path: Path, uid: int) -> None:
-    """Let ``uid`` read and write ``path`` and everything under it, and what is created there later
-    (default ACLs), without changing owners (git keeps trusting the worktree) or modes (the
-    executable bit is part of a commit). A file git wrote since has a masked ACL, so every run
-    walks the tree, and sets the ACL of what changed since the last grant."""
-    dir_acl = _acl(0o755, uid, 7)
-    since = 0
-    if path.is_dir():
-        with contextlib.suppress(OSError, ValueError):
-            since = int(os.getxattr(path, _STAMP).decode())
-    started = time.time_ns() - 2_000_000_000  # file system timestamps are coarser than the clock
-    _grant_one(str(path), uid, path.is_dir(), dir_acl)
-    if path.is_dir():
-        _grant_tree(str(path), uid, dir_acl, since)
-        with contextlib.suppress(OSError):
-            os.setxattr(path, _STAMP, str(started).encode())
-
-
 # -- the launch ------------------------------------------------------------------------------------
 def launch(
     argv: Sequence[str],
@@ -474,7 +265,7 @@ def _bwrap_launch(
     bwrap = _bwrap()
     assert bwrap is not None  # probe found it
     root = root.resolve()
-    rw = _existing([root, *writable])
+    rw = existing([root, *writable])
     tmp, gitconf = scratch / "tmp", scratch / "git"
     home = tmp / "home"
     home.mkdir(parents=True)
@@ -487,7 +278,7 @@ def _bwrap_launch(
                 grant_write(path, policy.uid)
         except OSError as exc:
             backend, weaker = "bwrap-userns", f"cannot open the worktree to uid {policy.uid} ({exc})"
-    hide, common = hidden_paths(root, policy, host_env)
+    hide, common = hidden_paths(root, policy.hidden, host_env)
     args: list[str] = [bwrap]
     if backend == "bwrap-userns":
         args += ["--unshare-user", "--cap-drop", "ALL"]
@@ -501,8 +292,8 @@ def _bwrap_launch(
     if common is not None:
         shown.append(common)
     # Never a folder that would show a hidden one again (the parent of a PATH entry like ~/bin).
-    visible = [p for p in _existing(shown) if not any(p == h or p in h.parents for h in hide)]
-    bound = [p for p in visible if _under(p, covered) and not _under(p, rw)]
+    visible = [p for p in existing(shown) if not any(p == h or p in h.parents for h in hide)]
+    bound = [p for p in visible if under(p, covered) and not under(p, rw)]
     for path in bound:
         if not any(other in path.parents for other in bound):  # else inside one bound already
             args += [*_parents(path, covered), "--ro-bind", str(path), str(path)]
@@ -515,8 +306,8 @@ def _bwrap_launch(
         args += _clean_git_config(common, gitconf, covered)
     # Last, so nothing bound above shows them again: what is hidden inside a writable folder (the
     # bot's folder and other worktrees when the command runs in the main checkout), the ledger...
-    inside = [h for h in hide if _under(h, rw) and h not in rw]
-    args += _hide(_existing([*inside, *policy.hidden, *tool_secrets]))
+    inside = [h for h in hide if under(h, rw) and h not in rw]
+    args += _hide(existing([*inside, *policy.hidden, *tool_secrets]))
     args += ["--chdir", str(cwd.resolve())]
     inner = {**tool_env, **env}
     inner.update({"HOME": "/tmp/home", "TMPDIR": "/tmp", "USER": "sandbox"})  # noqa: S108

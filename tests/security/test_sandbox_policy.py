@@ -11,7 +11,8 @@ import pytest
 
 from bot.errors import SandboxUnavailable
 from bot.workspace import proc, sandbox
-from bot.workspace.sandbox import SandboxPolicy, allowed_env, launch, probe, sanitize_git_config
+from bot.workspace.sandbox import SandboxPolicy, allowed_env, launch, probe
+from bot.workspace.view import sanitize_git_config
 
 
 def test_git_config_loses_every_credential() -> None:
