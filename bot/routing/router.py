@@ -53,6 +53,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # A call billed more than this many times its reservation marks its provider as misreporting.
 OVERRUN_LIMIT = 2
+# The whole call's deadline is the provider's timeout_s plus this.
+DEADLINE_GRACE_S = 1.0
 
 
 def estimate_prompt_tokens(request: ChatRequest) -> int:
@@ -209,9 +211,10 @@ class Router:
         reservation = self._guard.reserve(scope, worst)
         slot.in_flight += 1
         started = time.monotonic()
-        # A little past the SDK's own timeout, so a server silent for ``timeout_s`` still fails as
-        # the SDK's timeout (nothing came: unbilled); a deadline cut means an answer was under way.
-        deadline = slot.config.timeout_s + min(1.0, 0.1 * slot.config.timeout_s)
+        # A second past the SDK's own timeout, so a server silent for ``timeout_s`` still fails as
+        # the SDK's timeout (nothing came: unbilled), even on a loaded machine; a deadline cut
+        # means an answer was under way.
+        deadline = slot.config.timeout_s + DEADLINE_GRACE_S
         try:
             try:
                 # One deadline for the whole call (connect, first byte, every byte after): the SDKs'
