@@ -174,8 +174,9 @@ class Worktrees:
     def changed_files(self, path: Path, base: str) -> list[str]:
         """Paths changed in the worktree against ``base``: committed, staged, unstaged and new."""
         tree = git.Repo(path)
-        names = set(tree.git.diff("--name-only", base).splitlines())
-        names |= set(tree.untracked_files)
+        # NUL-separated: git quotes non-ASCII names otherwise, and a quoted name matches nothing.
+        names = set(tree.git.diff("--name-only", "-z", base).split("\0"))
+        names |= set(tree.git.ls_files("-z", "--others", "--exclude-standard").split("\0"))
         return sorted(n for n in names if n)
 
     def diff(self, path: Path, base: str) -> str:
@@ -206,8 +207,8 @@ class Worktrees:
     def files(self, path: Path) -> list[str]:
         """Tracked and untracked (not ignored) files of a checkout."""
         tree = git.Repo(path)
-        listed = tree.git.ls_files("--cached", "--others", "--exclude-standard").splitlines()
-        return sorted(set(listed))
+        listed = tree.git.ls_files("-z", "--cached", "--others", "--exclude-standard").split("\0")
+        return sorted(set(listed) - {""})
 
     def blob_ids(self, path: Path) -> dict[str, str]:
         """Tracked file -> git blob id of its current content (modified files are re-hashed), so
