@@ -28,9 +28,11 @@ from bot.routing.driver import Driver, OnAttempt, Task
 from bot.routing.policy import EscalationPolicy
 from bot.routing.router import Router
 from bot.untrusted import fence
+from bot.validation.baseline import Baseline, BaselineCache
 from bot.validation.detect import Toolchain
-from bot.validation.guard import is_test_file
+from bot.validation.guard import check_change, is_test_file
 from bot.validation.pipeline import Settings
+from bot.validation.reproduce import reproduce
 from bot.validation.validate import Change, red_proof, test_files_in, validate
 from bot.validation.verdict import ValidationVerdict
 from bot.workspace.apply import apply_edits
@@ -115,6 +117,9 @@ class ItemRunner:
         self._index_cache = worktrees.repo_path / ".milestone-bot" / "index.json"
         self._deny = deny
         self._max_tokens = max_tokens
+        # The base commit's per-test outcomes, run once per base and shared by every item, run and
+        # the integration (on disk, so a resumed or later run reuses them).
+        self.baselines = BaselineCache(worktrees.repo_path / ".milestone-bot" / "baseline")
 
     async def run(self, item: Item, *, base_ref: str, fresh: bool = False) -> ItemResult:
         """Work ``item`` from ``base_ref``; ``fresh`` discards an earlier branch of it (a redo on top
@@ -135,6 +140,16 @@ class ItemRunner:
             engine = ContextEngine(workspace.path, settings=self._context_settings, cache=self._index_cache)
             state = _State(item=item, root=workspace.path, base=base, base_dir=base_dir)
             wants_test = item.kind in (ItemKind.FEATURE, ItemKind.BUGFIX) and not item.tests_exist
+            if item.acceptance_tests and not wants_test and self._toolchain.test is not None:
+                # Reproduce before paying: a failure that does not show here cannot be fixed here.
+                problem = await reproduce(
+                    state.base_dir, item.acceptance_tests, self._toolchain.test, self._settings
+                )
+                if problem:
+                    reason = f"environment: {problem}"
+                    return await asyncio.to_thread(
+                        self._result, item, records, state, ItemStatus.FAILED, reason
+                    )
             # resumed: the test may be committed already
             if wants_test and not await asyncio.to_thread(self._own_tests, state):
                 ok, reason = await self._phase("test", state, engine, records)
@@ -145,6 +160,8 @@ class ItemRunner:
                     self._trees.commit, workspace.path, f"{item.id}: test first — {item.title}"
                 )
             state.new_tests = await asyncio.to_thread(self._own_tests, state)
+            # The tests the test phase proved red are frozen for the change phase.
+            state.frozen = await asyncio.to_thread(self._frozen, state)
             ok, reason = await self._phase("change", state, engine, records)
             if not ok:
                 status = ItemStatus.BUDGET_EXCEEDED if reason.startswith("budget") else ItemStatus.FAILED
@@ -169,6 +186,11 @@ class ItemRunner:
             )
         finally:
             await asyncio.to_thread(self._trees.remove, base_dir)
+
+    def _frozen(self, state: _State) -> dict[str, str]:
+        head = self._trees.head(state.root)
+        texts = {t: self._trees.read_at(head, t) for t in state.new_tests}
+        return {t: text for t, text in texts.items() if text is not None}
 
     def _own_tests(self, state: _State) -> tuple[str, ...]:
         changed = self._trees.changed_files(state.root, state.base)
@@ -276,12 +298,27 @@ class ItemRunner:
         change = prepared
         if phase == "test":
             assert self._toolchain.test is not None
+            findings = check_change(change.files, allowed=change.allowed)
+            if findings:
+                return Verdict.FAILED, "\n".join(f"rejected: {f.render()}" for f in findings)
             stage = await red_proof(state.base_dir, change, self._toolchain.test, self._settings)
             state.validation_s += stage.duration_s
             if stage.status == "passed":
                 return Verdict.PASSED, ""
             return Verdict.FAILED, "\n".join(d.render() for d in stage.diagnostics)
-        verdict = await validate(change, self._toolchain, settings=self._settings, base=None)
+        test = self._toolchain.test
+
+        async def baseline() -> Baseline:
+            assert test is not None
+            return await self.baselines.get(state.base, state.base_dir, test, self._settings)
+
+        verdict = await validate(
+            change,
+            self._toolchain,
+            settings=self._settings,
+            base=state.base_dir,
+            baseline=baseline if test is not None and test.parser == "pytest" else None,
+        )
         state.verdict = verdict
         state.validation_s += sum(s.duration_s for s in verdict.stages)
         return (Verdict.PASSED, "") if verdict.accepted else (Verdict.FAILED, verdict.feedback())
@@ -326,6 +363,10 @@ class ItemRunner:
             new_tests=state.new_tests,
             test_files=test_files_in(self._trees.files(state.root)),
             allowed=(*state.item.allowed_files, *state.new_tests) if state.item.allowed_files else (),
+            acceptance=state.item.acceptance_tests,
+            frozen=state.frozen,
+            intent=f"{state.item.title}\n{state.item.description}",
+            proven=bool(state.frozen),
         )
 
 
@@ -336,6 +377,7 @@ class _State:
     base: str
     base_dir: Path
     new_tests: tuple[str, ...] = ()
+    frozen: dict[str, str] = dataclasses.field(default_factory=dict)
     feedback: str = ""
     sent: ContextPack | None = None
     feedback_by_attempt: dict[int, str] = dataclasses.field(default_factory=dict)

@@ -331,7 +331,7 @@ def _config_findings(path: str, before: str | None, after: str | None) -> list[F
         if _pyproject_plugins(before) != _pyproject_plugins(after):
             return [Finding("protected", path, "changes pytest's plugin entry points (pytest11)")]
         if _pyproject_sections(before).get("pytest") != _pyproject_sections(after).get("pytest"):
-            return [Finding("protected", path, "edits [tool.pytest] in pyproject.toml: pytest's own settings")]
+            return [Finding("protected", path, "edits [tool.pytest] in pyproject.toml (pytest settings)")]
         if _pyproject_sections(before) != _pyproject_sections(after):
             return [Finding("config_edited", path, "edits test or lint settings in pyproject.toml")]
         return []
