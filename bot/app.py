@@ -17,8 +17,8 @@ from typing import Any
 from bot.budget.guard import BudgetGuard
 from bot.budget.ledger import CallRecord, Ledger, Scope
 from bot.budget.pricing import call_cost
+from bot.config import DEFAULT_CONFIG_PATH, Config, GpuPrice, ProviderConfig
 from bot.config import AnthropicProvider as AnthropicConfig
-from bot.config import Config, GpuPrice, ProviderConfig
 from bot.config import OpenAICompatProvider as OpenAIConfig
 from bot.config import ScriptedProvider as ScriptedConfig
 from bot.domain import Checklist, Item, ItemStatus, Verdict
@@ -42,8 +42,10 @@ from bot.routing.driver import OnAttempt
 from bot.routing.presets import policy_for
 from bot.routing.quota import DAY, QuotaTracker
 from bot.routing.router import Router, Sleep, Slot, TierSlots
+from bot.validation.baseline import Baseline, BaselineCache
 from bot.validation.detect import toolchain
-from bot.validation.pipeline import Settings
+from bot.validation.environment import base_config
+from bot.validation.environment import prepare as prepare_environment
 from bot.validation.validate import Change, test_files_in, validate
 from bot.validation.verdict import StageResult, ValidationVerdict
 from bot.workspace.paths import DEFAULT_DENY
@@ -143,7 +145,7 @@ def build_router(
 
 
 async def validate_working_tree(
-    repo: Path, *, base_ref: str, config: Config | None, run_all: bool = False
+    repo: Path, *, base_ref: str, config: Config | None, run_all: bool = False, trust_config: bool = False
 ) -> ValidationVerdict:
     """Validate the uncommitted and committed changes of ``repo`` against ``base_ref``, as the bot
     would validate an item's worktree (``milestone-bot validate``)."""
@@ -154,15 +156,25 @@ async def validate_working_tree(
     changed = list(files)
     new_tests = tuple(r for r in test_files_in(changed) if files[r][0] is None and files[r][1] is not None)
     change = Change(root=root, files=files, new_tests=new_tests, test_files=test_files_in(trees.files(root)))
+    if not trust_config:
+        # The commands that judge a change come from the base commit, never from the tree under
+        # validation (which may have edited them: the guard says so, but must not obey them).
+        config = base_config(trees.read_at(base, str(DEFAULT_CONFIG_PATH))) or config
     validation = config.validation if config else None
-    settings = Settings(
-        timeout_s=validation.timeout_s if validation else 900.0,
-        secrets=tuple(validation.secret_env) if validation else (),
-        run_all=run_all,
-    )
+    environment, settings = await prepare_environment(root, validation, run_all=run_all)
     base_dir = trees.detached(f"validate-{base[:12]}", base)
+    tools = toolchain(base_dir, validation, python=environment.python)
+    baselines = BaselineCache(root / ".milestone-bot" / "baseline")
+
+    async def baseline() -> Baseline:
+        assert tools.test is not None
+        return await baselines.get(base, base_dir, tools.test, settings)
+
     try:
-        return await validate(change, toolchain(root, validation), settings=settings, base=base_dir)
+        pytest_like = tools.test is not None and tools.test.parser == "pytest"
+        return await validate(
+            change, tools, settings=settings, base=base_dir, baseline=baseline if pytest_like else None
+        )
     finally:
         trees.remove(base_dir)
 
@@ -221,8 +233,8 @@ async def run_milestone(
     ledger = open_ledger(config, root=root)
     router, guard = build_router(config, ledger=ledger, root=root, env=env, sleep=sleep)
     validation = config.validation
-    settings = Settings(timeout_s=validation.timeout_s, secrets=tuple(validation.secret_env))
-    tools = toolchain(root, validation)
+    environment, settings = await prepare_environment(root, validation)
+    tools = toolchain(root, validation, python=environment.python)
     runner = ItemRunner(
         router=router,
         policy=policy_for(config.routing),
@@ -562,7 +574,7 @@ async def publish_artifacts(
             results[outcome.id] = ItemResult(item, attempts, outcome.reason, verdict)
     worked = dataclasses.replace(checklist, items=tuple(items[i.id] for i in checklist.items))
     validation = config.validation
-    settings = Settings(timeout_s=validation.timeout_s, secrets=tuple(validation.secret_env))
+    environment, settings = await prepare_environment(trees.repo_path, validation)
 
     async def no_models(item: Item, on: str) -> Item:
         # The publish job runs no model-written code beyond re-validation: a conflict fails the item.
@@ -571,7 +583,7 @@ async def publish_artifacts(
 
     integrated, integration = await integrate(
         worked, trees=trees, run_id=run_id, base_ref=base, redo=no_models,
-        toolchain=toolchain(trees.repo_path, validation), settings=settings,
+        toolchain=toolchain(trees.repo_path, validation, python=environment.python), settings=settings,
     )  # fmt: skip
     costs = cost_summary(config, calls)
     return RunReport(run_id, integrated, results, integration, costs, notes)

@@ -96,7 +96,11 @@ def _validate(args: argparse.Namespace) -> int:
     repo = Path(args.repo)
     config_path = Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH
     config = load_config(config_path) if config_path.exists() else None
-    verdict = asyncio.run(validate_working_tree(repo, base_ref=args.base, config=config, run_all=args.all))
+    verdict = asyncio.run(
+        validate_working_tree(
+            repo, base_ref=args.base, config=config, run_all=args.all, trust_config=bool(args.config)
+        )
+    )
     print(verdict.to_json() if args.json else verdict.render())
     return 0 if verdict.accepted else 1
 

@@ -202,6 +202,17 @@ class Validation(_Strict):
     # Paths models may not edit (globs; * crosses /). None: the built-in list of CI workflows,
     # lockfiles and secrets-looking files (bot/workspace/paths.py).
     deny_paths: list[str] | None = None
+    # The project's own environment (issue 11). ``python``: an interpreter (path or name on PATH);
+    # ``venv``: an environment folder (its bin/python). Neither: detected (VIRTUAL_ENV, .venv/,
+    # venv/, an interpreter on PATH that imports the project), else the bot's own, said so.
+    python: str | None = None
+    venv: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)  # extra variables for every validation command
+    # Run once per environment and project files (argv), e.g. ["pip", "install", "-e", ".[test]"].
+    setup: list[str] | None = None
+    # Folders (relative to a checkout) put first on the import path; None: src/ when the project has
+    # a src layout, else the checkout itself.
+    import_roots: list[str] | None = None
 
 
 class ContextSettings(_Strict):

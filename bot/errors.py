@@ -161,3 +161,7 @@ class GitHubRateLimited(GitHubError):
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message, status=status)
+
+
+class ValidationEnvironmentError(BotError):
+    """The project's environment cannot run its tests (setup failed, interpreter missing)."""

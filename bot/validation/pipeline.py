@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import tempfile
 import time
 import tomllib
@@ -27,6 +28,13 @@ class Settings:
     secrets: tuple[str, ...] = ()
     run_all: bool = False  # run every stage even after one fails
     env: Mapping[str, str] = field(default_factory=dict)  # the project's [validation] env
+    # Folders of each checkout put first on PYTHONPATH (src/ for src layouts), so an installed copy
+    # of the project cannot shadow the code under test; empty: the environment is left alone.
+    import_roots: tuple[str, ...] = ()
+    # The project's top-level packages: the probe proves they import from the checkout.
+    packages: tuple[str, ...] = ()
+    python: str = ""  # the validation interpreter (for the probe)
+    environment: str = ""  # which environment and why, for the report
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,15 @@ class CheckRun:
     @property
     def outcomes(self) -> dict[str, Outcome]:
         return {c.id: c.outcome for c in self.cases}
+
+
+def command_env(settings: Settings, cwd: Path) -> dict[str, str]:
+    env = dict(settings.env)
+    if settings.import_roots:
+        roots = [str((cwd / r).resolve()) for r in settings.import_roots]
+        prior = env.get("PYTHONPATH") or os.environ.get("PYTHONPATH", "")
+        env["PYTHONPATH"] = os.pathsep.join([*roots, *([prior] if prior else [])])
+    return env
 
 
 def _diagnostics(check: Check, output: str) -> list[Diagnostic]:
@@ -81,7 +98,7 @@ async def run_check(
             root=root or cwd,
             timeout_s=settings.timeout_s,
             extra_secrets=settings.secrets,
-            extra_env=settings.env or None,
+            extra_env=command_env(settings, cwd) or None,
         )
         cases: list[TestCase] = []
         problem = ""

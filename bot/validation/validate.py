@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 from bot.validation.affected import affected_tests
 from bot.validation.baseline import EMPTY, Baseline, run_baseline
 from bot.validation.detect import Check, Toolchain
+from bot.validation.environment import probe
 from bot.validation.guard import FindingKind, check_change, is_test_file
 from bot.validation.outcomes import Judgement, failing, judge
 from bot.validation.parsers import Diagnostic, TestCase
@@ -271,13 +273,21 @@ async def validate(
     preexisting: tuple[str, ...] = ()
 
     def verdict() -> ValidationVerdict:
-        return ValidationVerdict(tuple(stages), findings, flaky, preexisting)
+        return ValidationVerdict(
+            tuple(stages), findings, flaky, preexisting, environment=settings.environment
+        )
 
     def stop() -> bool:
         return not settings.run_all and (bool(findings) or any(s.status == "failed" for s in stages))
 
     if stop():
         return verdict()
+    if settings.packages and settings.python:
+        started = time.monotonic()
+        problem = await probe(settings, change.root)
+        if problem:
+            stages.append(StageResult("environment", "failed", time.monotonic() - started, note=problem))
+            return verdict()
     stages.append(syntax_stage(change.root, change.changed))
     if toolchain.build is not None and not stop():
         stages.append(
