@@ -44,7 +44,7 @@ from bot.routing.quota import DAY, QuotaTracker
 from bot.routing.router import Router, Sleep, Slot, TierSlots
 from bot.validation.baseline import Baseline, BaselineCache
 from bot.validation.detect import toolchain
-from bot.validation.environment import base_config
+from bot.validation.environment import base_validation
 from bot.validation.environment import prepare as prepare_environment
 from bot.validation.validate import Change, test_files_in, validate
 from bot.validation.verdict import StageResult, ValidationVerdict
@@ -156,11 +156,11 @@ async def validate_working_tree(
     changed = list(files)
     new_tests = tuple(r for r in test_files_in(changed) if files[r][0] is None and files[r][1] is not None)
     change = Change(root=root, files=files, new_tests=new_tests, test_files=test_files_in(trees.files(root)))
+    validation = config.validation if config else None
     if not trust_config:
         # The commands that judge a change come from the base commit, never from the tree under
         # validation (which may have edited them: the guard says so, but must not obey them).
-        config = base_config(trees.read_at(base, str(DEFAULT_CONFIG_PATH))) or config
-    validation = config.validation if config else None
+        validation = base_validation(trees.read_at(base, str(DEFAULT_CONFIG_PATH))) or validation
     environment, settings = await prepare_environment(root, validation, run_all=run_all)
     base_dir = trees.detached(f"validate-{base[:12]}", base)
     tools = toolchain(base_dir, validation, python=environment.python)

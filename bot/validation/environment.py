@@ -20,8 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot.config import Config, Validation, parse_config
-from bot.errors import ConfigError, ValidationEnvironmentError
+from pydantic import ValidationError
+
+from bot.config import Validation
+from bot.errors import ValidationEnvironmentError
 from bot.validation.pipeline import Settings, command_env
 from bot.workspace import proc
 
@@ -228,11 +230,13 @@ async def prepare(
     return environment, settings_for(environment, validation, run_all=run_all)
 
 
-def base_config(text: str | None) -> Config | None:
-    """The bot's config as the base commit has it; None when absent or unreadable there."""
+def base_validation(text: str | None) -> Validation | None:
+    """The ``[validation]`` table of the bot's config as the base commit has it; None when the
+    file is absent there or the table does not parse (the caller's config then stands)."""
     if text is None:
         return None
     try:
-        return parse_config(text)
-    except ConfigError:
+        table = tomllib.loads(text).get("validation")
+        return Validation.model_validate(table) if isinstance(table, dict) else None
+    except (tomllib.TOMLDecodeError, ValidationError):
         return None

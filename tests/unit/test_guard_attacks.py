@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.validation import parsers
 from bot.validation.guard import check_change, is_protected
 from bot.validation.outcomes import judge, printed_failures, report_problem
-from bot.validation import parsers
 from bot.validation.parsers import junit_report
 from tests.integration.attacks import ATTACKS, PROJECT, RIGHT_OPS, Attack
 
