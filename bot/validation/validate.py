@@ -38,6 +38,7 @@ NOT_BEHAVIOURAL = {
 _NO_MODULE = re.compile(r"No module named '([\w.]+)'")
 _NO_NAME = re.compile(r"cannot import name '(\w+)'")
 
+_MISSING_TOOL = re.compile(r"No module named '?(mypy|ruff|pylint|flake8)'?")
 BaselineSource = Callable[[], Awaitable[Baseline]]
 EXIT_CODE_ONLY = "exit code only: this runner gives no per-test report"
 
@@ -323,12 +324,16 @@ async def validate(
         stages.append(stage)
     for name, check in (("lint", toolchain.lint), ("typecheck", toolchain.typecheck)):
         if check is not None and not stop():
-            stages.append(
-                _only_changed(
-                    stage_from(name, await run_check(check, cwd=change.root, settings=settings)),
-                    change.changed,
-                )
-            )
+            run = await run_check(check, cwd=change.root, settings=settings)
+            missing = _MISSING_TOOL.search(run.result.output) if not run.result.ok else None
+            if missing or run.result.returncode == 127:
+                # The project's environment does not have the tool: nothing was checked, and that
+                # is not the change's fault. Said, not hidden.
+                tool = missing.group(1) if missing else check.argv[0]
+                note = f"{tool} is not installed in the validation environment"
+                stages.append(StageResult(name, "skipped", run.result.duration_s, (), run.result.argv, note))
+                continue
+            stages.append(_only_changed(stage_from(name, run), change.changed))
     return verdict()
 
 
