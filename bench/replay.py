@@ -179,10 +179,19 @@ async def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--tpr", type=float, default=0.95)
-    parser.add_argument("--fpr", type=float, default=0.10)
+    parser.add_argument("--tpr", type=float, default=None, help="default: measured, else 0.95")
+    parser.add_argument("--fpr", type=float, default=None, help="default: measured, else 0.10")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args(argv)
+    measured = _measured_validator()
+    args.tpr = args.tpr if args.tpr is not None else (measured[0] if measured else ASSUMED[0])
+    args.fpr = args.fpr if args.fpr is not None else (measured[1] if measured else ASSUMED[1])
+    print(
+        f"validator: measured by bench/fidelity.py TPR {measured[0]:.3f}, FPR {measured[1]:.3f}; assumed "
+        f"TPR {ASSUMED[0]}, FPR {ASSUMED[1]}"
+        if measured
+        else f"validator: no {FIDELITY} yet (run bench/fidelity.py); assumed TPR {ASSUMED[0]}, FPR {ASSUMED[1]}"
+    )
     started = time.perf_counter()
     data = load(args.data)
     replay = Replay(data, seeds=args.seeds, tpr=args.tpr, fpr=args.fpr)
@@ -233,8 +242,32 @@ async def main(argv: list[str] | None = None) -> int:
     met = ", ".join(r.name for r in target) or "MISSED"
     print(f"\ntarget (>=75% success, <=$0.20/task, <=10% false-ship): {met}")
     print(f"adaptive no worse than three-tier on success and cost: {'yes' if adaptive_ok else 'NO'}")
+    if (args.tpr, args.fpr) != ASSUMED:
+        assumed = Replay(data, seeds=args.seeds, tpr=ASSUMED[0], fpr=ASSUMED[1])
+        print(f"\nthe same presets under the assumed validator (TPR {ASSUMED[0]}, FPR {ASSUMED[1]}):")
+        for r in presets[: len(presets) // 2]:
+            preset = r.name.split(" (")[0]
+            tiers = three if preset != "single-model" else [("premium", PREMIUM)]
+            other = await assumed.run(r.name, preset, tiers)  # type: ignore[arg-type]
+            print(
+                f"  {r.name:<56} success {r.success:.1%} vs {other.success:.1%}, false-ship "
+                f"{r.false_ship:.1%} vs {other.false_ship:.1%}, USD/task {r.usd:.3f} vs {other.usd:.3f}"
+            )
     print(f"elapsed {time.perf_counter() - started:.1f}s")
     return 0
+
+
+# The validator's fidelity: measured on real projects by bench/fidelity.py when it has run.
+FIDELITY = Path(__file__).resolve().parent / "results" / "fidelity.json"
+ASSUMED = (0.95, 0.10)
+
+
+def _measured_validator() -> tuple[float, float] | None:
+    try:
+        data = json.loads(FIDELITY.read_text(encoding="utf-8"))
+        return float(data["tpr"]), float(data["fpr"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 if __name__ == "__main__":

@@ -40,6 +40,10 @@ FindingKind = Literal[
     "lint_weakened",
     "code_patched",
 ]
+# What naming a test file in an item's allowed files lifts for that file (never protected files).
+TEST_EDITS: frozenset[str] = frozenset(
+    {"test_changed", "tests_removed", "skip_added", "assertions_weakened", "test_deleted"}
+)
 # Never lifted by an item's allowances: they change what validation itself does.
 UNALLOWABLE: frozenset[str] = frozenset({"protected", "plugin_added"})
 
@@ -454,4 +458,12 @@ def check_change(
                         "(use the monkeypatch fixture)",
                     )
                 )
-    return [f for f in findings if f.kind not in allow or f.kind in UNALLOWABLE]
+    # A test file named exactly (no wildcard) in the item's allowed files may be edited on purpose.
+    explicit = {a for a in allowed if not any(c in a for c in "*?[")}
+    on_purpose = {p for p in files if p in explicit and p not in frozen}
+    return [
+        f
+        for f in findings
+        if (f.kind not in allow or f.kind in UNALLOWABLE)
+        and not (f.kind in TEST_EDITS and f.path in on_purpose)
+    ]

@@ -41,7 +41,9 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_repo(tmp_path_factory.mktemp("attacks") / "calc", PROJECT)
 
 
-async def run_item(repo: Path, tmp: Path, replies: list[dict[str, object]], item: Item, run_id: str) -> tuple[ItemResult, Ledger]:
+async def run_item(
+    repo: Path, tmp: Path, replies: list[dict[str, object]], item: Item, run_id: str
+) -> tuple[ItemResult, Ledger]:
     (tmp / "s.json").write_text(json.dumps({"rules": replies}))
     config = parse_config(
         '[routing]\npreset = "single-model"\nattempts_per_tier = 1\n'
@@ -62,7 +64,9 @@ async def test_attack_is_rejected_through_the_item_loop(repo: Path, tmp_path: Pa
     files = dict(attack.files)
     if not attack.expect.startswith("stage:"):
         files.setdefault("calc/ops.py", RIGHT_OPS)  # the fix is right: only the cheat is wrong
-    result, _ = await run_item(repo, tmp_path, [{"match": {"purpose": "change"}, "reply": answer(files)}], ITEM, attack.name)
+    result, _ = await run_item(
+        repo, tmp_path, [{"match": {"purpose": "change"}, "reply": answer(files)}], ITEM, attack.name
+    )
     assert result.item.status is ItemStatus.FAILED, attack.name
     feedback = result.attempts[0].feedback
     if attack.expect.startswith("stage:"):
@@ -72,7 +76,13 @@ async def test_attack_is_rejected_through_the_item_loop(repo: Path, tmp_path: Pa
 
 
 async def test_right_fix_is_accepted_beside_a_siblings_red_test(repo: Path, tmp_path: Path) -> None:
-    result, _ = await run_item(repo, tmp_path, [{"match": {"purpose": "change"}, "reply": answer({"calc/ops.py": RIGHT_OPS})}], ITEM, "right")
+    result, _ = await run_item(
+        repo,
+        tmp_path,
+        [{"match": {"purpose": "change"}, "reply": answer({"calc/ops.py": RIGHT_OPS})}],
+        ITEM,
+        "right",
+    )
     assert result.item.status is ItemStatus.DONE, result.attempts[0].feedback
     assert result.verdict is not None
     assert result.verdict.preexisting == ("tests/test_other.py::test_sibling",)
@@ -80,13 +90,35 @@ async def test_right_fix_is_accepted_beside_a_siblings_red_test(repo: Path, tmp_
     assert "red_proof" not in {s.name for s in result.verdict.stages}
 
 
-async def test_a_failure_that_does_not_reproduce_stops_before_any_model_call(repo: Path, tmp_path: Path) -> None:
-    item = Item("fix-add", "add", "add is wrong", kind=ItemKind.BUGFIX, acceptance_tests=("tests/test_ops.py::test_add",), tests_exist=True)
-    result, ledger = await run_item(repo, tmp_path, [{"match": {"purpose": "change"}, "reply": answer({"calc/ops.py": RIGHT_OPS})}], item, "repro")
+async def test_a_failure_that_does_not_reproduce_stops_before_any_model_call(
+    repo: Path, tmp_path: Path
+) -> None:
+    item = Item(
+        "fix-add",
+        "add",
+        "add is wrong",
+        kind=ItemKind.BUGFIX,
+        acceptance_tests=("tests/test_ops.py::test_add",),
+        tests_exist=True,
+    )
+    result, ledger = await run_item(
+        repo,
+        tmp_path,
+        [{"match": {"purpose": "change"}, "reply": answer({"calc/ops.py": RIGHT_OPS})}],
+        item,
+        "repro",
+    )
     assert result.item.status is ItemStatus.FAILED
     assert result.reason.startswith("environment: ") and "already pass" in result.reason
     assert ledger.calls() == [] and result.attempts == ()
-    missing = Item("fix-x", "x", "x", kind=ItemKind.BUGFIX, acceptance_tests=("tests/test_ops.py::test_nope",), tests_exist=True)
+    missing = Item(
+        "fix-x",
+        "x",
+        "x",
+        kind=ItemKind.BUGFIX,
+        acceptance_tests=("tests/test_ops.py::test_nope",),
+        tests_exist=True,
+    )
     result, ledger = await run_item(repo, tmp_path / "..", [], missing, "repro2")
     assert "not collected" in result.reason and ledger.calls() == []
 
@@ -109,6 +141,18 @@ async def test_the_test_phase_test_is_frozen_in_the_change_phase(repo: Path, tmp
     original = TEST_PHASE.split("=======\n")[1].split(">>>>>>>")[0]
     rewrite = weakened.replace("<<<<<<< SEARCH\n", f"<<<<<<< SEARCH\n{original}")
     change = rewrite + "\n" + answer({"calc/ops.py": OPS + "\n\ndef neg(x):\n    return x\n"})
-    result, _ = await run_item(repo, tmp_path, [{"match": {"purpose": "test"}, "reply": TEST_PHASE}, {"match": {"purpose": "change"}, "reply": change}], item, "frozen")
+    result, _ = await run_item(
+        repo,
+        tmp_path,
+        [
+            {"match": {"purpose": "test"}, "reply": TEST_PHASE},
+            {"match": {"purpose": "change"}, "reply": change},
+        ],
+        item,
+        "frozen",
+    )
     assert result.item.status is ItemStatus.FAILED
-    assert "the test phase's test" in result.attempts[1].feedback and "(test_changed)" in result.attempts[1].feedback
+    assert (
+        "the test phase's test" in result.attempts[1].feedback
+        and "(test_changed)" in result.attempts[1].feedback
+    )

@@ -47,7 +47,10 @@ def venv() -> Path:
         return folder
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(folder)], check=True, timeout=300)
     result = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", *VENV_PACKAGES], capture_output=True, text=True, timeout=600
+        [str(python), "-m", "pip", "install", "-q", *VENV_PACKAGES],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if result.returncode != 0:
         pytest.skip(f"the package index cannot be reached to install {VENV_PACKAGES}: {result.stderr[-300:]}")
@@ -62,7 +65,9 @@ def checkout(name: str, version: str, dest: Path) -> Path:
     [root] = [p for p in dest.iterdir() if p.is_dir()]
     git(root, "init", "-q", "-b", "main")
     git(root, "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
-    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", f"{name} {version} from PyPI")
+    git(
+        root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", f"{name} {version} from PyPI"
+    )
     return root
 
 

@@ -129,7 +129,9 @@ def test_fix_a_real_project(bug: Bug, mode: str, tmp_path: Path, capsys: pytest.
         (tmp_path / "issue.txt").write_text(bug.issue)
         source_args = ["--issue-file", str(tmp_path / "issue.txt")]
     config = write_config(tmp_path, rules)
-    code = main(["fix", "--repo", str(root), "--config", str(config), "--run-id", "e2e", "--plain", *source_args])
+    code = main(
+        ["fix", "--repo", str(root), "--config", str(config), "--run-id", "e2e", "--plain", *source_args]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "planned " in out, out
     report = json.loads((root / ".milestone-bot/runs/e2e/report.json").read_text())

@@ -51,16 +51,26 @@ def test_frozen_tests_and_allowances() -> None:
     before = PROJECT["tests/test_ops.py"]
     edit = {"tests/test_ops.py": (before, before.replace("== 2", "== 4"))}
     assert check_change(edit, allow=frozenset({"test_changed"})) == []  # an item may allow it
+    assert check_change(edit, allowed=("calc/*", "tests/test_ops.py")) == []  # named: on purpose
+    assert [f.kind for f in check_change(edit, allowed=("calc/*", "tests/*"))] == ["test_changed"]
     conftest = {"conftest.py": (None, "x = 1\n")}
     assert [f.kind for f in check_change(conftest, allow=frozenset({"protected"}))] == ["protected"]
 
 
 def test_protected_names() -> None:
-    for path in (".github/milestone-bot.toml", "docs/CODEOWNERS", "a/b/conftest.py", "x.pth", "usercustomize.py"):
+    for path in (
+        ".github/milestone-bot.toml",
+        "docs/CODEOWNERS",
+        "a/b/conftest.py",
+        "x.pth",
+        "usercustomize.py",
+    ):
         assert is_protected(path), path
     assert not is_protected("calc/ops.py")
     cfg = "[metadata]\nname = x\n[tool:pytest]\naddopts = -q\n"
-    assert [f.kind for f in check_change({"setup.cfg": (cfg, cfg.replace("-q", "-q -k not_sub"))})] == ["protected"]
+    assert [f.kind for f in check_change({"setup.cfg": (cfg, cfg.replace("-q", "-q -k not_sub"))})] == [
+        "protected"
+    ]
     assert check_change({"setup.cfg": (cfg, cfg.replace("name = x", "name = y"))}) == []
 
 
