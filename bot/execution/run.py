@@ -194,6 +194,7 @@ async def run_milestone(
     integrated, integration = await integrate(
         without_merges(worked, carried.in_base),
         trees=trees, run_id=run_id, base_ref=base, redo=redo, toolchain=tools, settings=settings,
+        baselines=runner.baselines,
     )  # fmt: skip
     integrated = restore(integrated, worked, carried.in_base)
     costs = cost_summary(config, ledger.calls(Scope(run_id=run_id)))

@@ -44,6 +44,13 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def run_item(
     repo: Path, tmp: Path, replies: list[dict[str, object]], item: Item, run_id: str
 ) -> tuple[ItemResult, Ledger]:
+    result, ledger, _ = await run_item_with(repo, tmp, replies, item, run_id)
+    return result, ledger
+
+
+async def run_item_with(
+    repo: Path, tmp: Path, replies: list[dict[str, object]], item: Item, run_id: str
+) -> tuple[ItemResult, Ledger, ItemRunner]:
     (tmp / "s.json").write_text(json.dumps({"rules": replies}))
     config = parse_config(
         '[routing]\npreset = "single-model"\nattempts_per_tier = 1\n'
@@ -56,7 +63,7 @@ async def run_item(
         router=router, policy=policy_for(config.routing), ledger=ledger, guard=guard, worktrees=Worktrees(repo),
         toolchain=toolchain(repo), settings=Settings(timeout_s=120), run_id=run_id, repo="calc",
     )  # fmt: skip
-    return await runner.run(item, base_ref="main"), ledger
+    return await runner.run(item, base_ref="main"), ledger, runner
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
@@ -156,3 +163,23 @@ async def test_the_test_phase_test_is_frozen_in_the_change_phase(repo: Path, tmp
         "the test phase's test" in result.attempts[1].feedback
         and "(test_changed)" in result.attempts[1].feedback
     )
+
+
+async def test_the_integration_is_judged_against_the_same_baseline(repo: Path, tmp_path: Path) -> None:
+    from bot.domain import Checklist
+    from bot.execution.integrate import integrate
+
+    reply = [{"match": {"purpose": "change"}, "reply": answer({"calc/ops.py": RIGHT_OPS})}]
+    result, _, runner = await run_item_with(repo, tmp_path, reply, ITEM, "integ")
+    assert result.item.status is ItemStatus.DONE
+
+    async def redo(item: Item, on: str) -> Item:
+        raise AssertionError("no conflict expected")
+
+    _, integration = await integrate(
+        Checklist(ref="r", title="t", items=(result.item,)), trees=Worktrees(repo), run_id="integ",
+        base_ref="main", redo=redo, toolchain=toolchain(repo), settings=Settings(timeout_s=120),
+        baselines=runner.baselines,
+    )  # fmt: skip
+    assert integration.verdict is not None and integration.verdict.accepted, integration.verdict.render()
+    assert integration.verdict.preexisting == ("tests/test_other.py::test_sibling",)
