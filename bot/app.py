@@ -75,7 +75,8 @@ def build_event_handler(
     fanout: Path | None = None,
 ) -> EventHandler:
     """The bot as it runs in a workflow: the PyGithub gateway, work in the checkout, the handler."""
-    from bot.events.work import FanoutWork, RepoWork
+    from bot.events.followup_work import RepoFollowUps
+    from bot.events.work import FanoutWork
 
     gateway = build_gateway(config, actions, gateway_options)
 
@@ -93,9 +94,10 @@ def build_event_handler(
     work = (
         FanoutWork(folder=fanout, output=actions.output, **options)
         if fanout is not None
-        else RepoWork(**options)
+        else RepoFollowUps(**options)
     )
-    return EventHandler(gateway=gateway, config=config, work=work)
+    # Follow-ups on a PR's branch run in this job (they push to an existing branch, one round).
+    return EventHandler(gateway=gateway, config=config, work=work, followups=RepoFollowUps(**options))
 
 
 # The execution layer's entry points, importable from the composition root as before the move.

@@ -25,10 +25,13 @@ from bot.events.payloads import (
     IssueCommentEvent,
     IssuesEvent,
     PullRequestEvent,
+    PullRequestReviewEvent,
+    ReviewCommentEvent,
     WorkflowDispatchEvent,
     WorkflowRunEvent,
     parse_event,
 )
+from bot.events.pr_followup import Ask, Done, FollowUpRequest, FollowUps, PullFollowUp, ReviewCommands
 from bot.events.review import REVIEW_SYSTEM, review_body, review_prompt, risks
 from bot.events.sources import Target, issue_target, milestone_by_title, milestone_target, resolve
 from bot.events.triage import Triage, decide
@@ -102,12 +105,17 @@ class Outcome:
 
 
 class EventHandler:
-    def __init__(self, *, gateway: GitHubGateway, config: Config, work: Work) -> None:
+    def __init__(
+        self, *, gateway: GitHubGateway, config: Config, work: Work, followups: FollowUps | None = None
+    ) -> None:
         self._gh = gateway
         self._config = config
         self._work = work
         self._prefix = config.command_prefix
         self._bot = config.github.bot_login.lower()
+        # Follow-up commits on a PR's branch: without them `/bot fix` on a PR says it cannot.
+        self._followups = followups
+        self._pulls = PullFollowUp(gateway=gateway, config=config, work=followups) if followups else None
 
     async def handle(self, name: str, payload: object) -> list[Outcome]:
         event = parse_event(name, payload)
@@ -128,6 +136,11 @@ class EventHandler:
             return [await self.on_pull_request(event)]
         if isinstance(event, WorkflowDispatchEvent):
             return [await self.on_dispatch(event)]
+        if isinstance(event, ReviewCommentEvent | PullRequestReviewEvent) and self._pulls is not None:
+            done = await ReviewCommands(self._pulls, gateway=self._gh, config=self._config).handle(
+                event, may_write=self._may_write
+            )
+            return [_outcome(done)]
         return [Outcome("ignored", f"{name} {getattr(event, 'action', '')}".strip())]
 
     # -- comments ---------------------------------------------------------------------------------
@@ -308,6 +321,13 @@ class EventHandler:
         return await self._execute(command, event, key, checklist, run_key, closes)
 
     async def _fix(self, command: Command, event: IssueCommentEvent, key: str) -> Outcome:
+        if event.issue.is_pull_request:
+            if self._pulls is None:
+                self._reply(event.issue.number, key, "Follow-ups on pull requests are not set up here.")
+                return Outcome("replied", "no follow-ups", "failure")
+            ask = Ask(event.issue.number, command.target, command.budget, command.tier, key)
+            done = await self._pulls.fix(ask, answer=lambda text: self._reply(event.issue.number, key, text))
+            return _outcome(done)
         target = issue_target(self._gh.issue(event.issue.number))
         source, run_key, closes = target.source, target.key, target.closes
         checklist = self._saved_checklist(event.issue.number, run_key) or await self._work.plan(
@@ -496,6 +516,8 @@ class EventHandler:
                 event, f"The [workflow run]({run.html_url}) {words}\n\nWhy: {defuse(decision.reason)}."
             )
             return Outcome("triaged", f"{key}: {decision.triage.value}: {decision.reason}")
+        if (run.head_branch or "").startswith("milestone-bot/") and self._followups is not None:
+            return await self._fix_bot_branch(event, key, decision.reason, "\n".join(logs.values()))
         checklist = plan_red_build(
             "\n".join(logs.values()),
             ref=f"run#{run.id}",
@@ -521,6 +543,27 @@ class EventHandler:
         return Outcome(
             "ran", f"{key}: regression: {result.summary}", result.conclusion, result.spent, result.pull
         )
+
+    async def _fix_bot_branch(self, event: WorkflowRunEvent, key: str, reason: str, logs: str) -> Outcome:
+        """A red build on the bot's own branch: fixed there, as a follow-up commit, not in a new PR."""
+        assert self._followups is not None and self._pulls is not None
+        run = event.workflow_run
+        branch = run.head_branch or ""
+        checklist = plan_red_build(logs, ref=f"run#{run.id}", title=f"Fix the red build on {branch}",
+                                   budget_usd=self._config.budget.per_run_usd)  # fmt: skip
+        number = run.pull_requests[0].number if run.pull_requests else None
+        request = FollowUpRequest(checklist, f"red-{run.id}-{run.run_attempt}", branch, number)
+        result = await self._followups.follow_up(request)
+        if number is not None:
+            self._pulls.answer(self._gh.pull(number), result, thread_of={}, key=f"red-{run.id}")
+        pushed = f" Fixed on {branch} in {result.head[:10]}." if result.head else ""
+        self._report(
+            event,
+            f"The [workflow run]({run.html_url}) is a **regression** ({defuse(reason)}) on the bot's own "
+            f"branch: {defuse(result.summary)}{pushed}",
+        )
+        return Outcome("ran", f"{key}: regression on {branch}: {result.summary}", result.conclusion,
+                       result.spent)  # fmt: skip
 
     def _record(self, head_sha: str, title: str, summary: str) -> None:
         """The triage decision, as a finished check run: the bot's memory across events."""
@@ -581,3 +624,7 @@ class EventHandler:
         return Outcome(
             "ran", f"next wave of {key}: {result.summary}", result.conclusion, result.spent, result.pull
         )
+
+
+def _outcome(done: Done) -> Outcome:
+    return Outcome(done.action, done.detail, done.conclusion, done.spent)
