@@ -13,6 +13,8 @@ from bot.errors import ConfigError, ConfigIssue
 from bot.events.handler import EventHandler
 from bot.github.gateway import GitHubGateway
 
+CI_TOKEN_ENV = "MILESTONE_BOT_CI_TOKEN"  # noqa: S105 -- a variable name, not a secret; "true": the workflow passed an App's or a person's token
+
 
 @dataclass(frozen=True)
 class ActionsEnv:
@@ -24,6 +26,7 @@ class ActionsEnv:
     run_url: str = ""
     step_summary: Path | None = None
     output: Path | None = None
+    ci_token: bool = False  # a GitHub App's or a person's token: its pushes and PRs start workflows
 
     @classmethod
     def read(cls, env: Mapping[str, str]) -> ActionsEnv:
@@ -47,6 +50,7 @@ class ActionsEnv:
             f"{server}/{repository}/actions/runs/{run}" if run else "",
             Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None,
             Path(env["GITHUB_OUTPUT"]) if env.get("GITHUB_OUTPUT") else None,
+            env.get(CI_TOKEN_ENV, "").lower() == "true",
         )
 
 
@@ -75,8 +79,8 @@ def build_event_handler(
     fanout: Path | None = None,
 ) -> EventHandler:
     """The bot as it runs in a workflow: the PyGithub gateway, work in the checkout, the handler."""
+    from bot.events.fanout import FanoutWork
     from bot.events.followup_work import RepoFollowUps
-    from bot.events.work import FanoutWork
 
     gateway = build_gateway(config, actions, gateway_options)
 
@@ -84,7 +88,8 @@ def build_event_handler(
         "repo": repo,
         "config": config,
         "gateway": gateway,
-        "base_branch": base_branch or "main",
+        "base_branch": base_branch,  # empty: the repository's default branch, from the event
+        "ci_token": actions.ci_token,
         "run_url": actions.run_url,
         "env": env,
         "summary_path": actions.step_summary,

@@ -379,7 +379,7 @@ def _work(args: argparse.Namespace) -> int:
     result = asyncio.run(
         work_items(
             repo, checklist, items, config=config, out=Path(args.out), job=args.job,
-            budget=Decimal(args.budget) if args.budget else None, env=os.environ,
+            budget=Decimal(args.budget) if args.budget else None, env=os.environ, request=path.parent,
         )
     )  # fmt: skip
     for item in result.items:
@@ -394,7 +394,7 @@ def _publish(args: argparse.Namespace) -> int:
     import os
 
     from bot.app import ActionsEnv, build_gateway
-    from bot.events.work import publish_fanout
+    from bot.events.fanout import publish_fanout
 
     repo = Path(args.repo).resolve()
     config = load_config(Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH)
@@ -404,7 +404,7 @@ def _publish(args: argparse.Namespace) -> int:
         publish_fanout(
             repo, Path(args.fanout_dir), artifacts, config=config, gateway=build_gateway(config, actions),
             base_branch=args.base, run_id=args.run_id or "publish-" + time.strftime("%Y%m%d-%H%M%S"),
-            run_url=actions.run_url, summary_path=actions.step_summary,
+            run_url=actions.run_url, summary_path=actions.step_summary, ci_token=actions.ci_token,
         )
     )  # fmt: skip
     print(published.summary)
@@ -413,6 +413,7 @@ def _publish(args: argparse.Namespace) -> int:
     _write_outputs({
         "conclusion": published.conclusion, "pr": str(published.pull or ""),
         "cost": str(published.report.costs.total), "more": "true" if published.more else "false",
+        "run": published.run,
     })  # fmt: skip
     return 0 if published.conclusion != "failure" else 1
 

@@ -71,6 +71,7 @@ class RunRequest:
     tier: str | None = None
     start: str = "HEAD"  # the commit the run starts from
     target: str | None = None  # the branch the PR targets (default: the repository's)
+    run: str = ""  # one `/bot run` across the waves of a fan-out (its spend and its limit)
 
 
 class Work(Protocol):
@@ -393,8 +394,9 @@ class EventHandler:
             return bool(stop_seen)
 
         request = RunRequest(
-            checklist, run_key, event.issue.number, closes, command.parallel, command.budget, command.tier
-        )
+            checklist, run_key, event.issue.number, closes, command.parallel, command.budget, command.tier,
+            target=event.repository.default_branch, run=f"{run_key}@{key.replace(':', '-')}",
+        )  # fmt: skip
         result = await self._work.run(request, should_stop=should_stop)
         self._save_checklist(event.issue.number, run_key, result.checklist)
         pr = f" PR #{result.pull}." if result.pull else ""
@@ -618,8 +620,9 @@ class EventHandler:
         closes = target.closes if target else ()
         issue = closes[0] if closes else None
         request = RunRequest(
-            checklist, key, issue, closes, start="HEAD", target=event.repository.default_branch
-        )
+            checklist, key, issue, closes, start="HEAD", target=event.repository.default_branch,
+            run=str((event.inputs or {}).get("run", "")).strip(),
+        )  # fmt: skip
         result = await self._work.run(request, should_stop=lambda: False)
         return Outcome(
             "ran", f"next wave of {key}: {result.summary}", result.conclusion, result.spent, result.pull

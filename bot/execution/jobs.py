@@ -9,13 +9,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.budget.ledger import CallRecord, Ledger
+from bot.budget.ledger import CallRecord, Ledger, Scope
 from bot.config import Config
 from bot.domain import Checklist, Item, ItemStatus, Verdict
 from bot.errors import ChecklistError, ChecklistProblem
+from bot.execution import spend_state
+from bot.execution.carry import carry_over, restore, without_merges
 from bot.execution.fanout import BUNDLE, LEDGER, ItemOutcome, JobResult
 from bot.execution.integrate import integrate
 from bot.execution.item_loop import AttemptRecord, ItemResult
+from bot.execution.options import SPEND_LINES, RunOptions, read_options
 from bot.execution.run import run_milestone
 from bot.execution.services import cost_summary
 from bot.report.run_report import RunReport, render_markdown
@@ -36,9 +39,14 @@ async def work_items(
     job: str,
     budget: Decimal | None = None,
     env: Mapping[str, str] | None = None,
+    request: Path | None = None,
 ) -> JobResult:
     """One fan-out job: run ``item_ids`` from the checkout's HEAD (their dependencies are done and
-    in it), with a ledger of the job's own, and leave the artifact in ``out``. No GitHub token."""
+    in it), with a ledger of the job's own, and leave the artifact in ``out``. No GitHub token.
+
+    ``request`` is the folder the event job handed on: the command's ``--tier`` and ``--parallel``
+    apply here, and today's spend from earlier jobs (``spend.jsonl``) is entered in the job's
+    ledger, so the day's limit and the providers' quotas count it."""
     known = {i.id for i in checklist.items}
     unknown = [i for i in item_ids if i not in known]
     if unknown:
@@ -57,7 +65,12 @@ async def work_items(
     }
     if budget is not None:
         updates["budget"] = config.budget.model_copy(update={"per_run_usd": budget})
+    asked = read_options(request) if request is not None else RunOptions()
+    if asked.tier is not None and asked.tier in config.tiers:
+        updates["routing"] = config.routing.model_copy(update={"start_tier": asked.tier})
     job_config = config.model_copy(update=updates)
+    if request is not None and (request / SPEND_LINES).exists():
+        seed_ledger(out / LEDGER, spend_state.parse((request / SPEND_LINES).read_text(encoding="utf-8")))
     trees = Worktrees(repo)
     head = trees.resolve("HEAD")
     outcome = await run_milestone(
@@ -67,6 +80,10 @@ async def work_items(
         run_id=job,
         base_ref=head,
         env=env,
+        parallel=asked.parallel,
+        on_update=lambda item, note: print(
+            f"{job}: {item.id}: {item.status.value} {note}".rstrip(), flush=True
+        ),
     )
     branch = ""
     commit = ""
@@ -112,10 +129,10 @@ async def publish_artifacts(
     config: Config,
     run_id: str,
     base_ref: str = "HEAD",
-) -> RunReport:
+) -> tuple[RunReport, list[CallRecord]]:
     """Collect the fan-out jobs' artifacts: fetch their branches, integrate in dependency order,
     re-validate (scrubbed environment, no model: a conflict fails the item), and sum their ledgers
-    into one cost table."""
+    into one cost table. Also returns the jobs' calls, for the spend state."""
     trees = Worktrees(repo)
     base = trees.resolve(base_ref)
     items = {i.id: i for i in checklist.items}
@@ -130,7 +147,8 @@ async def publish_artifacts(
         if (folder / LEDGER).exists():
             job_ledger = Ledger(folder / LEDGER)
             try:
-                calls += job_ledger.calls()
+                # The job's own calls only: the lines it was seeded with were paid for before.
+                calls += job_ledger.calls(Scope(run_id=job.job))
             finally:
                 job_ledger.close()
         for outcome in job.items:
@@ -160,6 +178,9 @@ async def publish_artifacts(
             )
             results[outcome.id] = ItemResult(item, attempts, outcome.reason, verdict)
     worked = dataclasses.replace(checklist, items=tuple(items[i.id] for i in checklist.items))
+    # Items done by earlier waves are in the start commit (the PR branch): never merged again.
+    carried = carry_over(trees.repo_path, worked, base)
+    notes.update(carried.notes)
     validation = config.validation
     settings = Settings(timeout_s=validation.timeout_s, secrets=tuple(validation.secret_env))
 
@@ -169,8 +190,26 @@ async def publish_artifacts(
         return dataclasses.replace(item, status=ItemStatus.FAILED)
 
     integrated, integration = await integrate(
-        worked, trees=trees, run_id=run_id, base_ref=base, redo=no_models,
-        toolchain=toolchain(trees.repo_path, validation), settings=settings,
+        without_merges(carried.checklist, carried.in_base), trees=trees, run_id=run_id, base_ref=base,
+        redo=no_models, toolchain=toolchain(trees.repo_path, validation), settings=settings,
     )  # fmt: skip
+    integrated = restore(integrated, carried.checklist, carried.in_base)
     costs = cost_summary(config, calls)
-    return RunReport(run_id, integrated, results, integration, costs, notes)
+    return RunReport(run_id, integrated, results, integration, costs, notes), calls
+
+
+def seed_ledger(path: Path, lines: Sequence[spend_state.SpendLine]) -> None:
+    """Enter earlier jobs' spend in a job's ledger (run id ``carried:<run>``): the guard's day limit
+    and the quota trackers see it; the job's own cost table does not."""
+    ledger = Ledger(path)
+    try:
+        for line in lines:
+            ledger.record_call(line.as_call())
+    finally:
+        ledger.close()
+
+
+def show_progress(job: str, item: Item, note: str) -> None:
+    """A work job holds no GitHub token, so its progress goes to its log, live in the Actions UI
+    (the progress comment links the workflow run)."""
+    print(f"{job}: {item.id}: {item.status.value} {note}".rstrip(), flush=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.budget.ledger import Scope
 from bot.config import Config
 from bot.domain import Checklist, Item, ItemStatus
+from bot.execution.carry import carry_over, restore, without_merges
 from bot.execution.integrate import Integration, integrate
 from bot.execution.item_loop import ItemResult, ItemRunner
 from bot.execution.scheduler import run_checklist
@@ -85,8 +86,10 @@ async def run_milestone(
     on_attempt: OnAttempt | None = None,
     checklist_path: Path | None = None,
     should_stop: Callable[[], bool] | None = None,
+    remote: str | None = None,
 ) -> RunOutcome:
-    """A whole run: the checklist's items in parallel, their branches integrated, the report written."""
+    """A whole run: the checklist's items in parallel, their branches integrated, the report written.
+    Items done by an earlier job are carried over (``carry``), fetched from ``remote`` if need be."""
     width = parallel or config.concurrency.parallel
     # Items hand their git and file work to threads; the default pool (cores + 4) is too narrow
     # for many items in flight, and a queued hand-off is time an item waits for nothing.
@@ -96,6 +99,8 @@ async def run_milestone(
     trees = Worktrees(repo)
     root = trees.repo_path
     base = trees.resolve(base_ref)
+    carried = carry_over(root, checklist, base, remote=remote)
+    checklist = carried.checklist
     ledger = open_ledger(config, root=root)
     router, guard = build_router(config, ledger=ledger, root=root, env=env, sleep=sleep)
     validation = config.validation
@@ -118,7 +123,7 @@ async def run_milestone(
         on_attempt=on_attempt,
     )
     results: dict[str, ItemResult] = {}
-    notes: dict[str, str] = {}
+    notes: dict[str, str] = dict(carried.notes)
     report_update = on_update or (lambda item, note: None)
 
     current = {i.id: i for i in checklist.items}
@@ -139,7 +144,11 @@ async def run_milestone(
 
     def start_for(item: Item) -> str:
         """An item starts from its dependencies' work: one dependency's commit, or their merge."""
-        deps = [finished[d] for d in item.depends_on if d in finished and finished[d].commit]
+        deps = [
+            finished[d]
+            for d in item.depends_on
+            if d in finished and finished[d].commit and d not in carried.in_base  # in base already
+        ]
         if not deps:
             return base
         if len(deps) == 1:
@@ -170,8 +179,10 @@ async def run_milestone(
         checklist, run_item=run_item, parallel=width, on_update=update, should_stop=should_stop
     )
     integrated, integration = await integrate(
-        worked, trees=trees, run_id=run_id, base_ref=base, redo=redo, toolchain=tools, settings=settings
-    )
+        without_merges(worked, carried.in_base),
+        trees=trees, run_id=run_id, base_ref=base, redo=redo, toolchain=tools, settings=settings,
+    )  # fmt: skip
+    integrated = restore(integrated, worked, carried.in_base)
     costs = cost_summary(config, ledger.calls(Scope(run_id=run_id)))
     _, remarks = skipped_tiers(config, os.environ if env is None else env)
     report = RunReport(run_id, integrated, results, integration, costs, notes, remarks)
