@@ -38,6 +38,7 @@ _NO_BEHAVIOUR = re.compile(
     r"naming|readme|docs?)\b",
     re.I,
 )
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def _request_text(body: str, prefix: str) -> str:
     """A person's words in a thread, without command lines (``/bot fix`` asks, it is not the ask)."""
     commands = {n for n, _ in command_lines(body, prefix)}
     kept = [line for n, line in enumerate(body.splitlines(), start=1) if n not in commands]
-    return "\n".join(kept).strip()
+    return _HTML_COMMENT.sub("", "\n".join(kept)).strip()  # invisible text asks for nothing
 
 
 def open_threads(found: list[Thread], *, bot: str, prefix: str) -> list[Thread]:

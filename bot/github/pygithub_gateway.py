@@ -250,8 +250,11 @@ class PyGithubGateway:
         return self._call(f"list review comments of PR #{number}", read)
 
     def _my_reply(self, number: int, thread: int, tag: str) -> ReviewComment | None:
-        for comment in self.review_comments(number):
-            if comment.thread == thread and tag in comment.body and comment.user.lower() == self._bot_login:
+        comments = self.review_comments(number)
+        # ``thread`` may name any comment of the thread: GitHub files a reply under the first one.
+        root = next((c.thread for c in comments if c.id == thread), thread)
+        for comment in comments:
+            if comment.thread == root and tag in comment.body and comment.user.lower() == self._bot_login:
                 return comment
         return None
 
