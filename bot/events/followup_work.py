@@ -98,8 +98,11 @@ class RepoFollowUps(RepoWork):
         done = len([i for i in checklist.items if i.status is ItemStatus.DONE])
         summary = (
             f"{done} of {len(checklist.items)} item(s) done and pushed to {request.branch} as {tip[:10]}; "
-            f"spent ${spent.quantize(Decimal('0.0001'))}."
+            f"spent ${spent.quantize(Decimal('0.000001'))}."
         )
+        # The check belongs on the branch's new head, where reviewers look; the one on the old head ends.
+        self._gh.finish_check_run(check, conclusion="neutral", title="Superseded", summary=f"Pushed {tip}.")
+        check = self._gh.create_check_run(name=FOLLOWUP_CHECK, head_sha=tip)
         self._gh.finish_check_run(check, conclusion=conclusion, title=title, summary=summary)
         return FollowUpResult(
             checklist, commits, tip, conclusion, summary, spent, verdict_line(verdict), notes, moved

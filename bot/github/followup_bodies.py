@@ -21,7 +21,7 @@ _ROUNDS = re.compile(r"<!-- milestone-bot:followup-rounds:(\[.*?\]) -->", re.S)
 
 
 def usd(amount: Decimal) -> str:
-    return f"${amount.quantize(Decimal('0.0001'))}"
+    return f"${amount.quantize(Decimal('0.000001'))}"  # a local tier's calls cost fractions of a cent
 
 
 def short(sha: str) -> str:
@@ -33,7 +33,7 @@ def thread_reply(item: Item, *, commit: str, validation: str, note: str, pushed:
     cost = usd(item.cost_usd)
     if item.status is ItemStatus.DONE and commit and pushed:
         return (
-            f"Done in {short(commit)} on this branch: {defuse(item.title)}.\n\n"
+            f"Done in {short(commit)} on this branch: {defuse(item.title).rstrip('.')}.\n\n"
             f"Validation: {defuse(validation)}. Cost: {cost}."
         )
     if item.status is ItemStatus.DONE:

@@ -151,6 +151,8 @@ async def test_a_review_comment_becomes_a_follow_up_commit_on_the_same_branch(tm
         assert sorted(changed) == ["calc/ops.py", "tests/test_neg.py"]  # the test came with the change
         assert "def neg(a):" in git(bare, "show", f"{after}:calc/ops.py")
         assert len(sim.pulls) == 1  # no second PR
+        checks = {c["head_sha"]: (c["name"], c["conclusion"]) for c in sim.check_runs.values()}
+        assert checks[after] == ("milestone-bot follow-up", "success") and checks[human][1] == "neutral"
         [reply] = bot_replies(sim, thread)
         assert f"Done in {after[:10]} on this branch" in reply and "Validation: accepted" in reply
         assert "Cost: $0.0" in reply

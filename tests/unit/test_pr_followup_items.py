@@ -44,8 +44,8 @@ def test_the_follow_up_section_keeps_every_round_and_the_total() -> None:
     once = with_round(body, Round("a" * 40, Decimal("0.01"), (("Review: add neg", True),)))
     twice = with_round(once, Round("", Decimal("0.02"), (("Review: <!-- x --> @alice", False),)))
     assert twice.startswith("The run's report.") and twice.count("### Follow-ups") == 1
-    assert "- [x] Review: add neg (round 1)" in twice and "| 2 | nothing | $0.0200 |" in twice
-    assert "| **total** | | **$0.0300** |" in twice
+    assert "- [x] Review: add neg (round 1)" in twice and "| 2 | nothing | $0.020000 |" in twice
+    assert "| **total** | | **$0.030000** |" in twice
     assert "<!-- x -->" not in twice and "@alice" not in twice  # untrusted titles are defused
     broken = twice.replace("followup-rounds:[", "followup-rounds:[{oops")
-    assert "| 1 | nothing | $0.0100 |" in with_round(broken, Round("", Decimal("0.01"), ()))
+    assert "| 1 | nothing | $0.010000 |" in with_round(broken, Round("", Decimal("0.01"), ()))
