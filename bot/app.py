@@ -13,7 +13,10 @@ from bot.errors import ConfigError, ConfigIssue
 from bot.events.handler import EventHandler
 from bot.github.gateway import GitHubGateway
 
-CI_TOKEN_ENV = "MILESTONE_BOT_CI_TOKEN"  # noqa: S105 -- a variable name, not a secret; "true": the workflow passed an App's or a person's token
+# Names of variables, not secrets. "true": the workflow passed an App's or a person's token.
+CI_TOKEN_ENV = "MILESTONE_BOT_CI_TOKEN"  # noqa: S105
+# The token for check runs when GITHUB_TOKEN is a person's (only Apps may create check runs).
+CHECKS_TOKEN_ENV = "MILESTONE_BOT_CHECKS_TOKEN"  # noqa: S105
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class ActionsEnv:
     step_summary: Path | None = None
     output: Path | None = None
     ci_token: bool = False  # a GitHub App's or a person's token: its pushes and PRs start workflows
+    checks_token: str = ""  # empty: check runs use ``token`` too
 
     @classmethod
     def read(cls, env: Mapping[str, str]) -> ActionsEnv:
@@ -51,6 +55,7 @@ class ActionsEnv:
             Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None,
             Path(env["GITHUB_OUTPUT"]) if env.get("GITHUB_OUTPUT") else None,
             env.get(CI_TOKEN_ENV, "").lower() == "true",
+            env.get(CHECKS_TOKEN_ENV, ""),
         )
 
 
@@ -58,14 +63,21 @@ def build_gateway(
     config: Config, actions: ActionsEnv, gateway_options: Mapping[str, object] | None = None
 ) -> GitHubGateway:
     from bot.github.pygithub_gateway import PyGithubGateway
+    from bot.github.split import ChecksThrough
 
-    return PyGithubGateway(
-        actions.repository,
-        token=actions.token,
-        base_url=actions.api_url,
-        bot_login=config.github.bot_login,
-        **dict(gateway_options or {}),  # type: ignore[arg-type]
-    )
+    def gateway(token: str) -> PyGithubGateway:
+        return PyGithubGateway(
+            actions.repository,
+            token=token,
+            base_url=actions.api_url,
+            bot_login=config.github.bot_login,
+            **dict(gateway_options or {}),  # type: ignore[arg-type]
+        )
+
+    main = gateway(actions.token)
+    if actions.checks_token and actions.checks_token != actions.token:
+        return ChecksThrough(main, gateway(actions.checks_token))  # type: ignore[return-value]
+    return main
 
 
 def build_event_handler(
@@ -90,6 +102,7 @@ def build_event_handler(
         "gateway": gateway,
         "base_branch": base_branch,  # empty: the repository's default branch, from the event
         "ci_token": actions.ci_token,
+        "push_token": actions.token,
         "run_url": actions.run_url,
         "env": env,
         "summary_path": actions.step_summary,

@@ -405,6 +405,7 @@ def _publish(args: argparse.Namespace) -> int:
             repo, Path(args.fanout_dir), artifacts, config=config, gateway=build_gateway(config, actions),
             base_branch=args.base, run_id=args.run_id or "publish-" + time.strftime("%Y%m%d-%H%M%S"),
             run_url=actions.run_url, summary_path=actions.step_summary, ci_token=actions.ci_token,
+            token=actions.token,
         )
     )  # fmt: skip
     print(published.summary)

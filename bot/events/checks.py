@@ -9,7 +9,9 @@ reason.
 
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from bot.github.gateway import GitHubGateway
@@ -22,12 +24,13 @@ def pr_branch(key: str) -> str:
     return f"milestone-bot/{slug(key)}"
 
 
-def fetch_branch(repo: Path, remote: str, branch: str) -> str | None:
+def fetch_branch(repo: Path, remote: str, branch: str, *, env: Mapping[str, str] | None = None) -> str | None:
     """The branch's commit on ``remote``, fetched into the checkout; None when it does not exist."""
     local = f"refs/remotes/{remote}/{branch}"
     fetched = subprocess.run(
-        ["git", "-C", str(repo), "fetch", "--quiet", remote, f"+refs/heads/{branch}:{local}"],
-        capture_output=True, text=True, check=False,
+        ["git", "-C", str(repo), "-c", "core.hooksPath=/dev/null", "fetch", "--quiet", remote,
+         f"+refs/heads/{branch}:{local}"],
+        capture_output=True, text=True, check=False, env={**os.environ, **env} if env else None,
     )  # fmt: skip
     if fetched.returncode != 0:
         return None

@@ -34,6 +34,7 @@ from bot.execution.jobs import publish_artifacts
 from bot.execution.options import CHECKLIST_FILE, REQUEST_FILE, SPEND_LINES
 from bot.github.bodies import checklist_comment, progress_body
 from bot.github.gateway import GitHubGateway, marker
+from bot.github.git_push import git_env
 from bot.planning.checklist_file import parse, render
 from bot.report.progress import Board
 from bot.report.run_report import RunReport, render_markdown
@@ -56,7 +57,7 @@ class FanoutWork(RepoWork):
 
     async def run(self, request: RunRequest, *, should_stop: Callable[[], bool]) -> RunResult:
         start, _ = self.start_of(request)
-        lines = spend_state.read(self._repo, remote=self._remote)
+        lines = spend_state.read(self._repo, remote=self._remote, env=self._git_env)
         run = request.run or f"{self._run_id}-{request.key}"
         config = self._config_for(request)
         limit = spend_state.run_budget(lines, run) or config.budget.per_run_usd
@@ -159,13 +160,15 @@ async def publish_fanout(
     summary_path: Path | None = None,
     remote: str = "origin",
     ci_token: bool = True,
+    token: str | None = None,
 ) -> Published:
     """The publish job: integrate the work jobs' artifacts, re-validate, push, open or update the PR
     with the combined cost table, put the check run on its head, update the checklist and progress
     comments, record the wave's spend on the state branch."""
     request, raw = read_request(folder)
     trees = Worktrees(repo)
-    pr_head = fetch_branch(repo, remote, pr_branch(request.key))
+    env = git_env(repo, remote, token)  # the token reaches git only in the fetch and push commands
+    pr_head = fetch_branch(repo, remote, pr_branch(request.key), env=env)
     if pr_head is not None:
         end_stale(gateway, pr_head, "The run that started this check ended without reporting.")
     report, calls = await publish_artifacts(
@@ -176,8 +179,9 @@ async def publish_fanout(
     if lines and raw.get("run_limit"):
         lines[0] = dataclasses.replace(lines[0], budget=str(raw["run_limit"]))
     spend_state.append(
-        repo, lines, message=f"spend: {request.key} run {request.run}: ${report.costs.total}", remote=remote
-    )
+        repo, lines, message=f"spend: {request.key} run {request.run}: ${report.costs.total}", remote=remote,
+        env=env,
+    )  # fmt: skip
     (folder / CHECKLIST_FILE).write_text(render(report.checklist), encoding="utf-8")
     report_md = render_markdown(report)
     if summary_path is not None:
@@ -186,6 +190,7 @@ async def publish_fanout(
     pushed = publish_pull(
         gateway, trees, run_id=run_id, start=request.start, report=report, key=request.key,
         base=request.target or base_branch, closes=request.closes, remote=remote, ci_token=ci_token,
+        token=token,
     )  # fmt: skip
     conclusion, title, summary = conclude(report)
     more = bool(ready(report.checklist)) and any(i.status is ItemStatus.DONE for i in report.checklist.items)

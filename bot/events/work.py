@@ -29,6 +29,7 @@ from bot.execution.run import run_milestone
 from bot.execution.services import build_router, open_ledger
 from bot.github.bodies import checklist_comment, pr_body, pr_title, progress_body
 from bot.github.gateway import GitHubGateway, marker
+from bot.github.git_push import git_env, push
 from bot.models.base import ChatRequest, Message
 from bot.planning.checklist_file import render, slug
 from bot.planning.planner import PlanSource
@@ -56,6 +57,7 @@ class RepoWork:
         clock: Callable[[], float] = time.monotonic,
         run_id: str = "",
         ci_token: bool = True,
+        push_token: str | None = None,
     ) -> None:
         self._repo = repo
         self._config = config
@@ -68,6 +70,9 @@ class RepoWork:
         self._clock = clock
         self._run_id = run_id or time.strftime("%Y%m%d-%H%M%S")
         self._ci_token = ci_token
+        self._push_token = push_token
+        # The remote's credentials for the bot's own fetches and pushes, one command at a time.
+        self._git_env = git_env(repo, remote, push_token)
 
     async def plan(self, source: PlanSource, *, budget: Decimal | None) -> Checklist:
         return await plan_source(
@@ -129,7 +134,7 @@ class RepoWork:
         """Where a run starts, and the PR branch's head if there is one. A run of a key whose PR
         branch exists continues from that branch: what earlier runs and waves committed there is
         carried, not paid for again. A red-build fix starts from the failing commit."""
-        pr_head = fetch_branch(self._repo, self._remote, pr_branch(request.key))
+        pr_head = fetch_branch(self._repo, self._remote, pr_branch(request.key), env=self._git_env)
         start = pr_head if pr_head is not None and request.start == "HEAD" else request.start
         return Worktrees(self._repo).resolve(start), pr_head
 
@@ -175,7 +180,7 @@ class RepoWork:
                 # later fetches it from there instead of paying for it again.
                 ref = item_ref(request.key, item.id)
                 try:
-                    trees.push(item.commit, ref, remote=self._remote)
+                    push(self._repo, item.commit, ref, remote=self._remote, token=self._push_token)
                 except BotError as exc:  # the run goes on; only a later run's head start is lost
                     log.warning("cannot save %s's work on %s: %s", item.id, ref, exc)
                     return show("working", force=True)
@@ -207,6 +212,7 @@ class RepoWork:
                 on_attempt=on_attempt,
                 should_stop=should_stop,
                 remote=self._remote,
+                fetch_env=self._git_env,
             )
         except BaseException as exc:
             show(f"failed: {type(exc).__name__}", force=True)
@@ -233,6 +239,7 @@ class RepoWork:
                 closes=request.closes,
                 remote=self._remote,
                 ci_token=self._ci_token,
+                token=self._push_token,
             )
         except BotError as exc:
             # The work is committed on the run's branches; only publishing failed. Say so, and
@@ -287,6 +294,7 @@ def publish_pull(
     closes: tuple[int, ...],
     remote: str = "origin",
     ci_token: bool = True,
+    token: str | None = None,
 ) -> Pushed | None:
     """Commit the checklist file on the run's validated integration, push it as
     ``milestone-bot/<key>`` and open or update the PR (draft when an item failed). None when
@@ -302,7 +310,7 @@ def publish_pull(
     path.write_text(render(checklist), encoding="utf-8")
     commit = trees.commit(workspace.path, f"milestone-bot: checklist for {checklist.title}")
     branch = pr_branch(key)
-    trees.push(commit, branch, remote=remote)
+    push(trees.repo_path, commit, branch, remote=remote, token=token)
     body = pr_body(report, closes=closes, key=key)
     if not ci_token:
         body = NO_CI_NOTE + body

@@ -11,7 +11,9 @@ lost (it is done again, and the report says why). Nothing here ever merges a ref
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +35,11 @@ class Carried:
     notes: dict[str, str]
 
 
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+def _git(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, **env} if env else None
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False, env=full
+    )
 
 
 def _is_ancestor(repo: Path, commit: str, of: str) -> bool:
@@ -46,21 +51,30 @@ def _has_branch_at(repo: Path, branch: str, commit: str) -> bool:
     return found.returncode == 0 and found.stdout.strip() == commit
 
 
-def _fetch(repo: Path, remote: str, branch: str) -> bool:
-    return _git(repo, "fetch", "--quiet", remote, f"+refs/heads/{branch}:refs/heads/{branch}").returncode == 0
+def _fetch(repo: Path, remote: str, branch: str, env: Mapping[str, str] | None) -> bool:
+    refspec = f"+refs/heads/{branch}:refs/heads/{branch}"
+    return _git(repo, "fetch", "--quiet", remote, refspec, env=env).returncode == 0
 
 
-def _reachable(repo: Path, item: Item, remote: str | None) -> bool:
+def _reachable(repo: Path, item: Item, remote: str | None, env: Mapping[str, str] | None) -> bool:
     if _has_branch_at(repo, item.branch, item.commit):
         return True
     return (
         remote is not None
-        and _fetch(repo, remote, item.branch)
+        and _fetch(repo, remote, item.branch, env)
         and _has_branch_at(repo, item.branch, item.commit)
     )
 
 
-def carry_over(repo: Path, checklist: Checklist, base: str, *, remote: str | None = None) -> Carried:
+def carry_over(
+    repo: Path,
+    checklist: Checklist,
+    base: str,
+    *,
+    remote: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Carried:
+    """``env``: extra environment for the fetches (the remote's credentials, for that command only)."""
     in_base: set[str] = set()
     notes: dict[str, str] = {}
     items: list[Item] = []
@@ -71,14 +85,7 @@ def carry_over(repo: Path, checklist: Checklist, base: str, *, remote: str | Non
         if not item.commit or _is_ancestor(repo, item.commit, base):
             # No commit: a person ticked it, and their word stands; or its work is in the base.
             in_base.add(item.id)
-        elif item.branch and (
-            _has_branch_at(repo, item.branch, item.commit)
-            or (
-                remote is not None
-                and _fetch(repo, remote, item.branch)
-                and _has_branch_at(repo, item.branch, item.commit)
-            )
-        ):
+        elif item.branch and _reachable(repo, item, remote, env):
             pass  # its branch is here (or fetched): merged with this run's items
         else:
             where = f" ({item.branch})" if item.branch else ""

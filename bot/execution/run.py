@@ -87,6 +87,7 @@ async def run_milestone(
     checklist_path: Path | None = None,
     should_stop: Callable[[], bool] | None = None,
     remote: str | None = None,
+    fetch_env: Mapping[str, str] | None = None,
 ) -> RunOutcome:
     """A whole run: the checklist's items in parallel, their branches integrated, the report written.
     Items done by an earlier job are carried over (``carry``), fetched from ``remote`` if need be."""
@@ -99,7 +100,7 @@ async def run_milestone(
     trees = Worktrees(repo)
     root = trees.repo_path
     base = trees.resolve(base_ref)
-    carried = carry_over(root, checklist, base, remote=remote)
+    carried = carry_over(root, checklist, base, remote=remote, env=fetch_env)
     checklist = carried.checklist
     ledger = open_ledger(config, root=root)
     router, guard = build_router(config, ledger=ledger, root=root, env=env, sleep=sleep)

@@ -3,6 +3,7 @@ the cost summary against the premium tier. Shared by the CLI, the event handler 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -83,6 +84,41 @@ def skipped_tiers(config: Config, env: Mapping[str, str]) -> tuple[Config, tuple
     return config.model_copy(update={"tiers": kept, "routing": routing}), remarks
 
 
+SECRETS_ENV = (
+    "MILESTONE_BOT_SECRET"  # the workflow's `toJSON(secrets)` (the caller passes `secrets: inherit`)
+)
+ALLOW_ENV = "MILESTONE_BOT_KEY_NAMES"  # the allow list of secret names that may reach providers
+
+
+def provider_env(config: Config, env: Mapping[str, str]) -> Mapping[str, str]:
+    """The environment providers read their keys from. In the workflow, every secret of the caller
+    arrives as one JSON value; only those the config names as some provider's ``api_key_env`` and
+    the workflow's allow list also names are taken out of it. Validation never sees any of them
+    (``scrub_env`` drops ``*_SECRET`` and ``*_API_KEY``)."""
+    raw = env.get(SECRETS_ENV)
+    if not raw:
+        return env
+    try:
+        secrets = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            [ConfigIssue("environment", SECRETS_ENV, "is not JSON", "pass ${{ toJSON(secrets) }}")]
+        ) from exc
+    allowed = set(env.get(ALLOW_ENV, "").replace(",", " ").split())
+    named = {
+        key
+        for tier in config.tiers.values()
+        for cfg in tier.providers
+        if (key := getattr(cfg, "api_key_env", None))
+    }
+    picked = {
+        name: value
+        for name, value in (secrets.items() if isinstance(secrets, dict) else ())
+        if name in allowed and name in named and isinstance(value, str) and value
+    }
+    return {**{k: v for k, v in env.items() if k != SECRETS_ENV}, **picked}
+
+
 def build_router(
     config: Config,
     *,
@@ -92,7 +128,7 @@ def build_router(
     sleep: Sleep | None = None,
     clock: Callable[[], float] = time.time,
 ) -> tuple[Router, BudgetGuard]:
-    env = os.environ if env is None else env
+    env = provider_env(config, os.environ if env is None else env)
     config, _ = skipped_tiers(config, env)
     tiers: list[TierSlots] = []
     for tier_name, tier in config.tiers.items():

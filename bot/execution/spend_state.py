@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -78,24 +78,28 @@ def parse(text: str) -> list[SpendLine]:
     return [SpendLine.from_json(line) for line in text.splitlines() if line.strip()]
 
 
-def _git(repo: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def _git(
+    repo: Path, *args: str, stdin: str | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["git", "-C", str(repo), *args], input=stdin, capture_output=True, text=True, check=False
-    )
+        ["git", "-C", str(repo), "-c", "core.hooksPath=/dev/null", *args], input=stdin, capture_output=True,
+        text=True, check=False, env={**os.environ, **env} if env else None,
+    )  # fmt: skip
 
 
-def read(repo: Path, *, remote: str = "origin") -> list[SpendLine]:
-    """The state branch's lines (none when the branch does not exist yet)."""
-    head = _fetch(repo, remote)
+def read(repo: Path, *, remote: str = "origin", env: Mapping[str, str] | None = None) -> list[SpendLine]:
+    """The state branch's lines (none when the branch does not exist yet). ``env``: the remote's
+    credentials for the fetch and the push only."""
+    head = _fetch(repo, remote, env)
     if head is None:
         return []
     shown = _git(repo, "show", f"{head}:{SPEND_FILE}")
     return parse(shown.stdout) if shown.returncode == 0 else []
 
 
-def _fetch(repo: Path, remote: str) -> str | None:
+def _fetch(repo: Path, remote: str, env: Mapping[str, str] | None) -> str | None:
     ref = f"refs/milestone-bot/{STATE_BRANCH}"
-    fetched = _git(repo, "fetch", "--quiet", remote, f"+refs/heads/{STATE_BRANCH}:{ref}")
+    fetched = _git(repo, "fetch", "--quiet", remote, f"+refs/heads/{STATE_BRANCH}:{ref}", env=env)
     if fetched.returncode != 0:
         if "couldn't find remote ref" in fetched.stderr or "not found" in fetched.stderr.lower():
             return None
@@ -103,18 +107,21 @@ def _fetch(repo: Path, remote: str) -> str | None:
     return _git(repo, "rev-parse", ref).stdout.strip()
 
 
-def append(repo: Path, lines: Sequence[SpendLine], *, message: str, remote: str = "origin") -> None:
+def append(
+    repo: Path, lines: Sequence[SpendLine], *, message: str, remote: str = "origin",
+    env: Mapping[str, str] | None = None,
+) -> None:  # fmt: skip
     """Append ``lines`` to the state branch and push; on a rejected push (another publish got there
     first) fetch and append again."""
     if not lines:
         return
     last = ""
     for _ in range(PUSH_ATTEMPTS):
-        parent = _fetch(repo, remote)
+        parent = _fetch(repo, remote, env)
         old = _git(repo, "show", f"{parent}:{SPEND_FILE}").stdout if parent else ""
         text = old + "".join(line.to_json() + "\n" for line in lines)
         commit = _commit(repo, text, parent, message)
-        pushed = _git(repo, "push", "--quiet", remote, f"{commit}:refs/heads/{STATE_BRANCH}")
+        pushed = _git(repo, "push", "--quiet", remote, f"{commit}:refs/heads/{STATE_BRANCH}", env=env)
         if pushed.returncode == 0:
             return
         last = pushed.stderr.strip()
