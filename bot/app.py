@@ -109,13 +109,14 @@ def build_event_handler(
     }
     # With a fan-out folder the event job only plans and hands the items to the workflow's matrix
     # of work jobs, which hold no write token; without one, it runs them itself.
-    work = (
-        FanoutWork(folder=fanout, output=actions.output, **options)
-        if fanout is not None
-        else RepoFollowUps(**options)
-    )
-    # Follow-ups on a PR's branch run in this job (they push to an existing branch, one round).
-    return EventHandler(gateway=gateway, config=config, work=work, followups=RepoFollowUps(**options))
+    if fanout is not None:
+        # Follow-ups run model-written code and push: never in the fan-out's event job, which holds
+        # a write token. `/bot fix` on a PR then says where follow-ups are available.
+        return EventHandler(
+            gateway=gateway, config=config, work=FanoutWork(folder=fanout, output=actions.output, **options)
+        )
+    work = RepoFollowUps(**options)
+    return EventHandler(gateway=gateway, config=config, work=work, followups=work)
 
 
 # The execution layer's entry points, importable from the composition root as before the move.

@@ -14,10 +14,12 @@ from decimal import Decimal
 
 from bot.domain import Checklist, Item, ItemStatus
 from bot.errors import PushRejected, WorkspaceError
+from bot.events.checks import fetch_branch
 from bot.events.handler import RunRequest
 from bot.events.pr_followup import FOLLOWUP_CHECK, FollowUpRequest, FollowUpResult
 from bot.events.work import RepoWork, conclude
 from bot.execution.run import run_milestone, validate_working_tree
+from bot.github.git_push import push
 from bot.planning.checklist_file import slug
 from bot.validation.verdict import ValidationVerdict
 from bot.workspace.worktrees import Worktrees
@@ -30,12 +32,28 @@ def verdict_line(verdict: ValidationVerdict | None) -> str:
     return f"{'accepted' if verdict.accepted else 'rejected'} ({', '.join(ran) or 'no checks ran'})"
 
 
+_REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "stale info")
+
+
 class RepoFollowUps(RepoWork):
     """``RepoWork`` that can also follow up on an existing branch (``FollowUps``)."""
 
+    def _fetch(self, branch: str) -> str | None:
+        return fetch_branch(self._repo, self._remote, branch, env=self._git_env)
+
+    def _push(self, commit: str, branch: str) -> None:
+        """A fast-forward push, with the bot's token for this one command; ``PushRejected`` when
+        the branch moved (never forced: commits people added stay)."""
+        try:
+            push(self._repo, commit, branch, remote=self._remote, token=self._push_token, force=False)
+        except WorkspaceError as exc:
+            if any(sign in str(exc) for sign in _REJECTED):
+                raise PushRejected(f"{branch} moved on {self._remote}: {exc}") from exc
+            raise
+
     async def follow_up(self, request: FollowUpRequest) -> FollowUpResult:
         trees = Worktrees(self._repo)
-        head = trees.fetch(request.branch, remote=self._remote)
+        head = self._fetch(request.branch)
         if head is None:
             raise WorkspaceError(f"branch {request.branch} is not on {self._remote}")
         check = self._gh.create_check_run(name=FOLLOWUP_CHECK, head_sha=head)
@@ -88,7 +106,7 @@ class RepoFollowUps(RepoWork):
             return self._unpushed(check, checklist, spent, why, verdict, notes)
         moved = False
         try:
-            trees.push(tip, request.branch, remote=self._remote, force=False)
+            self._push(tip, request.branch)
         except PushRejected:
             moved = True
             replayed = await self._replay(trees, run_id, request.branch, commits, items)
@@ -139,7 +157,7 @@ class RepoFollowUps(RepoWork):
     ) -> tuple[dict[str, str], str, ValidationVerdict] | str:
         """The branch moved: its new tip, the bot's commits replayed on it and validated, pushed
         once more. A reason (str) when that cannot be done."""
-        new_head = trees.fetch(branch, remote=self._remote)
+        new_head = self._fetch(branch)
         if new_head is None:
             return f"the branch {branch} was deleted while I worked"
         workspace = trees.create(run_id, "follow-up-replay", new_head, resume=False)
@@ -163,7 +181,7 @@ class RepoFollowUps(RepoWork):
                 f"({verdict_line(verdict)})"
             )
         try:
-            trees.push(tip, branch, remote=self._remote, force=False)
+            self._push(tip, branch)
         except PushRejected:
             return "the branch moved again while I replayed my commits on it; nothing was forced over it"
         return replayed, tip, verdict

@@ -49,6 +49,11 @@ from bot.planning.planner import IssueText, PlanSource, plan_red_build
 
 log = logging.getLogger(__name__)
 TRIAGE_CHECK = "milestone-bot triage"
+NO_FOLLOWUPS = (
+    "Follow-up commits on a pull request run where the bot runs in one job (the Action's "
+    "`handle-event` without `--fanout-dir`). This workflow fans runs out to jobs without a write token, "
+    "and those cannot work on a PR's branch yet, so nothing was done."
+)
 
 
 @dataclass(frozen=True)
@@ -324,7 +329,7 @@ class EventHandler:
     async def _fix(self, command: Command, event: IssueCommentEvent, key: str) -> Outcome:
         if event.issue.is_pull_request:
             if self._pulls is None:
-                self._reply(event.issue.number, key, "Follow-ups on pull requests are not set up here.")
+                self._reply(event.issue.number, key, NO_FOLLOWUPS)
                 return Outcome("replied", "no follow-ups", "failure")
             ask = Ask(event.issue.number, command.target, command.budget, command.tier, key)
             done = await self._pulls.fix(ask, answer=lambda text: self._reply(event.issue.number, key, text))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import git
 
-from bot.errors import PushRejected, WorkspaceError
+from bot.errors import WorkspaceError
 
 BRANCH_PREFIX = "milestone-bot"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -257,30 +257,15 @@ class Worktrees:
             return conflicts or [f"merge of {branch} failed ({actor})"]
         return []
 
-    def push(self, commit: str, branch: str, *, remote: str = "origin", force: bool = True) -> None:
-        """Publish ``commit`` as ``branch`` on ``remote``. ``force=False`` (follow-ups on a branch
-        people may push to as well): only a fast-forward, else ``PushRejected``."""
+    def push(self, commit: str, branch: str, *, remote: str = "origin") -> None:
+        """Publish ``commit`` as ``branch`` on ``remote``, forced: the bot's branches are its own,
+        and a re-run replaces what the last run published."""
         try:
-            self._repo.git.push(remote, f"{commit}:refs/heads/{branch}", *(["--force"] if force else []))
+            self._repo.git.push(remote, f"{commit}:refs/heads/{branch}", "--force")
         except git.GitCommandError as exc:
-            text = exc.stderr.strip() if isinstance(exc.stderr, str) else str(exc)
-            if not force and ("[rejected]" in text or "non-fast-forward" in text or "fetch first" in text):
-                raise PushRejected(f"{branch} on {remote} moved: {text}") from exc
-            raise WorkspaceError(f"cannot push {branch} to {remote}: {text or exc}") from exc
+            raise WorkspaceError(f"cannot push {branch} to {remote}: {exc.stderr.strip() or exc}") from exc
 
-    # -- follow-ups on a published branch ----------------------------------------------------------
-    def fetch(self, branch: str, *, remote: str = "origin") -> str | None:
-        """The tip of ``branch`` on ``remote`` now (kept as ``refs/remotes/<remote>/<branch>``);
-        None when the remote has no such branch."""
-        try:
-            self._repo.git.fetch("--quiet", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
-        except git.GitCommandError as exc:
-            text = exc.stderr.strip() if isinstance(exc.stderr, str) else str(exc)
-            if "couldn't find remote ref" in text:
-                return None
-            raise WorkspaceError(f"cannot fetch {branch} from {remote}: {text}") from exc
-        return self.resolve(f"refs/remotes/{remote}/{branch}")
-
+    # -- follow-up commits on a published branch ---------------------------------------------------
     def squash(self, path: Path, ref: str, message: str) -> str | None:
         """Bring ``ref``'s changes into the checkout as one commit; None on a conflict (the
         checkout is left clean)."""
