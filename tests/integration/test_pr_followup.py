@@ -280,3 +280,47 @@ async def test_a_red_build_on_the_bots_branch_is_fixed_on_that_branch(tmp_path: 
         report = next(c["body"] for c in sim.comments_on(pull) if "**regression**" in c["body"])
         assert f"Fixed on {BRANCH} in {after[:10]}" in report
         assert "### Follow-ups" in sim.pulls[pull]["body"]
+
+
+async def test_a_change_that_conflicts_with_what_was_pushed_meanwhile_is_not_pushed(tmp_path: Path) -> None:
+    repo, bare = setup(tmp_path)
+    with simulated() as (sim, gateway, _):
+        sim.origin = bare
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH)
+        thread = sim.add_review_comment(pull, "Add neg(a), returning -a.", user="rita", path="calc/ops.py")
+        config = config_for(tmp_path, neg_rules(f"thread-{thread}"))
+        pushed: list[str] = []
+
+        class Meanwhile:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(gateway, name)
+
+            def create_check_run(self, *, name: str, head_sha: str) -> int:
+                if not pushed:  # a person writes their own neg, where the bot puts its own
+                    mine = "return a * b\n\n\ndef neg(a):\n    return 0 - a\n"
+                    text = PYTHON_PROJECT["calc/ops.py"].replace("return a * b\n", mine) + SUB
+                    pushed.append(human_push(tmp_path, bare, "hana", "calc/ops.py", text))
+                return gateway.create_check_run(name=name, head_sha=head_sha)
+
+        handler = handler_for(sim, Meanwhile(), repo, config)
+        comment = sim.add_comment(pull, "/bot fix", user="wendy")
+        [outcome] = await handler.handle("issue_comment", on_pull(comment_event(sim, pull, comment)))
+        assert outcome.conclusion == "failure" and tip(bare) == pushed[0]  # the person's commit stands
+        [reply] = bot_replies(sim, thread)
+        assert "I made this change, but it is not on the branch" in reply and "conflicts" in reply
+        summary = next(c["body"] for c in sim.comments_on(pull) if "follow-up on #" in c["body"])
+        assert "Nothing was pushed" in summary
+        assert "- [ ] Review: Add neg(a), returning -a. (round 1)" in sim.pulls[pull]["body"]
+
+
+async def test_without_follow_ups_a_fix_on_a_pr_says_where_they_run() -> None:
+    from bot.events.handler import NO_FOLLOWUPS
+
+    with simulated() as (sim, gateway, _):
+        work = FakeWork()
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=work)
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH)
+        comment = sim.add_comment(pull, "/bot fix", user="wendy")
+        [outcome] = await handler.handle("issue_comment", on_pull(comment_event(sim, pull, comment)))
+        assert outcome.conclusion == "failure" and work.ran == [] and work.planned == []
+        assert NO_FOLLOWUPS in [c["body"] for c in sim.comments_on(pull) if c["user"] == BOT_LOGIN][-1]

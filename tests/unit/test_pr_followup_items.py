@@ -49,3 +49,18 @@ def test_the_follow_up_section_keeps_every_round_and_the_total() -> None:
     assert "<!-- x -->" not in twice and "@alice" not in twice  # untrusted titles are defused
     broken = twice.replace("followup-rounds:[", "followup-rounds:[{oops")
     assert "| 1 | nothing | $0.010000 |" in with_round(broken, Round("", Decimal("0.01"), ()))
+
+
+def test_a_thread_the_bot_could_not_address_says_why() -> None:
+    from bot.domain import Item, ItemStatus
+    from bot.github.followup_bodies import thread_reply
+
+    failed = Item("thread-3", "Review: make it faster", status=ItemStatus.FAILED, cost_usd=Decimal("0.0042"))
+    text = thread_reply(failed, commit="", validation="", note="no tier's change passed the new test @mona",
+                        pushed=False)  # fmt: skip
+    assert text.startswith("I could not address this: no tier's change passed the new test @\u200bmona.")
+    assert "Cost: $0.004200. Nothing was pushed for it." in text
+    done = Item("thread-4", "Review: add neg.", status=ItemStatus.DONE, cost_usd=Decimal("0.01"))
+    text = thread_reply(done, commit="c" * 40, validation="accepted (new_tests passed)", note="", pushed=True)
+    assert text.startswith(f"Done in {'c' * 10} on this branch: Review: add neg.\n")
+    assert "Validation: accepted (new_tests passed). Cost: $0.010000." in text
