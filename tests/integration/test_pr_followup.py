@@ -8,21 +8,25 @@ inline comment; the follow-up commit lands on the same branch, on top of what is
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.config import Config, parse_config
+from bot.domain import ItemStatus
 from bot.events.followup_work import RepoFollowUps
-from bot.events.handler import EventHandler
+from bot.events.handler import NO_FOLLOWUPS, EventHandler
 from bot.events.pr_followup import FollowUpRequest, FollowUpResult
 from bot.testing.github_server import BOT_LOGIN, GitHubSimulator
 from tests.integration.github_fixtures import simulated
 from tests.integration.sample import PYTHON_PROJECT, git, make_repo
 from tests.integration.test_events import CONFIG, EXAMPLES, FakeWork, comment_event
+from tests.integration.test_red_builds import PYTEST_LOG, run_event
 
 pytestmark = pytest.mark.skipif(not EXAMPLES.exists(), reason="no webhook examples")
 BRANCH = "milestone-bot/issue-1"
@@ -238,21 +242,7 @@ async def test_a_forks_pull_request_is_refused_with_the_reason() -> None:
         assert outcome.action == "refused" and followups.asked == []
 
 
-PYTEST_LOG = """\
-2026-11-20T10:00:02.0000000Z =================================== FAILURES ===================================
-2026-11-20T10:00:02.0000000Z ___________________________ test_add ___________________________
-2026-11-20T10:00:02.0000000Z     def test_add():
-2026-11-20T10:00:02.0000000Z >       assert calc.ops.add(2, 3) == 5
-2026-11-20T10:00:02.0000000Z E       assert 6 == 5
-2026-11-20T10:00:02.0000000Z tests/test_ops.py:5: AssertionError
-2026-11-20T10:00:02.0000000Z =========================== short test summary info ============================
-2026-11-20T10:00:02.0000000Z FAILED tests/test_ops.py::test_add - assert 6 == 5
-"""
-
-
 async def test_a_red_build_on_the_bots_branch_is_fixed_on_that_branch(tmp_path: Path) -> None:
-    from tests.integration.test_red_builds import run_event
-
     repo, bare = setup(tmp_path)
     broken = clone(tmp_path, bare, BRANCH, "broke")
     ops = broken / "calc" / "ops.py"
@@ -314,8 +304,6 @@ async def test_a_change_that_conflicts_with_what_was_pushed_meanwhile_is_not_pus
 
 
 async def test_without_follow_ups_a_fix_on_a_pr_says_where_they_run() -> None:
-    from bot.events.handler import NO_FOLLOWUPS
-
     with simulated() as (sim, gateway, _):
         work = FakeWork()
         handler = EventHandler(gateway=gateway, config=CONFIG, work=work)
@@ -324,3 +312,40 @@ async def test_without_follow_ups_a_fix_on_a_pr_says_where_they_run() -> None:
         [outcome] = await handler.handle("issue_comment", on_pull(comment_event(sim, pull, comment)))
         assert outcome.conclusion == "failure" and work.ran == [] and work.planned == []
         assert NO_FOLLOWUPS in [c["body"] for c in sim.comments_on(pull) if c["user"] == BOT_LOGIN][-1]
+
+
+async def test_without_text_the_items_are_the_open_threads_and_the_failing_checks_root_causes() -> None:
+    class Recording:
+        def __init__(self) -> None:
+            self.asked: list[FollowUpRequest] = []
+
+        async def follow_up(self, request: FollowUpRequest) -> FollowUpResult:
+            self.asked.append(request)
+            items = tuple(
+                dataclasses.replace(i, status=ItemStatus.FAILED, cost_usd=Decimal("0.001"))
+                for i in request.checklist.items
+            )
+            checklist = dataclasses.replace(request.checklist, items=items)
+            notes = {i.id: "no tier's change passed validation" for i in items}
+            return FollowUpResult(checklist, {}, None, "failure", "Nothing was done.", Decimal("0.002"),
+                                  "not validated", notes)  # fmt: skip
+
+    with simulated() as (sim, gateway, _):
+        followups = Recording()
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=FakeWork(), followups=followups)
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH, head_sha="d" * 40)
+        answered = sim.add_review_comment(pull, "Add neg", user="rita")
+        sim.add_review_comment(pull, "Done in abc", user=BOT_LOGIN, in_reply_to=answered)
+        open_one = sim.add_review_comment(pull, "Rename mul to times", user="rita", path="calc/ops.py")
+        sim.add_run("d" * 40, branch=BRANCH, jobs=(("tests", "failure", PYTEST_LOG),))
+        comment = sim.add_comment(pull, "/bot fix --tier local", user="wendy")
+        [outcome] = await handler.handle("issue_comment", on_pull(comment_event(sim, pull, comment)))
+        [request] = followups.asked
+        assert [i.id for i in request.checklist.items] == [f"thread-{open_one}", "check-1"]
+        assert (request.branch, request.pull, request.tier) == (BRANCH, pull, "local")
+        check = request.checklist.items[1]
+        assert check.acceptance_tests == ("tests/test_ops.py::test_add",) and check.tests_exist
+        assert outcome.conclusion == "failure"
+        [reply] = bot_replies(sim, open_one)
+        assert reply.startswith("I could not address this: no tier's change passed validation.")
+        assert bot_replies(sim, answered) == ["Done in abc"]  # the answered thread was left alone
