@@ -148,8 +148,10 @@ def bot_commands(job: dict[str, Any], context: dict[str, Any]) -> list[tuple[str
 
 
 def run_job(
-    job: dict[str, Any], context: dict[str, Any], cwd: Path, base_env: dict[str, str]
+    job: dict[str, Any], context: dict[str, Any], cwd: Path, base_env: dict[str, str], *, fails: bool = False
 ) -> dict[str, str]:
+    """``fails``: the job is expected to fail (its last command exits 1, as publish does when the run
+    concludes in failure)."""
     outputs: dict[str, str] = {}
     for line, env in bot_commands(job, context):
         output = cwd / ".github-output"
@@ -162,7 +164,7 @@ def run_job(
             ["bash", "-c", line], cwd=cwd, env=full, capture_output=True, text=True, timeout=300
         )
         shown = summary.read_text() if summary.exists() else ""
-        assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}\n{shown}"
+        assert done.returncode == (1 if fails else 0), f"{line}\n{done.stdout}\n{done.stderr}\n{shown}"
         for pair in output.read_text().splitlines():
             key, _, value = pair.partition("=")
             outputs[key] = value
@@ -207,7 +209,8 @@ def test_three_waves_from_fresh_clones_hold_the_run_and_day_limits(tmp_path: Pat
         first["repository"]["default_branch"] = "trunk"
         jobs = spec["jobs"]
 
-        def wave(n: int, event_name: str, payload: dict[str, Any], ref: str | None) -> dict[str, Any]:
+        def wave(n: int, event_name: str, payload: dict[str, Any], ref: str | None, *, fails: bool = False
+                 ) -> dict[str, Any]:  # fmt: skip
             """One workflow run: every job a separate process in a fresh clone."""
             folder = tmp_path / f"wave{n}"
             folder.mkdir()
@@ -253,7 +256,7 @@ def test_three_waves_from_fresh_clones_hold_the_run_and_day_limits(tmp_path: Pat
             publish_dir = clone(origin, folder / "publish")
             shutil.copytree(request, publish_dir / "fanout")
             shutil.copytree(collected, publish_dir / "work")
-            result["publish"] = out = run_job(jobs["publish"], context, publish_dir, base_env)
+            result["publish"] = out = run_job(jobs["publish"], context, publish_dir, base_env, fails=fails)
             assert Decimal(out["cost"]) == result["spent"]
             return result
 
@@ -267,7 +270,9 @@ def test_three_waves_from_fresh_clones_hold_the_run_and_day_limits(tmp_path: Pat
         one = wave(1, "issue_comment", first, None)
         print("WAVE1", one["spent"], [j["spent_usd"] for j in one["jobs"]])
         assert [m["items"] for m in one["matrix"]["include"]] == ["add-alpha", "add-beta"]
-        assert [m["budget"] for m in one["matrix"]["include"]] == [str((LIMIT_USD / 2).quantize(Decimal("0.0001")))] * 2
+        assert [m["budget"] for m in one["matrix"]["include"]] == [
+            str((LIMIT_USD / 2).quantize(Decimal("0.0001")))
+        ] * 2
         assert one["publish"]["conclusion"] == "neutral" and one["publish"]["more"] == "true"  # 2 of 4 so far
         run = one["publish"]["run"]
         assert run and one["event"]["run"] == run
@@ -283,10 +288,11 @@ def test_three_waves_from_fresh_clones_hold_the_run_and_day_limits(tmp_path: Pat
         assert two["publish"]["more"] == "true"
 
         # Wave 3: what is left is less than delta costs; the guard stops it before it overspends.
-        three = wave(3, "workflow_dispatch", dispatch(run), f"origin/milestone-bot/{key}")
+        three = wave(3, "workflow_dispatch", dispatch(run), f"origin/milestone-bot/{key}", fails=True)
         assert Decimal(three["event"]["budget"]) == left - two["spent"] < PER_ITEM_USD
         statuses = [i["status"] for j in three["jobs"] for i in j["items"]]
-        assert statuses and "done" not in statuses
+        assert statuses == ["budget_exceeded"] and three["spent"] == 0
+        assert three["publish"]["conclusion"] == "failure" and three["publish"]["more"] == "false"
 
         # The state branch holds every call of every wave, and the total is within both limits.
         lines = [json.loads(x) for x in git(origin, "show", "milestone-bot-state:spend.jsonl").splitlines()]
