@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -48,6 +49,7 @@ from bot.planning.checklist_file import parse, render, slug
 from bot.planning.planner import IssueText, PlanSource, plan_red_build
 
 log = logging.getLogger(__name__)
+_RUN_URL = re.compile(r"/actions/runs/(\d+)")
 TRIAGE_CHECK = "milestone-bot triage"
 NO_FOLLOWUPS = (
     "Follow-up commits on a pull request run where the bot runs in one job (the Action's "
@@ -269,14 +271,46 @@ class EventHandler:
         return Outcome("replied", f"cost {total}")
 
     async def _stop(self, command: Command, event: IssueCommentEvent, key: str) -> Outcome:
-        # The running run polls for this comment between items and stops starting new ones.
+        # A run in one job polls for this comment between items and stops starting new ones. A
+        # fan-out's work jobs cannot read comments (no token): its workflow run, named in the
+        # progress comment, is cancelled, and no further wave starts (``on_dispatch``).
+        issue = event.issue.number
+        runs = sorted({
+            int(run) for c in self._own(issue) if "<!-- milestone-bot:progress:" in c.body
+            for run in _RUN_URL.findall(c.body)
+        })  # fmt: skip
+        cancelled = []
+        for run_id in runs:
+            try:
+                self._gh.cancel_run(run_id)
+                cancelled.append(run_id)
+            except BotError:
+                continue  # finished already (409), or not ours to cancel
+        also = f" Cancelled workflow run {', '.join(map(str, cancelled))}." if cancelled else ""
         self._reply(
-            event.issue.number,
+            issue,
             key,
-            "Stopping: the run on this issue finishes the calls in flight, starts no new items, and "
-            f"reports what it did. `{self._prefix} run` later resumes where it stopped.",
+            "Stopping: the run on this issue finishes the calls in flight, starts no new items and no "
+            f"new wave, and reports what it did.{also} `{self._prefix} run` later resumes where it stopped.",
         )
-        return Outcome("replied", "stop requested")
+        return Outcome("replied", f"stop requested; cancelled {cancelled}")
+
+    def _stopped(self, issue: int) -> bool:
+        """Whether a writer's ``/bot stop`` came after the last command that started a run."""
+        last_run = last_stop = -1
+        for index, comment in enumerate(self._gh.comments(issue)):
+            if comment.user.lower() == self._bot or comment.user.lower().endswith("[bot]"):
+                continue
+            verbs = {
+                p.verb for p in parse_commands(comment.body, prefix=self._prefix)
+                if isinstance(p, Command) and p.verb in (Verb.RUN, Verb.FIX, Verb.RETRY, Verb.STOP)
+            }  # fmt: skip
+            if verbs and self._may_write(comment.user):
+                if Verb.STOP in verbs:
+                    last_stop = index
+                if verbs - {Verb.STOP}:
+                    last_run = index
+        return last_stop > last_run
 
     # -- planning and running ----------------------------------------------------------------------
     async def _source(self, command: Command, event: IssueCommentEvent) -> Target:
@@ -624,6 +658,8 @@ class EventHandler:
         target = resolve(self._gh, spec) if spec else None
         closes = target.closes if target else ()
         issue = closes[0] if closes else None
+        if issue is not None and self._stopped(issue):
+            return Outcome("ignored", f"the run of {key} was stopped (`{self._prefix} stop`): no next wave")
         request = RunRequest(
             checklist, key, issue, closes, start="HEAD", target=event.repository.default_branch,
             run=str((event.inputs or {}).get("run", "")).strip(),

@@ -369,6 +369,9 @@ class PyGithubGateway:
             lambda: self._repo.get_workflow_run(run_id).rerun_failed_jobs(),
         )
 
+    def cancel_run(self, run_id: int) -> None:
+        self._call(f"cancel run {run_id}", lambda: self._repo.get_workflow_run(run_id).cancel())
+
 
 def _translate(doing: str, exc: GithubException) -> GitHubError:
     message = exc.data.get("message") if isinstance(exc.data, dict) else str(exc.data)

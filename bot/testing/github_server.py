@@ -130,6 +130,7 @@ class GitHubSimulator:
         self.runs: dict[int, Run] = {}
         self.jobs: dict[int, Job] = {}
         self.reruns: list[int] = []
+        self.cancelled: list[int] = []
         self.refs: dict[str, str] = {}
         self.contents: dict[str, str] = {}
         # Review threads: inline comments on PRs, replies point at their thread's first comment.
@@ -385,8 +386,9 @@ class GitHubSimulator:
         out = _template("workflow-run")
         base = f"https://api.github.com/repos/{self.full_name}/actions/runs/{run.id}"
         out.update(id=run.id, head_sha=run.head_sha, head_branch=run.head_branch, conclusion=run.conclusion,
-                   status="completed", event=run.event, path=run.path, run_attempt=run.run_attempt,
-                   url=base, jobs_url=f"{base}/jobs", logs_url=f"{base}/logs", rerun_url=f"{base}/rerun",
+                   status="completed" if run.conclusion else "in_progress", event=run.event, path=run.path,
+                   run_attempt=run.run_attempt, url=base, jobs_url=f"{base}/jobs", logs_url=f"{base}/logs",
+                   rerun_url=f"{base}/rerun", cancel_url=f"{base}/cancel",
                    html_url=f"https://github.com/{self.full_name}/actions/runs/{run.id}")  # fmt: skip
         return out
 
@@ -446,6 +448,7 @@ class GitHubSimulator:
         add(("GET", re.compile(rf"^{repo}/actions/runs/(?P<id>\d+)$"), self._get_run))
         add(("GET", re.compile(rf"^{repo}/actions/runs/(?P<id>\d+)/jobs$"), self._run_jobs))
         add(("POST", re.compile(rf"^{repo}/actions/runs/(?P<id>\d+)/rerun-failed-jobs$"), self._rerun))
+        add(("POST", re.compile(rf"^{repo}/actions/runs/(?P<id>\d+)/cancel$"), self._cancel))
         add(("GET", re.compile(rf"^{repo}/actions/jobs/(?P<id>\d+)$"), self._get_job))
         add(("GET", re.compile(rf"^{repo}/actions/jobs/(?P<id>\d+)/logs$"), self._job_logs))
         add(("GET", re.compile(r"^/_downloads/job-(?P<id>\d+)\.txt$"), self._download))
@@ -739,6 +742,14 @@ class GitHubSimulator:
         run = self._run_of(m)
         jobs = [self._job(self.jobs[j]) for j in run.jobs]
         return 200, {"total_count": len(jobs), "jobs": jobs}
+
+    def _cancel(self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str) -> tuple[int, Any]:
+        run = self._run_of(m)
+        if run.conclusion is not None:
+            raise _Reply(409, {"message": "Cannot cancel a workflow run that is completed."})
+        run.conclusion = "cancelled"
+        self.cancelled.append(run.id)
+        return 202, {}
 
     def _rerun(self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str) -> tuple[int, Any]:
         run = self._run_of(m)
