@@ -16,9 +16,9 @@ from typing import Any
 
 from bot.budget.guard import BudgetGuard
 from bot.budget.ledger import CallRecord, Ledger, Scope
-from bot.budget.pricing import call_cost
 from bot.config import AnthropicProvider as AnthropicConfig
-from bot.config import Config, GpuPrice, ProviderConfig
+from bot.config import Config, ProviderConfig
+from bot.config import GroqProvider as GroqConfig
 from bot.config import OpenAICompatProvider as OpenAIConfig
 from bot.config import ScriptedProvider as ScriptedConfig
 from bot.domain import Checklist, Item, ItemStatus, Verdict
@@ -30,12 +30,13 @@ from bot.execution.item_loop import AttemptRecord, ItemResult, ItemRunner
 from bot.execution.scheduler import run_checklist
 from bot.github.gateway import GitHubGateway
 from bot.models.anthropic_api import AnthropicProvider
-from bot.models.base import Provider, Usage
+from bot.models.base import Provider
 from bot.models.openai_compat import OpenAICompatProvider
 from bot.models.scripted import ScriptedProvider
 from bot.planning.checklist_file import render
 from bot.planning.planner import IssueText, PlanSource, plan
-from bot.report.cost import CostSummary, summarize
+from bot.report.cost import CostSummary
+from bot.report.premium import cost_summary as premium_cost_summary
 from bot.report.run_report import RunReport, render_markdown, to_json
 from bot.routing.breaker import CircuitBreaker
 from bot.routing.driver import OnAttempt
@@ -70,6 +71,13 @@ def build_provider(cfg: ProviderConfig, *, env: Mapping[str, str], root: Path) -
         return provider, missing
     if isinstance(cfg, AnthropicConfig):
         provider = AnthropicProvider(
+            name=name, model=cfg.model, base_url=cfg.base_url, api_key=key, timeout_s=cfg.timeout_s
+        )
+        return provider, missing
+    if isinstance(cfg, GroqConfig):
+        from bot.models.groq_api import GroqProvider  # the groq SDK, imported only when used
+
+        provider = GroqProvider(
             name=name, model=cfg.model, base_url=cfg.base_url, api_key=key, timeout_s=cfg.timeout_s
         )
         return provider, missing
@@ -133,7 +141,10 @@ def build_router(
                     breaker=CircuitBreaker(
                         failures=config.routing.breaker_failures, cooldown_s=config.routing.breaker_cooldown_s
                     ),
-                    quota=QuotaTracker(cfg.quota, clock=clock, history=history),
+                    # A provider that reads rate-limit headers (groq) tells the tracker the truth.
+                    quota=QuotaTracker(
+                        cfg.quota, clock=clock, history=history, server=getattr(provider, "rate_limits", None)
+                    ),
                 )
             )
         tiers.append(TierSlots(name=tier_name, balance=tier.balance, slots=slots))
@@ -175,14 +186,8 @@ def save_checklist(path: Path, checklist: Checklist) -> None:
 
 
 def cost_summary(config: Config, calls: Iterable[CallRecord]) -> CostSummary:
-    """Summarize calls, comparing with the premium tier's first provider (the last tier)."""
-    premium = config.tiers[config.tier_names[-1]].providers[0]
-
-    def at_premium(usage: Usage) -> Decimal:
-        return call_cost(premium, usage, latency_s=0.0)
-
-    comparable = not isinstance(premium.price, GpuPrice)
-    return summarize(calls, premium=at_premium if comparable else None, premium_model=premium.model)
+    """The cost table and the honest premium-alone estimate (bot/report/premium.py)."""
+    return premium_cost_summary(config, calls)
 
 
 @dataclass(frozen=True)
