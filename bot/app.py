@@ -84,6 +84,29 @@ def build_provider(cfg: ProviderConfig, *, env: Mapping[str, str], root: Path) -
     raise AssertionError(f"unhandled provider config {type(cfg).__name__}")  # pragma: no cover
 
 
+def model_lister(env: Mapping[str, str], *, root: Path) -> Callable[[ProviderConfig], Any]:
+    """For pre-flight's online part: each provider's ``models()`` (free: no completion is asked
+    for), or None for a provider without one (scripted, anthropic)."""
+
+    def list_models(cfg: ProviderConfig) -> Any:
+        provider, _ = build_provider(cfg, env=env, root=root)
+        lister = getattr(provider, "models", None)
+        if lister is None:
+            return None
+
+        async def served() -> list[str]:
+            try:
+                return list(await lister())
+            finally:
+                close = getattr(provider, "aclose", None)
+                if close is not None:
+                    await close()
+
+        return served()
+
+    return list_models
+
+
 def open_ledger(config: Config, *, root: Path) -> Ledger:
     path = Path(config.ledger.path)
     return Ledger(path if path.is_absolute() else root / path)
@@ -212,8 +235,10 @@ async def run_milestone(
     on_attempt: OnAttempt | None = None,
     checklist_path: Path | None = None,
     should_stop: Callable[[], bool] | None = None,
+    remarks: tuple[str, ...] = (),
 ) -> RunOutcome:
-    """A whole run: the checklist's items in parallel, their branches integrated, the report written."""
+    """A whole run: the checklist's items in parallel, their branches integrated, the report written.
+    ``remarks`` are about the run as a whole (tiers pre-flight skipped), for the report."""
     width = parallel or config.concurrency.parallel
     # Items hand their git and file work to threads; the default pool (cores + 4) is too narrow
     # for many items in flight, and a queued hand-off is time an item waits for nothing.
@@ -300,8 +325,8 @@ async def run_milestone(
         worked, trees=trees, run_id=run_id, base_ref=base, redo=redo, toolchain=tools, settings=settings
     )
     costs = cost_summary(config, ledger.calls(Scope(run_id=run_id)))
-    _, remarks = skipped_tiers(config, os.environ if env is None else env)
-    report = RunReport(run_id, integrated, results, integration, costs, notes, remarks)
+    _, skipped = skipped_tiers(config, os.environ if env is None else env)
+    report = RunReport(run_id, integrated, results, integration, costs, notes, (*remarks, *skipped))
     report_dir = root / ".milestone-bot" / "runs" / run_id
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")

@@ -170,6 +170,25 @@ class Worktrees:
             self._repo.git.worktree("prune")
         return removed
 
+    def branches(self, prefix: str) -> list[str]:
+        """Local branches whose names start with ``prefix`` (``milestone-bot/<run>/``)."""
+        out = self._repo.git.for_each_ref("--format=%(refname:short)", f"refs/heads/{prefix}")
+        return sorted(b for b in str(out).splitlines() if b.startswith(prefix))
+
+    def delete_branches(self, names: list[str]) -> None:
+        if not names:
+            return
+        try:
+            self._repo.git.branch("-D", *names)
+        except git.GitCommandError as exc:
+            raise WorkspaceError(f"cannot delete branches: {exc.stderr.strip() or exc}") from exc
+
+    def dirty(self) -> list[str]:
+        """The main checkout's uncommitted changes (``git status --porcelain`` lines), the bot's own
+        folder excluded."""
+        out = str(self._repo.git.status("--porcelain", "--untracked-files=all"))
+        return [line for line in out.splitlines() if line.strip() and ".milestone-bot/" not in line]
+
     # -- changes in a worktree ----------------------------------------------------------------------
     def changed_files(self, path: Path, base: str) -> list[str]:
         """Paths changed in the worktree against ``base``: committed, staged, unstaged and new."""

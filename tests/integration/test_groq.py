@@ -89,7 +89,9 @@ async def test_tokens_left_and_a_429_with_retry_after_hold_the_provider_back(
     with FakeGroqServer(script(OK), tokens_per_window=350) as groq:
         config = parse_config(config_text(groq.base_url))
         ledger = Ledger(tmp_path / "ledger.sqlite")
-        router, _ = build_router(config, ledger=ledger, root=tmp_path, env={"GROQ_API_KEY": "k"}, sleep=sleeps)
+        router, _ = build_router(
+            config, ledger=ledger, root=tmp_path, env={"GROQ_API_KEY": "k"}, sleep=sleeps
+        )
         assert (await router.complete(request(max_tokens=10), tier="fast")).text == "fine"  # 400 tokens used
         # The headers said 0 tokens left: the next call is not sent at all.
         with pytest.raises(RoutingError, match="x-ratelimit-remaining-tokens"):
@@ -100,7 +102,9 @@ async def test_tokens_left_and_a_429_with_retry_after_hold_the_provider_back(
         groq.used_requests = 1  # another client spent the window: the server answers 429
         config = parse_config(config_text(groq.base_url))
         ledger = Ledger(tmp_path / "ledger2.sqlite")
-        router, _ = build_router(config, ledger=ledger, root=tmp_path, env={"GROQ_API_KEY": "k"}, sleep=sleeps)
+        router, _ = build_router(
+            config, ledger=ledger, root=tmp_path, env={"GROQ_API_KEY": "k"}, sleep=sleeps
+        )
         with pytest.raises(RoutingError):
             await router.complete(request(), tier="fast")
         assert groq.refused == 1
