@@ -28,6 +28,7 @@ from bot.github.gateway import GitHubGateway, marker
 from bot.models.base import ChatRequest, Message
 from bot.planning.checklist_file import render, slug
 from bot.planning.planner import PlanSource
+from bot.report.money import usd
 from bot.report.progress import Board
 from bot.report.run_report import RunReport, render_markdown
 from bot.routing.driver import AttemptEvent
@@ -234,7 +235,7 @@ def publish_pull(
         head=branch,
         base=base,
         title=pr_title(checklist.title),
-        body=pr_body(report, closes=closes, key=key),
+        body=pr_body(report, closes=closes, key=key, branch=branch),
         draft=len(done) < len(checklist.items),
     )
     return pull.number
@@ -261,11 +262,11 @@ def conclude(report: RunReport) -> tuple[str, str, str]:
             f"{len(done)} of {total} items done",
             f"{len(done)} of {total} items done; the PR is a draft.",
         )
-    spent = report.costs.total.quantize(Decimal("0.0001"))
+    spent = usd(report.costs.total)
     return (
         "success",
         f"All {len(done)} items done",
-        f"All {len(done)} items done and validated; spent ${spent}.",
+        f"All {len(done)} items done and validated; spent {spent}.",
     )
 
 

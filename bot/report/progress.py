@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.domain import Checklist, Item, ItemStatus
+from bot.domain import Checklist, Item, ItemStatus, Verdict
+from bot.report.money import usd
+from bot.report.reasons import escalation, first_diagnostic
 from bot.routing.driver import AttemptEvent
 
 
@@ -26,10 +28,10 @@ class ItemRow:
     attempts: int = 0
     spent: Decimal = Decimal(0)
     note: str = ""
+    last: AttemptEvent | None = None  # the last judged attempt, to name an escalation
 
 
-def usd(amount: Decimal) -> str:
-    return f"${amount.quantize(Decimal('0.0001'))}"
+__all__ = ["Board", "ItemRow", "render_markdown", "usd"]
 
 
 class Board:
@@ -81,15 +83,26 @@ class Board:
         row.phase = event.purpose.value
         row.tier = event.tier
         if event.verdict is None:
-            return (
+            line = (
                 f"[{self.elapsed:6.1f}s] {event.item_id:<20} {event.purpose.value:<6} attempt "
                 f"{event.attempt + 1} on {event.tier}"
             )
+            last = row.last
+            if last is not None and last.tier != event.tier and last.verdict is not Verdict.PASSED:
+                assert last.verdict is not None
+                row.note = escalation(last.tier, last.verdict, first_diagnostic(last.reason), event.tier)
+                line += f": {row.note}"
+            return line
         row.attempts += 1
         row.spent += event.cost
+        row.last = event
+        why = first_diagnostic(event.reason) if event.verdict is not Verdict.PASSED else ""
+        if why:
+            row.note = f"{event.tier}: {event.verdict.value}: {why}"
         return (
             f"[{self.elapsed:6.1f}s] {event.item_id:<20} {event.purpose.value:<6} {event.tier}: "
             f"{event.verdict.value} ({usd(event.cost)}; run total {usd(self.spent)}{self._of_budget()})"
+            + (f" — {why}" if why else "")
         )
 
     def _of_budget(self) -> str:
