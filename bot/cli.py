@@ -467,10 +467,7 @@ def _fix(args: argparse.Namespace) -> int:
         log = result.output
     elif issue_text is None:
         log = _read(Path(args.log), "log")
-    config, remarks = _preflight(config, repo)
-    if issue_text is not None:
-        checklist = asyncio.run(plan_issue(repo, issue_text, config=config, run_id=run_id))
-    else:
+    if issue_text is None:  # planning from a log is free: it comes before pre-flight
         try:
             checklist = plan_red_build(log, ref="local#build", title="Fix the failing build")
         except PlanningError:
@@ -479,6 +476,9 @@ def _fix(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"{source}, but no test failure could be read from its output (last lines: {tail})"
             ) from None
+    config, remarks = _preflight(config, repo)
+    if issue_text is not None:
+        checklist = asyncio.run(plan_issue(repo, issue_text, config=config, run_id=run_id))
     folder = repo / ".milestone-bot" / "runs" / run_id
     folder.mkdir(parents=True, exist_ok=True)
     checklist_path = folder / "checklist.md"

@@ -16,6 +16,7 @@ from pathlib import Path
 import git
 
 from bot.errors import WorkspaceError
+from bot.workspace.bot_folder import protect
 
 BRANCH_PREFIX = "milestone-bot"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -51,6 +52,7 @@ class Worktrees:
             raise WorkspaceError(f"{repo} is not a git repository") from exc
         self.repo_path = Path(self._repo.working_tree_dir or repo).resolve()
         self.root = (root or self.repo_path / ".milestone-bot" / "worktrees").resolve()
+        protect(self.repo_path)  # the project's pytest and linters must never walk into it
         # Items call in from worker threads. Everything here runs git as a subprocess (thread safe)
         # except changes to the list of worktrees, which read it, decide, and change it: one at a time.
         self._layout = threading.RLock()
