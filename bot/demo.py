@@ -22,10 +22,11 @@ from pathlib import Path
 from bot.app import run_milestone
 from bot.config import Config, load_config
 from bot.demo_project import CHECKLIST, FILES, SCRIPT
-from bot.domain import ItemStatus, Verdict
+from bot.domain import ItemStatus
 from bot.models.script import Script
 from bot.planning.checklist_file import parse
 from bot.report.progress import Board
+from bot.report.run_report import escalations
 from bot.testing.anthropic_server import FakeAnthropicServer
 from bot.testing.openai_server import FakeOpenAIServer
 from bot.workspace.worktrees import init_repository
@@ -130,10 +131,8 @@ async def _run(workdir: Path, out: Callable[[str], None]) -> int:
     for item_id, result in outcome.report.results.items():
         path = " -> ".join(f"{a.phase}@{a.tier}:{a.verdict.value}" for a in result.attempts)
         out(f"{item_id:<10} {result.item.status.value:<6} {path}")
-        for attempt in result.attempts:
-            if attempt.verdict in (Verdict.FAILED, Verdict.UNPARSABLE) and attempt.feedback:
-                first = [x.strip() for x in attempt.feedback.splitlines() if x.strip()][:2]
-                out(f"{'':<17}{attempt.tier} was rejected: {' | '.join(first)[:150]}")
+        for line in escalations(result.attempts):  # which tier was left, and why
+            out(f"{'':<17}{line}")
     report = (outcome.report_dir / "report.md").read_text(encoding="utf-8")
     out("")
     out(report[report.index("### Cost") :].split("### Attempts")[0].strip())

@@ -17,7 +17,7 @@ def usd(amount: Decimal) -> str:
     sign = "-" if amount < 0 else ""
     value = abs(amount)
     if value == 0:
-        return "$0"
+        return "$0.00"
     if value < 1:
         places = _SIGNIFICANT - 1 - value.adjusted()
         rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
