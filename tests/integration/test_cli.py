@@ -84,9 +84,6 @@ def test_demo_on_github_ends_in_a_pr_with_the_cost_table(
     assert "add-sub" in (tmp_path / "step-summary.md").read_text()
 
 
-@pytest.mark.skipif(
-    not (Path(__file__).resolve().parents[3] / "shared" / "fixtures").exists(), reason="no webhook examples"
-)
 def test_handle_event_runs_a_command_from_the_actions_environment(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

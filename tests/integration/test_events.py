@@ -20,7 +20,7 @@ from bot.planning.planner import PlanSource
 from bot.testing.github_server import BOT_LOGIN, GitHubSimulator
 from tests.integration.github_fixtures import simulated
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github" / "webhooks" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "webhooks" / "examples"
 pytestmark = pytest.mark.skipif(not EXAMPLES.exists(), reason="no webhook examples")
 CONFIG = parse_config(
     '[routing]\npreset = "single-model"\n[tiers.local]\n[[tiers.local.providers]]\ntype = "scripted"\nscript = "s.yaml"\nmodel = "m"\n'
