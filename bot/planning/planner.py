@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -168,7 +169,30 @@ def _is_test_file(path: str) -> bool:
     return name.startswith("test_") or name.endswith(("_test.py", "_test.go")) or name == "conftest.py"
 
 
-def _root_cause(failure: Failure) -> tuple[str, str, str]:
+_DEF = re.compile(r"^\s*(?:async\s+)?def\s+([A-Za-z_]\w*)\s*\(")
+_BOUNDARY = re.compile(r"^(?:_{3,}|_ _ _)")
+
+
+def _function_at(log_lines: list[str], file: str, line: int) -> str:
+    """The function a frame is in, when the parser left it out: pytest's short form says
+    ``file:line: in name``; its long form shows the function's source (``def name(``) above."""
+    head = f"{file}:{line}:"
+    for n, text in enumerate(log_lines):
+        if not text.startswith(head):
+            continue
+        rest = text[len(head) :].strip()
+        if rest.startswith("in "):
+            return rest[3:].split()[0]
+        for above in reversed(log_lines[max(0, n - 60) : n]):
+            if _BOUNDARY.match(above):
+                break
+            found = _DEF.match(above)
+            if found:
+                return found.group(1)
+    return ""
+
+
+def _root_cause(failure: Failure, log_lines: Sequence[str] = ()) -> tuple[str, str, str]:
     """(the group key, the error, where) of a failure. Failures share a root cause when they end in
     the same function of the project's own code (the innermost frame outside tests and installed
     packages); without such a frame, the same function under test: named by pytest's ``where x =
@@ -179,7 +203,9 @@ def _root_cause(failure: Failure) -> tuple[str, str, str]:
     ]
     if project:
         frame = project[-1]
-        return f"{frame.file}::{frame.function or frame.line}", error, f"{frame.file}:{frame.line}"
+        function = frame.function or _function_at(list(log_lines), frame.file, frame.line)
+        key = f"function::{function}" if function else f"{frame.file}::{frame.line}"
+        return key, error, f"{frame.file}:{frame.line}"
     frames = list(failure.frames)
     where = f"{frames[-1].file}:{frames[-1].line}" if frames else ""
     named = _WHERE.search(failure.message)
@@ -196,10 +222,14 @@ def plan_red_build(log: str, *, ref: str, title: str, budget_usd: Decimal | None
     many tests it fails and with whatever errors."""
     groups: dict[str, list[Failure]] = {}
     first: dict[str, tuple[str, str]] = {}
+    lines = log.splitlines()
     for failure in extract_failures(log):
-        key, error, where = _root_cause(failure)
+        key, error, where = _root_cause(failure, lines)
         groups.setdefault(key, []).append(failure)
-        first.setdefault(key, (error, where))
+        # The title names the failure that shows the cause in project code, when one does.
+        in_project = bool(where) and not _is_test_file(where.rsplit(":", 1)[0])
+        if key not in first or (in_project and _is_test_file(first[key][1].rsplit(":", 1)[0])):
+            first[key] = (error, where)
     if not groups:
         raise PlanningError("no failures found in the log: nothing to plan")
     items = []
