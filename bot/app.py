@@ -36,6 +36,7 @@ from bot.models.scripted import ScriptedProvider
 from bot.planning.checklist_file import render
 from bot.planning.planner import IssueText, PlanSource, plan
 from bot.report.cost import CostSummary
+from bot.report.money import decimal_str
 from bot.report.premium import cost_summary as premium_cost_summary
 from bot.report.run_report import RunReport, render_markdown, to_json
 from bot.routing.breaker import CircuitBreaker
@@ -285,7 +286,8 @@ async def run_milestone(
                 checklist_path,
                 dataclasses.replace(checklist, items=tuple(current[i.id] for i in checklist.items)),
             )
-        report_update(item, note)
+        # Views get the item's reason (set when its run ended), not just its status.
+        report_update(item, notes.get(item.id, note) if item.id in notes else note)
 
     finished: dict[str, Item] = {i.id: i for i in checklist.items if i.status is ItemStatus.DONE}
 
@@ -508,9 +510,8 @@ async def work_items(
     items = []
     for item in outcome.checklist.items:
         result = outcome.report.results.get(item.id)
-        history = (
-            tuple((a.phase, a.tier, a.verdict.value, str(a.cost)) for a in result.attempts) if result else ()
-        )
+        attempts = result.attempts if result else ()
+        history = tuple((a.phase, a.tier, a.verdict.value, decimal_str(a.cost)) for a in attempts)
         # Done only if its work is in the bundle: a done item whose integration did not validate
         # has nothing to hand on.
         done = item.status is ItemStatus.DONE and bool(branch)
@@ -520,7 +521,7 @@ async def work_items(
                 item.id,
                 status.value,
                 item.attempts,
-                str(item.cost_usd),
+                decimal_str(item.cost_usd),
                 item.commit if done else "",
                 outcome.report.notes.get(item.id, "") or (result.reason if result else ""),
                 history,
@@ -529,7 +530,7 @@ async def work_items(
                 else (),
             )
         )
-    job_result = JobResult(job, branch, commit, str(outcome.report.costs.total), tuple(items))
+    job_result = JobResult(job, branch, commit, decimal_str(outcome.report.costs.total), tuple(items))
     job_result.write(out)
     (out / "report.md").write_text(render_markdown(outcome.report), encoding="utf-8")
     return job_result

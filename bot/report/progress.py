@@ -73,8 +73,18 @@ class Board:
             row.phase = ""
             row.spent = max(row.spent, item.cost_usd)
             row.attempts = max(row.attempts, item.attempts)
+        last = row.last
+        if item.status in (ItemStatus.FAILED, ItemStatus.BUDGET_EXCEEDED) and last is not None:
+            # The run's reason, and the last attempt's own: the same words as report.md.
+            assert last.verdict is not None
+            why = first_diagnostic(last.reason)
+            own = f"last attempt {last.purpose.value}@{last.tier}: {last.verdict.value}" + (
+                f" ({why})" if why else ""
+            )
+            base = note.removeprefix("budget_exceeded: ") if note != item.status.value else ""
+            note = f"{base}; {own}" if base else own
         row.note = note if note != item.status.value else ""
-        detail = f" {note}" if row.note else ""
+        detail = f" {row.note}" if row.note else ""
         return f"[{self.elapsed:6.1f}s] {item.id:<20} {item.status.value:<15}{detail}".rstrip()
 
     def attempt(self, event: AttemptEvent) -> str:
