@@ -108,3 +108,15 @@ def test_live_table_on_a_terminal() -> None:
     rendered = io.StringIO()
     Console(file=rendered, width=120, color_system=None).print(table(board))
     assert "Calc: 1 failed, 1 running; spent $0.00 of $1.00" in rendered.getvalue()
+
+
+def test_a_failed_item_shows_its_reason_not_just_failed() -> None:
+    board = Board(CHECKLIST, clock=Clock())
+    feedback = "stage lint failed\n  calc/ops.py:1: F401 `os` imported but unused"
+    board.attempt(AttemptEvent("a", Purpose.CHANGE, "premium", 3, Verdict.FAILED, Decimal("0.01"), feedback))
+    line = board.item(Item("a", "Add a", status=ItemStatus.FAILED), "every tier on the ladder was tried")
+    assert line.endswith(
+        "failed          every tier on the ladder was tried; last attempt change@premium: failed "
+        "(rejected at lint: calc/ops.py:1: F401 `os` imported but unused)"
+    )
+    assert board.rows["a"].note.startswith("every tier on the ladder was tried; last attempt")
