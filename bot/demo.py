@@ -5,9 +5,10 @@ milestone with dependencies runs through the real pipeline: tests first, proven 
 items in parallel, validation with the project's own pytest, escalation from the local tier to the
 fast and premium tiers, integration of the item branches, and the report with its cost table.
 
-The three tiers are real clients (openai, anthropic SDKs) talking HTTP to the in-tree fake servers
-on 127.0.0.1, which answer from the bundled script: a local vLLM-style server priced by GPU time,
-a Groq-style fast API and an Anthropic premium API priced from the catalog.
+The three tiers are real clients (openai, groq, anthropic SDKs) talking HTTP to the in-tree fake
+servers on 127.0.0.1, which answer from the bundled script: a local vLLM-style server priced by GPU
+time, a Groq fast API (sending Groq's rate-limit headers) and an Anthropic premium API priced from
+the catalog.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.planning.checklist_file import parse
 from bot.report.progress import Board
 from bot.report.run_report import escalations
 from bot.testing.anthropic_server import FakeAnthropicServer
+from bot.testing.groq_server import FakeGroqServer
 from bot.testing.openai_server import FakeOpenAIServer
 from bot.workspace.worktrees import init_repository
 
@@ -56,7 +58,7 @@ price = {{ gpu_usd_per_hour = 1.20 }}
 
 [tiers.fast]
 [[tiers.fast.providers]]
-type = "openai_compat"
+type = "groq"
 name = "groq"
 base_url = "{fast}"
 model = "llama-3.3-70b-versatile"
@@ -99,7 +101,7 @@ async def _run(workdir: Path, out: Callable[[str], None]) -> int:
     (workdir / "demo-script.json").write_text(json.dumps(SCRIPT, indent=2), encoding="utf-8")
     with (
         FakeOpenAIServer(script) as local,
-        FakeOpenAIServer(script) as fast,
+        FakeGroqServer(script) as fast,
         FakeAnthropicServer(script) as premium,
     ):
         config = write_config(workdir, local.base_url, fast.base_url, premium.base_url)
