@@ -374,9 +374,9 @@ def _run(args: argparse.Namespace) -> int:
     from bot.workspace.worktrees import Worktrees
 
     repo = Path(args.repo).resolve()
-    config = _config(args)
     checklist_path = _checklist_path(args)
     checklist = _checklist(checklist_path)
+    config = _config(args)
     if args.resume:
         trees = Worktrees(repo)
         if not run_exists(trees, args.resume):
@@ -405,9 +405,9 @@ def _retry(args: argparse.Namespace) -> int:
     from bot.app import save_checklist
     from bot.planning.reopen import reopen
 
-    config = _config(args)
     checklist_path = _checklist_path(args)
     checklist, reopened = reopen(_checklist(checklist_path), args.items)
+    config = _config(args)
     save_checklist(checklist_path, checklist)
     more = [i for i in reopened if i not in args.items]
     print(
