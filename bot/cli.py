@@ -398,7 +398,22 @@ def _run(args: argparse.Namespace) -> int:
             "retry them with --retry-failed, or one with `milestone-bot retry ITEM`"
         )
     run_id = args.resume or args.run_id or _new_run_id()
-    return _work_checklist(args, checklist, checklist_path, run_id=run_id, config=config)
+    return _started(args, checklist, checklist_path, run_id=run_id, config=config)
+
+
+def _started(
+    args: argparse.Namespace, checklist: Checklist, checklist_path: Path, *, run_id: str, config: Config
+) -> int:
+    """The run's folder exists from here on (so a run killed at any later moment resumes by its
+    id); it is removed again when nothing came of it (nothing to do, a pre-flight stop, an error)."""
+    from bot.workspace.runs import mark_started
+
+    folder = mark_started(Path(args.repo).resolve(), run_id)
+    try:
+        return _work_checklist(args, checklist, checklist_path, run_id=run_id, config=config)
+    finally:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _retry(args: argparse.Namespace) -> int:
@@ -414,7 +429,7 @@ def _retry(args: argparse.Namespace) -> int:
         f"retrying {', '.join(args.items)}"
         + (f" (and {', '.join(more)}, skipped because of it)" if more else "")
     )
-    return _work_checklist(
+    return _started(
         args, checklist, checklist_path, run_id=args.run_id or _new_run_id("retry-"), config=config
     )
 

@@ -25,6 +25,14 @@ class Cleaned:
         return f"removed {len(self.worktrees)} worktrees and {len(self.branches)} branches{kept}"
 
 
+def mark_started(repo: Path, run_id: str) -> Path:
+    """The run's folder, made when it starts: a run killed before its first worktree can still be
+    resumed by its id."""
+    folder = repo / RUNS_DIR / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def finished_runs(repo: Path) -> list[str]:
     """Run ids with a report, oldest first (a run writes its report when it ends)."""
     folder = repo / RUNS_DIR
