@@ -76,11 +76,15 @@ def _tier_that_succeeded(attempts: tuple[AttemptRecord, ...]) -> str:
     return passed[-1].tier if passed else ""
 
 
+def _attempts_word(count: int) -> str:
+    return f"{count} attempt" + ("" if count == 1 else "s")
+
+
 def _summary(report: RunReport, item: Item) -> list[str]:
     box = "x" if item.status is ItemStatus.DONE else " "
     attempts = _attempts(report, item.id)
     result = report.results.get(item.id)
-    cost = f"{item.attempts} attempts, {usd(item.cost_usd)}"
+    cost = f"{_attempts_word(item.attempts)}, {usd(item.cost_usd)}"
     if item.status is ItemStatus.DONE:
         tier = _tier_that_succeeded(attempts)
         head = f"- [{box}] **{item.id}** {item.title} — done" + (f" on {tier}" if tier else "") + f" ({cost})"
@@ -97,7 +101,7 @@ def _summary(report: RunReport, item: Item) -> list[str]:
     if attempts:
         lines += [
             "",
-            f"  <details><summary>{item.id}: {len(attempts)} attempts</summary>",
+            f"  <details><summary>{item.id}: {_attempts_word(len(attempts))}</summary>",
             "",
             *(f"  {n}. {attempt_reason(a)} — {usd(a.cost)}" for n, a in enumerate(attempts, start=1)),
             "",
