@@ -27,7 +27,7 @@ from bot.report.cost import render_json, render_text
 from bot.report.money import usd
 
 if TYPE_CHECKING:
-    from bot.app import RunOutcome
+    from bot.execution.run import RunOutcome
 
 EXIT_INVALID_CONFIG = 2
 EXIT_USAGE = 2
@@ -121,7 +121,7 @@ def _preflight(config: Config, repo: Path, *, online: bool = True) -> tuple[Conf
     import asyncio
 
     from bot import preflight
-    from bot.app import model_lister, skipped_tiers
+    from bot.execution.services import model_lister, skipped_tiers
 
     config, remarks = skipped_tiers(config, os.environ)
     lister = model_lister(os.environ, root=repo) if online else None
@@ -155,7 +155,7 @@ def _config_check(args: argparse.Namespace) -> int:
     import asyncio
 
     from bot import preflight
-    from bot.app import model_lister
+    from bot.execution.services import model_lister
 
     repo = Path(args.repo)
     path = Path(args.path or args.config or repo / DEFAULT_CONFIG_PATH)
@@ -237,7 +237,7 @@ def _cost(args: argparse.Namespace) -> int:
         return 0
     ledger = Ledger(path)
     calls = ledger.calls(Scope(run_id=args.run, since=args.since))
-    from bot.app import cost_summary
+    from bot.execution.services import cost_summary
 
     summary = cost_summary(config, calls)
     print(render_json(summary) if args.json else render_text(summary))
@@ -258,7 +258,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.app import validate_working_tree
+    from bot.execution.run import validate_working_tree
 
     repo = Path(args.repo)
     config_path = Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH
@@ -312,7 +312,7 @@ def _run_with_view(
     """A run with its progress shown: a live table on a terminal, plain lines otherwise."""
     import asyncio
 
-    from bot.app import run_milestone
+    from bot.execution.run import run_milestone
     from bot.report.live import TerminalProgress
     from bot.report.progress import Board
 
@@ -368,7 +368,7 @@ def _new_run_id(prefix: str = "") -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bot.app import save_checklist
+    from bot.execution.run import save_checklist
     from bot.planning.reopen import reopen, unfinished
     from bot.workspace.runs import known_runs, run_exists
     from bot.workspace.worktrees import Worktrees
@@ -417,7 +417,7 @@ def _started(
 
 
 def _retry(args: argparse.Namespace) -> int:
-    from bot.app import save_checklist
+    from bot.execution.run import save_checklist
     from bot.planning.reopen import reopen
 
     checklist_path = _checklist_path(args)
@@ -437,8 +437,9 @@ def _retry(args: argparse.Namespace) -> int:
 def _fix(args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.app import plan_issue, save_checklist
     from bot.errors import PlanningError
+    from bot.execution.plan import plan_issue
+    from bot.execution.run import save_checklist
     from bot.planning.planner import plan_red_build
     from bot.workspace import proc
     from bot.workspace.user_command import parse_user_command
@@ -622,9 +623,11 @@ def _plan(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from bot.app import ActionsEnv, build_gateway, plan_source, save_checklist
+    from bot.app import ActionsEnv, build_gateway
     from bot.events.sources import resolve
     from bot.execution.fanout import matrix
+    from bot.execution.plan import plan_source
+    from bot.execution.run import save_checklist
 
     repo = Path(args.repo).resolve()
     config = _config(args)
@@ -651,15 +654,16 @@ def _plan(args: argparse.Namespace) -> int:
 def _work(args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.app import work_items
+    from bot.execution.jobs import work_items
 
     repo = Path(args.repo).resolve()
     config = load_config(Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH)
-    checklist = _checklist(_checklist_path(args))
+    path = _checklist_path(args)
+    checklist = _checklist(path)
     result = asyncio.run(
         work_items(
             repo, checklist, args.items.split(), config=config, out=Path(args.out), job=args.job,
-            budget=args.budget_usd, env=os.environ,
+            budget=args.budget_usd, env=os.environ, request=path.parent,
         )
     )  # fmt: skip
     for item in result.items:
@@ -673,7 +677,7 @@ def _publish(args: argparse.Namespace) -> int:
     import asyncio
 
     from bot.app import ActionsEnv, build_gateway
-    from bot.events.work import publish_fanout
+    from bot.events.fanout import publish_fanout
     from bot.report.money import decimal_str
 
     repo = Path(args.repo).resolve()
@@ -687,7 +691,8 @@ def _publish(args: argparse.Namespace) -> int:
         publish_fanout(
             repo, Path(args.fanout_dir), artifacts, config=config, gateway=build_gateway(config, actions),
             base_branch=args.base, run_id=args.run_id or "publish-" + time.strftime("%Y%m%d-%H%M%S"),
-            run_url=actions.run_url, summary_path=actions.step_summary,
+            run_url=actions.run_url, summary_path=actions.step_summary, ci_token=actions.ci_token,
+            token=actions.token,
         )
     )  # fmt: skip
     print(published.summary)
@@ -696,6 +701,7 @@ def _publish(args: argparse.Namespace) -> int:
     _write_outputs({
         "conclusion": published.conclusion, "pr": str(published.pull or ""),
         "cost": decimal_str(published.report.costs.total), "more": "true" if published.more else "false",
+        "run": published.run,
     })  # fmt: skip
     return 0 if published.conclusion != "failure" else 1
 

@@ -43,7 +43,7 @@ def render_config(
         "# Check it with `milestone-bot config check` (add --online to ask the endpoint too).",
         "",
         "[routing]",
-        "# One tier to start with. Add [tiers.fast] / [tiers.premium] and use preset = \"three-tier\"",
+        '# One tier to start with. Add [tiers.fast] / [tiers.premium] and use preset = "three-tier"',
         "# to try cheap models first and escalate only when validation rejects their change.",
         'preset = "single-model"',
         "",

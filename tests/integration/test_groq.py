@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_router
 from bot.budget.ledger import Ledger
 from bot.config import parse_config
 from bot.errors import RoutingError
+from bot.execution.services import build_router
 from bot.models.limits import RateLimits, parse_duration
 from bot.models.script import Script
 from bot.testing.anthropic_server import FakeAnthropicServer

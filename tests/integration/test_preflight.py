@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot import preflight
-from bot.app import model_lister
 from bot.config import parse_config
 from bot.errors import PreflightError
+from bot.execution.services import model_lister
 from bot.models.script import Script
 from bot.testing.groq_server import FakeGroqServer
 from bot.testing.openai_server import FakeOpenAIServer
