@@ -76,7 +76,9 @@ def _count(text: str) -> int:
     return value
 
 
-def _dollars(text: str) -> Decimal:
+def _dollars(text: str) -> Decimal | None:
+    if not text.strip():
+        return None  # workflows pass an empty value for "no budget of its own"
     try:
         value = Decimal(text.strip().lstrip("$"))
     except InvalidOperation:

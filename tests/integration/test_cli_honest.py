@@ -281,3 +281,20 @@ def test_the_bots_folder_is_invisible_to_the_projects_pytest_and_ruff(tmp_path: 
         text=True, check=False,
     )  # fmt: skip
     assert inside.returncode == 1 and "F401" in inside.stdout
+
+
+def test_old_flag_names_still_work_and_an_empty_budget_is_none() -> None:
+    from bot.cli import build_parser
+
+    parser = build_parser()
+    # What the workflows call: the old names, and an empty budget when the run has none of its own.
+    work = parser.parse_args(
+        ["work", "--checklist", "c.md", "--items", "a", "--job", "j", "--budget", "", "--out", "o"]
+    )
+    assert work.budget_usd is None
+    plan = parser.parse_args(["plan", "--out", "c.md", "--emit-matrix", "--budget", "0.5"])
+    assert (plan.checklist, str(plan.budget_usd)) == ("c.md", "0.5")
+    ctx = parser.parse_args(["context", "--item", "x", "--budget", "8k", "-v"])
+    assert ctx.context_bytes == 8000 and ctx.verbose is True
+    run = parser.parse_args(["-v", "run", "--milestone-file", "m.md"])
+    assert run.checklist == "m.md" and run.verbose is True
