@@ -24,7 +24,7 @@ from bot.context.pack import ContextPack
 from bot.context.requests import HOW_TO_ASK, parse_context_request
 from bot.domain import CallScope, Item, ItemKind, ItemStatus, Purpose, Verdict
 from bot.models.base import ChatRequest, Completion, Message
-from bot.routing.driver import Driver, OnAttempt, Task
+from bot.routing.driver import AttemptEvent, Driver, OnAttempt, Task
 from bot.routing.policy import EscalationPolicy
 from bot.routing.router import Router
 from bot.untrusted import fence
@@ -34,7 +34,7 @@ from bot.validation.guard import check_change, is_test_file
 from bot.validation.pipeline import Settings
 from bot.validation.reproduce import reproduce
 from bot.validation.validate import Change, red_proof, test_files_in, validate
-from bot.validation.verdict import ValidationVerdict
+from bot.validation.verdict import StageResult, ValidationVerdict
 from bot.workspace.apply import apply_edits
 from bot.workspace.edits import parse_edits
 from bot.workspace.paths import DEFAULT_DENY
@@ -80,6 +80,8 @@ class ItemResult:
     model_s: float = 0.0
     validation_s: float = 0.0
     wall_s: float = 0.0
+    files: tuple[str, ...] = ()  # what the item's commits changed, against its base
+    tests_added: tuple[str, ...] = ()
 
 
 class ItemRunner:
@@ -102,7 +104,19 @@ class ItemRunner:
         max_tokens: int = 4096,
         on_attempt: OnAttempt | None = None,
     ) -> None:
-        self._driver = Driver(router=router, policy=policy, ledger=ledger, guard=guard, on_attempt=on_attempt)
+        # Validation feedback per (item, attempt), so progress views can say why an attempt failed.
+        self._feedback: dict[tuple[str, int], str] = {}
+        notify = on_attempt or (lambda event: None)
+
+        def with_reason(event: AttemptEvent) -> None:
+            if event.verdict is not None and not event.reason:
+                why = self._feedback.get((event.item_id, event.attempt), "")
+                event = dataclasses.replace(event, reason=why)
+            notify(event)
+
+        self._driver = Driver(
+            router=router, policy=policy, ledger=ledger, guard=guard, on_attempt=with_reason
+        )
         self._ledger = ledger
         self._trees = worktrees
         self._toolchain = toolchain
@@ -167,6 +181,7 @@ class ItemRunner:
                 status = ItemStatus.BUDGET_EXCEEDED if reason.startswith("budget") else ItemStatus.FAILED
                 return await asyncio.to_thread(self._result, item, records, state, status, reason)
             commit = await asyncio.to_thread(self._trees.commit, workspace.path, f"{item.id}: {item.title}")
+            files = await asyncio.to_thread(self._trees.changed_files, workspace.path, base)
             done = dataclasses.replace(
                 item,
                 status=ItemStatus.DONE,
@@ -179,10 +194,12 @@ class ItemRunner:
                 done,
                 tuple(records),
                 "validated",
-                state.verdict,
+                state.matrix(),
                 state.model_s,
                 state.validation_s,
                 time.monotonic() - started,
+                tuple(files),
+                state.new_tests,
             )
         finally:
             await asyncio.to_thread(self._trees.remove, base_dir)
@@ -204,7 +221,7 @@ class ItemRunner:
         updated = dataclasses.replace(
             item, status=status, attempts=item.attempts + len(records), cost_usd=item.cost_usd + cost
         )
-        return ItemResult(updated, tuple(records), reason, state.verdict, state.model_s, state.validation_s)
+        return ItemResult(updated, tuple(records), reason, state.matrix(), state.model_s, state.validation_s)
 
     async def _phase(
         self, phase: Phase, state: _State, engine: ContextEngine, records: list[AttemptRecord]
@@ -271,6 +288,7 @@ class ItemRunner:
                 self._ledger.mark_outcome(completion.call_id, "unparsable")
             state.feedback = feedback
             state.feedback_by_attempt[scope.attempt] = feedback
+            self._feedback[(state.item.id, scope.attempt)] = feedback
             return verdict
 
         outcome = await self._driver.run(
@@ -283,7 +301,11 @@ class ItemRunner:
         for number, tried in enumerate(outcome.tried, start=len(records)):
             records.append(
                 AttemptRecord(
-                    phase, tried.tier, tried.verdict, tried.cost, state.feedback_by_attempt.get(number, "")
+                    phase,
+                    tried.tier,
+                    tried.verdict,
+                    tried.cost,
+                    state.feedback_by_attempt.get(number, "") or tried.reason,
                 )
             )
         if outcome.verdict is Verdict.PASSED:
@@ -302,6 +324,7 @@ class ItemRunner:
             if findings:
                 return Verdict.FAILED, "\n".join(f"rejected: {f.render()}" for f in findings)
             stage = await red_proof(state.base_dir, change, self._toolchain.test, self._settings)
+            state.red = stage
             state.validation_s += stage.duration_s
             if stage.status == "passed":
                 return Verdict.PASSED, ""
@@ -382,9 +405,20 @@ class _State:
     sent: ContextPack | None = None
     feedback_by_attempt: dict[int, str] = dataclasses.field(default_factory=dict)
     verdict: ValidationVerdict | None = None
+    red: StageResult | None = None  # the test phase's red proof, for the validation matrix
     model_s: float = 0.0
     validation_s: float = 0.0
     context_requests: int = 0  # served to the model, over all attempts of the item
     # Attempts of this item may run in parallel (diverge-converge); they share one worktree, so
     # applying and validating an answer is one at a time, per item.
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+
+    def matrix(self) -> ValidationVerdict | None:
+        """The change's verdict with the test phase's red proof in front (the report's matrix)."""
+        if self.red is None:
+            return self.verdict
+        if self.verdict is None:
+            return ValidationVerdict((self.red,))
+        if any(s.name == self.red.name for s in self.verdict.stages):
+            return self.verdict
+        return dataclasses.replace(self.verdict, stages=(self.red, *self.verdict.stages))

@@ -100,9 +100,11 @@ async def run_milestone(
     should_stop: Callable[[], bool] | None = None,
     remote: str | None = None,
     fetch_env: Mapping[str, str] | None = None,
+    remarks: tuple[str, ...] = (),
 ) -> RunOutcome:
     """A whole run: the checklist's items in parallel, their branches integrated, the report written.
-    Items done by an earlier job are carried over (``carry``), fetched from ``remote`` if need be."""
+    Items done by an earlier job are carried over (``carry``), fetched from ``remote`` if need be.
+    ``remarks`` are about the run as a whole (tiers pre-flight skipped), for the report."""
     width = parallel or config.concurrency.parallel
     # Items hand their git and file work to threads; the default pool (cores + 4) is too narrow
     # for many items in flight, and a queued hand-off is time an item waits for nothing.
@@ -151,7 +153,8 @@ async def run_milestone(
                 checklist_path,
                 dataclasses.replace(checklist, items=tuple(current[i.id] for i in checklist.items)),
             )
-        report_update(item, note)
+        # Views get the item's reason (set when its run ended), not just its status.
+        report_update(item, notes.get(item.id, note) if item.id in notes else note)
 
     finished: dict[str, Item] = {i.id: i for i in checklist.items if i.status is ItemStatus.DONE}
 
@@ -198,8 +201,8 @@ async def run_milestone(
     )  # fmt: skip
     integrated = restore(integrated, worked, carried.in_base)
     costs = cost_summary(config, ledger.calls(Scope(run_id=run_id)))
-    _, remarks = skipped_tiers(config, os.environ if env is None else env)
-    report = RunReport(run_id, integrated, results, integration, costs, notes, remarks)
+    _, skipped = skipped_tiers(config, os.environ if env is None else env)
+    report = RunReport(run_id, integrated, results, integration, costs, notes, (*remarks, *skipped))
     report_dir = root / ".milestone-bot" / "runs" / run_id
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")

@@ -49,6 +49,7 @@ class AttemptEvent:
     attempt: int
     verdict: Verdict | None = None
     cost: Decimal = Decimal(0)
+    reason: str = ""  # why it was not accepted: the first diagnostic, or the transport error
 
 
 OnAttempt = Callable[[AttemptEvent], None]
@@ -128,11 +129,13 @@ class Driver:
                 except BudgetExceeded as exc:
                     return TaskOutcome(Verdict.ERROR, tuple(tried), f"budget_exceeded: {exc}")
                 shipped: Completion | None = None
-                for scope, (verdict, completion) in zip(scopes, results, strict=True):
+                for scope, (verdict, completion, error) in zip(scopes, results, strict=True):
                     cost = self._ledger.spent(Scope(task.run_id, task.item_id, scope.attempt))
-                    tried.append(Tried(decision.tier, verdict, cost))
+                    tried.append(Tried(decision.tier, verdict, cost, error))
                     self._notify(
-                        AttemptEvent(task.item_id, task.purpose, decision.tier, scope.attempt, verdict, cost)
+                        AttemptEvent(
+                            task.item_id, task.purpose, decision.tier, scope.attempt, verdict, cost, error
+                        )
                     )
                     self._ledger.record_attempt(
                         run_id=task.run_id,
@@ -159,7 +162,7 @@ class Driver:
         validate: Validate,
         follow_up: FollowUp | None,
         max_follow_ups: int,
-    ) -> tuple[Verdict, Completion | None]:
+    ) -> tuple[Verdict, Completion | None, str]:
         # Building a request (context retrieval, git) is blocking work: off the event loop, so
         # other items' calls and subprocesses go on meanwhile.
         request = await asyncio.to_thread(make_request, scope)
@@ -172,6 +175,6 @@ class Driver:
                     break
                 request = more
                 completion = await self._router.complete(request, tier=tier)
-        except RoutingError:
-            return Verdict.ERROR, None
-        return await validate(completion, scope), completion
+        except RoutingError as exc:
+            return Verdict.ERROR, None, str(exc)
+        return await validate(completion, scope), completion, ""
