@@ -7,8 +7,11 @@ answer. The per-item loop of a run builds on this; the demo and the replay bench
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import contextlib
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import assert_never
 
@@ -19,12 +22,16 @@ from bot.errors import BudgetExceeded, RoutingError
 from bot.models.base import ChatRequest, Completion
 from bot.routing.policy import Attempt, EscalationContext, EscalationPolicy, Stop, Tried
 from bot.routing.router import Router
+from bot.routing.speculative import SpeculationBudget
 
 MakeRequest = Callable[[CallScope], ChatRequest]
 Validate = Callable[[Completion, CallScope], Awaitable[Verdict]]
 # Given an answer and the request it answered: the next request of the same attempt (the model
 # asked for more context), or None when the answer is to be judged.
 FollowUp = Callable[[ChatRequest, Completion], ChatRequest | None]
+# Given the candidates of one round that validated: the index of the one to ship, or None when
+# the evidence does not single one out (then none ships).
+Converge = Callable[[Sequence[tuple[CallScope, Completion]]], Awaitable[int | None]]
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,16 @@ class Task:
     attempt_offset: int = 0  # attempts already made on this item in earlier phases
 
 
+@dataclass
+class _Ahead:
+    """A speculative attempt already running while the one before it is validated."""
+
+    tier: str
+    scope: CallScope
+    call: asyncio.Task[Completion | None]
+    started: float
+
+
 class Driver:
     def __init__(
         self,
@@ -74,12 +91,14 @@ class Driver:
         ledger: Ledger,
         guard: BudgetGuard,
         on_attempt: OnAttempt | None = None,
+        speculation: SpeculationBudget | None = None,
     ) -> None:
         self._notify = on_attempt or (lambda event: None)
         self._router = router
         self._policy = policy
         self._ledger = ledger
         self._guard = guard
+        self._speculation = speculation
 
     async def run(
         self,
@@ -89,89 +108,188 @@ class Driver:
         validate: Validate,
         follow_up: FollowUp | None = None,
         max_follow_ups: int = 0,
+        converge: Converge | None = None,
     ) -> TaskOutcome:
         """``follow_up`` may turn an answer into another call of the same attempt, at most
-        ``max_follow_ups`` times; every such call is budgeted and recorded like the first."""
-        tried: list[Tried] = []
-        base_scope = CallScope(task.run_id, task.purpose, task.item_id, 0, task.kind, task.repo)
+        ``max_follow_ups`` times; every such call is budgeted and recorded like the first.
+        ``converge`` chooses among several candidates of one round that validated (None: no
+        agreement, so none ships and the policy escalates); without it the first one ships."""
+        run = _Run(task, make_request, validate, follow_up, max_follow_ups)
+        try:
+            return await self._drive(run, converge)
+        finally:
+            if run.ahead is not None:
+                run.ahead.call.cancel()
+
+    async def _drive(self, run: _Run, converge: Converge | None) -> TaskOutcome:
+        task = run.task
         while True:
-            ctx = EscalationContext(
-                purpose=task.purpose,
-                tiers=self._router.tier_names,
-                tried=tuple(tried),
-                size=task.size,
-                kind=task.kind,
-                spent=sum((t.cost for t in tried), Decimal(0)),
-                remaining=self._guard.remaining(base_scope),
-                history=self._ledger.history(repo=task.repo, kind=task.kind),
-            )
+            ctx = self._context(task, run.tried)
             decision = self._policy.decide(ctx)
             if isinstance(decision, Stop):
-                return TaskOutcome(
-                    tried[-1].verdict if tried else Verdict.NONE, tuple(tried), decision.reason
-                )
+                await self._drop(run)
+                verdict = run.tried[-1].verdict if run.tried else Verdict.NONE
+                return TaskOutcome(verdict, tuple(run.everything), decision.reason)
             if isinstance(decision, Attempt):
-                first = task.attempt_offset + len(tried)
-                scopes = [
-                    CallScope(task.run_id, task.purpose, task.item_id, first + i, task.kind, task.repo)
-                    for i in range(decision.parallel)
-                ]
-                for s in scopes:
-                    self._notify(AttemptEvent(task.item_id, task.purpose, decision.tier, s.attempt))
                 try:
-                    results = await asyncio.gather(
-                        *(
-                            self._attempt(decision.tier, s, make_request, validate, follow_up, max_follow_ups)
-                            for s in scopes
-                        )
-                    )
+                    if decision.parallel == 1:
+                        shipped = await self._single(run, decision.tier, ctx)
+                    else:
+                        await self._drop(run)
+                        shipped = await self._round(run, decision, converge)
                 except BudgetExceeded as exc:
-                    return TaskOutcome(Verdict.ERROR, tuple(tried), f"budget_exceeded: {exc}")
-                shipped: Completion | None = None
-                for scope, (verdict, completion) in zip(scopes, results, strict=True):
-                    cost = self._ledger.spent(Scope(task.run_id, task.item_id, scope.attempt))
-                    tried.append(Tried(decision.tier, verdict, cost))
-                    self._notify(
-                        AttemptEvent(task.item_id, task.purpose, decision.tier, scope.attempt, verdict, cost)
-                    )
-                    self._ledger.record_attempt(
-                        run_id=task.run_id,
-                        item_id=task.item_id,
-                        attempt=scope.attempt,
-                        repo=task.repo,
-                        kind=task.kind,
-                        tier=decision.tier,
-                        verdict=verdict.value,
-                        cost=cost,
-                    )
-                    if verdict is Verdict.PASSED and shipped is None:
-                        shipped = completion
+                    await self._drop(run)
+                    return TaskOutcome(Verdict.ERROR, tuple(run.everything), f"budget_exceeded: {exc}")
                 if shipped is not None:
-                    return TaskOutcome(Verdict.PASSED, tuple(tried), "validated", shipped)
+                    await self._drop(run)
+                    return TaskOutcome(Verdict.PASSED, tuple(run.everything), "validated", shipped)
                 continue
             assert_never(decision)
 
-    async def _attempt(
-        self,
-        tier: str,
-        scope: CallScope,
-        make_request: MakeRequest,
-        validate: Validate,
-        follow_up: FollowUp | None,
-        max_follow_ups: int,
-    ) -> tuple[Verdict, Completion | None]:
+    def _context(self, task: Task, tried: list[Tried]) -> EscalationContext:
+        scope = CallScope(task.run_id, task.purpose, task.item_id, 0, task.kind, task.repo)
+        return EscalationContext(
+            purpose=task.purpose,
+            tiers=self._router.tier_names,
+            tried=tuple(tried),
+            size=task.size,
+            kind=task.kind,
+            spent=sum((t.cost for t in tried), Decimal(0)),
+            remaining=self._guard.remaining(scope),
+            history=self._ledger.history(repo=task.repo, kind=task.kind),
+        )
+
+    async def _single(self, run: _Run, tier: str, ctx: EscalationContext) -> Completion | None:
+        ahead = run.ahead
+        if ahead is not None and ahead.tier == tier:
+            run.ahead = None
+            scope, call = ahead.scope, ahead.call
+            if self._speculation is not None:
+                self._speculation.note_adopted(time.monotonic() - ahead.started)
+        else:
+            await self._drop(run)
+            scope = run.scope()
+            call = asyncio.create_task(self._call(tier, scope, run))
+        self._notify(AttemptEvent(run.task.item_id, run.task.purpose, tier, scope.attempt))
+        completion = await call
+        if completion is not None:
+            self._speculate(run, tier, ctx)
+        verdict = Verdict.ERROR if completion is None else await run.validate(completion, scope)
+        self._record(run, tier, scope, verdict)
+        return completion if verdict is Verdict.PASSED else None
+
+    def _speculate(self, run: _Run, tier: str, ctx: EscalationContext) -> None:
+        """Start the attempt the policy would make if this one failed, within the cap."""
+        budget = self._speculation
+        if budget is None:
+            return
+        cost = self._ledger.spent(Scope(run.task.run_id, run.task.item_id, run.next_number - 1))
+        failed = dataclasses.replace(ctx, tried=(*ctx.tried, Tried(tier, Verdict.FAILED, cost)))
+        nxt = self._policy.decide(failed)
+        if not isinstance(nxt, Attempt) or nxt.parallel != 1 or not budget.allows(nxt.tier, ctx.history):
+            return
+        scope = run.scope()
+        budget.started += 1
+        call = asyncio.create_task(self._call(nxt.tier, scope, run))
+        run.ahead = _Ahead(nxt.tier, scope, call, time.monotonic())
+
+    async def _drop(self, run: _Run) -> None:
+        """Cancel a speculative attempt that is not needed; what it cost is counted."""
+        ahead, run.ahead = run.ahead, None
+        if ahead is None:
+            return
+        ahead.call.cancel()
+        with contextlib.suppress(asyncio.CancelledError, BudgetExceeded):
+            await ahead.call
+        cost = self._ledger.spent(Scope(run.task.run_id, run.task.item_id, ahead.scope.attempt))
+        if self._speculation is not None:
+            self._speculation.note_cancelled(cost)
+        run.everything.append(Tried(ahead.tier, Verdict.NONE, cost))
+        self._notify(
+            AttemptEvent(
+                run.task.item_id, run.task.purpose, ahead.tier, ahead.scope.attempt, Verdict.NONE, cost
+            )
+        )
+
+    async def _round(self, run: _Run, decision: Attempt, converge: Converge | None) -> Completion | None:
+        scopes = [run.scope() for _ in range(decision.parallel)]
+        for s in scopes:
+            self._notify(AttemptEvent(run.task.item_id, run.task.purpose, decision.tier, s.attempt))
+        results = await asyncio.gather(*(self._attempt(decision.tier, s, run) for s in scopes))
+        passed = [(s, c) for s, (v, c) in zip(scopes, results, strict=True) if v is Verdict.PASSED and c]
+        chosen: int | None = 0 if passed else None
+        if len(passed) > 1 and converge is not None:
+            chosen = await converge(passed)
+        for scope, (verdict, _) in zip(scopes, results, strict=True):
+            # Validated but not chosen for want of agreement: the policy must not stop on it.
+            seen = Verdict.FAILED if verdict is Verdict.PASSED and chosen is None else verdict
+            self._record(run, decision.tier, scope, verdict, seen=seen)
+        return passed[chosen][1] if chosen is not None else None
+
+    def _record(
+        self, run: _Run, tier: str, scope: CallScope, verdict: Verdict, *, seen: Verdict | None = None
+    ) -> None:
+        task = run.task
+        cost = self._ledger.spent(Scope(task.run_id, task.item_id, scope.attempt))
+        run.tried.append(Tried(tier, seen or verdict, cost))
+        run.everything.append(Tried(tier, seen or verdict, cost))
+        self._notify(AttemptEvent(task.item_id, task.purpose, tier, scope.attempt, verdict, cost))
+        self._ledger.record_attempt(
+            run_id=task.run_id,
+            item_id=task.item_id,
+            attempt=scope.attempt,
+            repo=task.repo,
+            kind=task.kind,
+            tier=tier,
+            verdict=verdict.value,
+            cost=cost,
+        )
+
+    async def _attempt(self, tier: str, scope: CallScope, run: _Run) -> tuple[Verdict, Completion | None]:
+        completion = await self._call(tier, scope, run)
+        if completion is None:
+            return Verdict.ERROR, None
+        return await run.validate(completion, scope), completion
+
+    async def _call(self, tier: str, scope: CallScope, run: _Run) -> Completion | None:
+        """The attempt's model calls (its follow-ups included); None when the tier could not serve."""
         # Building a request (context retrieval, git) is blocking work: off the event loop, so
         # other items' calls and subprocesses go on meanwhile.
-        request = await asyncio.to_thread(make_request, scope)
+        request = await asyncio.to_thread(run.make_request, scope)
         try:
             completion = await self._router.complete(request, tier=tier)
-            for _ in range(max_follow_ups if follow_up is not None else 0):
-                assert follow_up is not None
-                more = await asyncio.to_thread(follow_up, request, completion)
+            for _ in range(run.max_follow_ups if run.follow_up is not None else 0):
+                assert run.follow_up is not None
+                more = await asyncio.to_thread(run.follow_up, request, completion)
                 if more is None:
                     break
                 request = more
                 completion = await self._router.complete(request, tier=tier)
         except RoutingError:
-            return Verdict.ERROR, None
-        return await validate(completion, scope), completion
+            return None
+        return completion
+
+
+@dataclass
+class _Run:
+    """One task's drive: its callbacks, and the attempts so far."""
+
+    task: Task
+    make_request: MakeRequest
+    validate: Validate
+    follow_up: FollowUp | None
+    max_follow_ups: int
+    tried: list[Tried] = field(default_factory=list)  # what the policy sees
+    # Every attempt in number order, cancelled speculative ones too (verdict NONE), for costs.
+    everything: list[Tried] = field(default_factory=list)
+    ahead: _Ahead | None = None
+    next_number: int = -1
+
+    def __post_init__(self) -> None:
+        self.next_number = self.task.attempt_offset
+
+    def scope(self) -> CallScope:
+        t = self.task
+        scope = CallScope(t.run_id, t.purpose, t.item_id, self.next_number, t.kind, t.repo)
+        self.next_number += 1
+        return scope
