@@ -42,6 +42,7 @@ from bot.routing.driver import OnAttempt
 from bot.routing.presets import policy_for
 from bot.routing.quota import DAY, QuotaTracker
 from bot.routing.router import Router, Sleep, Slot, TierSlots
+from bot.routing.speculative import speculation_for
 from bot.validation.detect import toolchain
 from bot.validation.pipeline import Settings
 from bot.validation.validate import Change, test_files_in, validate
@@ -238,6 +239,7 @@ async def run_milestone(
         context_settings=config.context,
         deny=tuple(validation.deny_paths) if validation.deny_paths is not None else DEFAULT_DENY,
         on_attempt=on_attempt,
+        speculation=speculation_for(config.routing),
     )
     results: dict[str, ItemResult] = {}
     notes: dict[str, str] = {}

@@ -23,10 +23,12 @@ from bot.context.engine import ContextEngine, ItemContext
 from bot.context.pack import ContextPack
 from bot.context.requests import HOW_TO_ASK, parse_context_request
 from bot.domain import CallScope, Item, ItemKind, ItemStatus, Purpose, Verdict
+from bot.execution.item_plan import plan_item
 from bot.models.base import ChatRequest, Completion, Message
 from bot.routing.driver import Driver, OnAttempt, Task
 from bot.routing.policy import EscalationPolicy
 from bot.routing.router import Router
+from bot.routing.speculative import SpeculationBudget
 from bot.untrusted import fence
 from bot.validation.detect import Toolchain
 from bot.validation.guard import is_test_file
@@ -38,7 +40,7 @@ from bot.workspace.edits import parse_edits
 from bot.workspace.paths import DEFAULT_DENY
 from bot.workspace.worktrees import Worktrees
 
-Phase = Literal["test", "change"]
+Phase = Literal["plan", "test", "change"]
 
 EDIT_FORMAT = """Answer with SEARCH/REPLACE blocks only. For each change:
 
@@ -99,8 +101,13 @@ class ItemRunner:
         deny: tuple[str, ...] = DEFAULT_DENY,
         max_tokens: int = 4096,
         on_attempt: OnAttempt | None = None,
+        speculation: SpeculationBudget | None = None,
     ) -> None:
-        self._driver = Driver(router=router, policy=policy, ledger=ledger, guard=guard, on_attempt=on_attempt)
+        self._driver = Driver(
+            router=router, policy=policy, ledger=ledger, guard=guard, on_attempt=on_attempt,
+            speculation=speculation,
+        )  # fmt: skip
+        self._plans = policy.name == "planner-executor"  # the strong tier plans, executors follow
         self._ledger = ledger
         self._trees = worktrees
         self._toolchain = toolchain
@@ -134,6 +141,8 @@ class ItemRunner:
         try:
             engine = ContextEngine(workspace.path, settings=self._context_settings, cache=self._index_cache)
             state = _State(item=item, root=workspace.path, base=base, base_dir=base_dir)
+            if self._plans:
+                state.plan = await self._plan(state, engine, records)
             wants_test = item.kind in (ItemKind.FEATURE, ItemKind.BUGFIX) and not item.tests_exist
             # resumed: the test may be committed already
             if wants_test and not await asyncio.to_thread(self._own_tests, state):
@@ -169,6 +178,17 @@ class ItemRunner:
             )
         finally:
             await asyncio.to_thread(self._trees.remove, base_dir)
+
+    async def _plan(self, state: _State, engine: ContextEngine, records: list[AttemptRecord]) -> str:
+        """The strong tier's plan for the item (bot/execution/item_plan.py), for every executor prompt."""
+        item = state.item
+        query = ItemContext(f"{item.title}\n{item.description}", kind=item.kind.value, budget=self._budget)
+        plan, outcome = await plan_item(
+            self._driver, item, context=lambda: engine.for_item(query).text, run_id=self._run_id,
+            repo=self._repo, attempt_offset=len(records), max_tokens=self._max_tokens,
+        )  # fmt: skip
+        records.extend(AttemptRecord("plan", t.tier, t.verdict, t.cost) for t in outcome.tried)
+        return plan.render() if plan is not None else ""
 
     def _own_tests(self, state: _State) -> tuple[str, ...]:
         changed = self._trees.changed_files(state.root, state.base)
@@ -215,6 +235,7 @@ class ItemRunner:
                     f"Item {state.item.id}: {state.item.title}",
                     fence(state.item.description) if state.item.description else "",
                     task_text,
+                    state.plan,
                     f"Acceptance tests: {', '.join(state.item.acceptance_tests)}"
                     if state.item.acceptance_tests
                     else "",
@@ -336,6 +357,7 @@ class _State:
     base: str
     base_dir: Path
     new_tests: tuple[str, ...] = ()
+    plan: str = ""  # planner-executor: the strong tier's plan, rendered for the executors
     feedback: str = ""
     sent: ContextPack | None = None
     feedback_by_attempt: dict[int, str] = dataclasses.field(default_factory=dict)
