@@ -10,11 +10,16 @@ command.
 - A candidate whose code fails a sibling's new test is suspect: the sibling expected a behaviour
   it does not have (or an interface it does not offer).
 - Candidates that pass each other's tests agree: they are behaviourally equivalent on every test
-  written for the item. Two or more agreeing, non-suspect candidates are the evidence to ship;
-  the smallest change among them is chosen (least to review, least to go wrong elsewhere).
+  either wrote. The largest group that agrees two by two is the evidence to ship; the smallest
+  change in it is chosen (least to review, least to go wrong elsewhere).
 - With several candidates and no agreement there is no evidence which is right: the caller
-  escalates instead of shipping any of them. A lone candidate has nobody to disagree with and
-  is chosen as any other preset's validated attempt would be.
+  escalates instead of shipping any of them, and keeps them to cross-check the next tier's
+  candidate against (bot/routing/driver.py). A lone candidate has nobody to disagree with and is
+  chosen as any other preset's validated attempt would be; in a diverge round, though, the driver
+  ships only on agreement, so a lone validated candidate there waits for the next tier's.
+
+Only validated candidates' tests are evidence: a candidate whose own change failed validation
+may have misread the item, and its tests would veto right changes at random.
 
 This is the selection of CodeT (Chen et al., 2022: "dual execution agreement" of generated code
 and generated tests) and of the reproduction-test filtering in Agentless (Xia et al., 2024),
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,25 +88,39 @@ class Choice:
 
 
 def decide(candidates: Sequence[Candidate], checks: Sequence[CrossCheck]) -> Choice:
-    """The choice from the cross-check matrix alone (pure, so the rule is tested without git)."""
+    """The choice from the cross-check matrix alone (pure, so the rule is tested without git).
+
+    Two candidates agree when each passes the other's tests. The largest group in which every two
+    agree is the evidence (a wrong candidate among several cannot veto the right ones that agree
+    with each other); the smallest change in it is chosen. No group of two, or two different
+    groups of the same size, is no agreement."""
     names = [c.name for c in candidates]
     if len(candidates) == 1:
-        return Choice(names[0], "the only validated candidate", tuple(checks))
+        return Choice(names[0], "the only validated candidate", tuple(checks), (), (names[0],))
     failed = {(c.code, c.tests) for c in checks if not c.passed}
-    suspects = tuple(n for n in names if any((n, other) in failed for other in names if other != n))
-    clear = [c for c in candidates if c.name not in suspects]
-    # Non-suspect candidates each pass every sibling's tests, so any two of them agree both ways.
-    if len(clear) < 2:
-        left = f"; {clear[0].name} alone passes its siblings' tests" if clear else ""
+
+    def agree(a: str, b: str) -> bool:
+        return (a, b) not in failed and (b, a) not in failed
+
+    groups = [
+        group
+        for size in range(len(names), 1, -1)
+        for group in itertools.combinations(names, size)
+        if all(agree(a, b) for a, b in itertools.combinations(group, 2))
+    ]
+    largest = [g for g in groups if len(g) == len(groups[0])] if groups else []
+    if len(largest) != 1:
+        why = "no two candidates agree" if not largest else f"{len(largest)} groups agree among themselves"
+        suspects = tuple(n for n in names if any((n, o) in failed for o in names if o != n))
         return Choice(
-            None, f"no two candidates agree (suspect: {', '.join(suspects)}){left}", tuple(checks), suspects
+            None, f"{why}; each fails another's tests: {', '.join(suspects)}", tuple(checks), suspects
         )
-    best = min(clear, key=lambda c: (c.size, names.index(c.name)))
-    agreeing = tuple(c.name for c in clear)
-    reason = (
-        f"{len(clear)} candidates agree ({', '.join(agreeing)}); "
-        f"smallest change: {best.name} ({best.size} lines)"
-    )
+    agreeing = largest[0]
+    # Suspect: fails the tests of a candidate in the agreeing group.
+    suspects = tuple(n for n in names if n not in agreeing and any((n, o) in failed for o in agreeing))
+    best = min((c for c in candidates if c.name in agreeing), key=lambda c: (c.size, names.index(c.name)))
+    reason = f"{len(agreeing)} candidates agree ({', '.join(agreeing)}); "
+    reason += f"smallest change: {best.name} ({best.size} lines)"
     if suspects:
         reason += f"; suspect: {', '.join(suspects)}"
     return Choice(best.name, reason, tuple(checks), suspects, agreeing)

@@ -29,8 +29,8 @@ Validate = Callable[[Completion, CallScope], Awaitable[Verdict]]
 # Given an answer and the request it answered: the next request of the same attempt (the model
 # asked for more context), or None when the answer is to be judged.
 FollowUp = Callable[[ChatRequest, Completion], ChatRequest | None]
-# Given the candidates of one round that validated: the index of the one to ship, or None when
-# the evidence does not single one out (then none ships).
+# Given two or more validated candidates: the index of the one to ship, or None when the evidence
+# does not single one out (then none ships, and they wait for the next tier's candidate).
 Converge = Callable[[Sequence[tuple[CallScope, Completion]]], Awaitable[int | None]]
 
 
@@ -112,16 +112,19 @@ class Driver:
     ) -> TaskOutcome:
         """``follow_up`` may turn an answer into another call of the same attempt, at most
         ``max_follow_ups`` times; every such call is budgeted and recorded like the first.
-        ``converge`` chooses among several candidates of one round that validated (None: no
-        agreement, so none ships and the policy escalates); without it the first one ships."""
-        run = _Run(task, make_request, validate, follow_up, max_follow_ups)
+        Without ``converge`` the first answer that validates ships. With it, a diverge round ships
+        only when two of its candidates agree (``converge`` chooses among them); candidates that
+        validated without agreement are kept, and a later attempt that validates ships only if
+        ``converge`` finds it agrees with one of them. With no agreement by the end of the ladder
+        nothing ships."""
+        run = _Run(task, make_request, validate, follow_up, max_follow_ups, converge)
         try:
-            return await self._drive(run, converge)
+            return await self._drive(run)
         finally:
             if run.ahead is not None:
                 run.ahead.call.cancel()
 
-    async def _drive(self, run: _Run, converge: Converge | None) -> TaskOutcome:
+    async def _drive(self, run: _Run) -> TaskOutcome:
         task = run.task
         while True:
             ctx = self._context(task, run.tried)
@@ -129,14 +132,17 @@ class Driver:
             if isinstance(decision, Stop):
                 await self._drop(run)
                 verdict = run.tried[-1].verdict if run.tried else Verdict.NONE
-                return TaskOutcome(verdict, tuple(run.everything), decision.reason)
+                reason = decision.reason
+                if run.pool:
+                    reason += f"; {len(run.pool)} validated without agreement, none shipped"
+                return TaskOutcome(verdict, tuple(run.everything), reason)
             if isinstance(decision, Attempt):
                 try:
                     if decision.parallel == 1:
                         shipped = await self._single(run, decision.tier, ctx)
                     else:
                         await self._drop(run)
-                        shipped = await self._round(run, decision, converge)
+                        shipped = await self._round(run, decision)
                 except BudgetExceeded as exc:
                     await self._drop(run)
                     return TaskOutcome(Verdict.ERROR, tuple(run.everything), f"budget_exceeded: {exc}")
@@ -175,8 +181,18 @@ class Driver:
         if completion is not None:
             self._speculate(run, tier, ctx)
         verdict = Verdict.ERROR if completion is None else await run.validate(completion, scope)
-        self._record(run, tier, scope, verdict)
-        return completion if verdict is Verdict.PASSED else None
+        shipped = None
+        if verdict is Verdict.PASSED and completion is not None:
+            shipped = completion if run.converge is None else await self._converge(run, [(scope, completion)])
+        # Validated but held back for want of agreement: the policy must not stop on it.
+        self._record(
+            run,
+            tier,
+            scope,
+            verdict,
+            seen=Verdict.FAILED if shipped is None and verdict is Verdict.PASSED else None,
+        )
+        return shipped
 
     def _speculate(self, run: _Run, tier: str, ctx: EscalationContext) -> None:
         """Start the attempt the policy would make if this one failed, within the cap."""
@@ -211,20 +227,36 @@ class Driver:
             )
         )
 
-    async def _round(self, run: _Run, decision: Attempt, converge: Converge | None) -> Completion | None:
+    async def _round(self, run: _Run, decision: Attempt) -> Completion | None:
         scopes = [run.scope() for _ in range(decision.parallel)]
         for s in scopes:
             self._notify(AttemptEvent(run.task.item_id, run.task.purpose, decision.tier, s.attempt))
         results = await asyncio.gather(*(self._attempt(decision.tier, s, run) for s in scopes))
         passed = [(s, c) for s, (v, c) in zip(scopes, results, strict=True) if v is Verdict.PASSED and c]
-        chosen: int | None = 0 if passed else None
-        if len(passed) > 1 and converge is not None:
-            chosen = await converge(passed)
+        if run.converge is None:
+            shipped = passed[0][1] if passed else None
+        else:
+            shipped = await self._converge(run, passed, diverge=True) if passed else None
         for scope, (verdict, _) in zip(scopes, results, strict=True):
             # Validated but not chosen for want of agreement: the policy must not stop on it.
-            seen = Verdict.FAILED if verdict is Verdict.PASSED and chosen is None else verdict
+            seen = Verdict.FAILED if verdict is Verdict.PASSED and shipped is None else verdict
             self._record(run, decision.tier, scope, verdict, seen=seen)
-        return passed[chosen][1] if chosen is not None else None
+        return shipped
+
+    async def _converge(
+        self, run: _Run, new: list[tuple[CallScope, Completion]], *, diverge: bool = False
+    ) -> Completion | None:
+        """What ships of ``new`` (validated) and the candidates held back before: a lone one
+        outside a diverge round, else the one ``converge`` finds agreement for; else None."""
+        assert run.converge is not None
+        pool = [*run.pool, *new]
+        if len(pool) == 1 and not diverge:
+            return pool[0][1]
+        chosen = await run.converge(pool) if len(pool) > 1 else None
+        if chosen is None:
+            run.pool = pool
+            return None
+        return pool[chosen][1]
 
     def _record(
         self, run: _Run, tier: str, scope: CallScope, verdict: Verdict, *, seen: Verdict | None = None
@@ -279,6 +311,9 @@ class _Run:
     validate: Validate
     follow_up: FollowUp | None
     max_follow_ups: int
+    converge: Converge | None = None
+    # Validated candidates held back for want of agreement, to cross-check later ones against.
+    pool: list[tuple[CallScope, Completion]] = field(default_factory=list)
     tried: list[Tried] = field(default_factory=list)  # what the policy sees
     # Every attempt in number order, cancelled speculative ones too (verdict NONE), for costs.
     everything: list[Tried] = field(default_factory=list)

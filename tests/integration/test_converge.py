@@ -76,3 +76,27 @@ def test_the_rule_on_a_matrix() -> None:
     assert decide([a, b], split).chosen is None
     assert decide([a], []).chosen == "right"
     assert a.size == 4 and b.size == 6  # with the blank lines before the def
+
+
+def test_a_wrong_candidate_cannot_veto_two_that_agree() -> None:
+    a, b, c = RIGHT, RIGHT_LONG, WRONG
+    checks = [
+        CrossCheck("right", "right-long", True),
+        CrossCheck("right-long", "right", True),
+        CrossCheck("wrong", "right", False),
+        CrossCheck("right", "wrong", False),  # the wrong candidate's test rejects right code
+        CrossCheck("right-long", "wrong", True),
+        CrossCheck("wrong", "right-long", False),
+    ]
+    choice = decide([c, b, a], checks)
+    assert (
+        choice.chosen == "right"
+        and choice.agreeing == ("right-long", "right")
+        and choice.suspects == ("wrong",)
+    )
+    # Two pairs that each agree, and disagree with each other: no evidence which pair is right.
+    d = candidate("other", "    return a - b  # same\n", "test_sub_o", "    assert True\n")
+    pairs = {("right", "right-long"), ("right-long", "right"), ("wrong", "other"), ("other", "wrong")}
+    names = ("right", "right-long", "wrong", "other")
+    split = [CrossCheck(x, y, (x, y) in pairs) for x in names for y in names if x != y]
+    assert decide([a, b, c, d], split).chosen is None
