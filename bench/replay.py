@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import random
 import sys
@@ -460,6 +461,19 @@ async def main(argv: list[str] | None = None) -> int:
             r = await replay.run(f"planner-executor, uplift {uplift} ({label})", "planner-executor", three,
                                  free_local=free, uplift=uplift)  # fmt: skip
             print(row(r, best.usd))
+
+    print(
+        "\ndiverge-converge (local at $0) at other cross-check rates: rows P[a wrong change passes another"
+        " wrong one's test], columns P[a right change passes a wrong one's test]; success / false-ship / USD"
+    )
+    for wrong_agree in (0.25, 0.5, 0.75):
+        cells = []
+        for passes_right in (0.25, 0.5, 0.75):
+            replay.a = dataclasses.replace(a, wrong_agree=wrong_agree, wrong_test_passes_right=passes_right)
+            r = await replay.run("grid", "diverge-converge", three, free_local=True)
+            cells.append(f"{r.success:6.1%} {r.false_ship:5.1%} {r.usd:6.3f}")
+        print(f"  {wrong_agree:<5}  " + "  |  ".join(cells))
+    replay.a = a
 
     by = {r.name: r for r in presets}
     print(
