@@ -23,6 +23,7 @@ from bot.context.engine import ContextEngine, ItemContext
 from bot.context.pack import ContextPack
 from bot.context.requests import HOW_TO_ASK, parse_context_request
 from bot.domain import CallScope, Item, ItemKind, ItemStatus, Purpose, Verdict
+from bot.execution.candidates import Candidates
 from bot.execution.item_plan import plan_item
 from bot.models.base import ChatRequest, Completion, Message
 from bot.routing.driver import Driver, OnAttempt, Task
@@ -108,6 +109,7 @@ class ItemRunner:
             speculation=speculation,
         )  # fmt: skip
         self._plans = policy.name == "planner-executor"  # the strong tier plans, executors follow
+        self._converges = policy.name == "diverge-converge"  # changes ship by evidence, not order
         self._ledger = ledger
         self._trees = worktrees
         self._toolchain = toolchain
@@ -262,10 +264,19 @@ class ItemRunner:
                 messages=(*request.messages, Message("assistant", completion.text), Message("user", reply)),
             )
 
+        candidates = (
+            Candidates(self._trees, self._toolchain, self._settings, state.base, state.new_tests)
+            if phase == "change" and self._converges
+            else None
+        )
+
         async def judge(completion: Completion, scope: CallScope) -> Verdict:
             state.model_s += completion.latency_s
             async with state.lock:
                 verdict, feedback = await self._judge(phase, state, completion)
+                if candidates is not None and verdict is Verdict.PASSED:  # kept as validated
+                    files = await asyncio.to_thread(self._trees.before_after, state.root, state.base)
+                    candidates.keep(scope.attempt, completion, files)
             if verdict is Verdict.UNPARSABLE and completion.call_id is not None:
                 self._ledger.mark_outcome(completion.call_id, "unparsable")
             state.feedback = feedback
@@ -278,7 +289,10 @@ class ItemRunner:
             validate=judge,
             follow_up=follow_up,
             max_follow_ups=self._context_requests,
+            converge=candidates.choose if candidates is not None else None,
         )
+        if candidates is not None:  # the worktree holds the last judged; put the shipped one back
+            await asyncio.to_thread(candidates.restore, outcome.shipped, state.root)
         for number, tried in enumerate(outcome.tried, start=len(records)):
             records.append(
                 AttemptRecord(
