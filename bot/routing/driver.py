@@ -2,6 +2,8 @@
 
 The policy chooses tiers, the router makes the calls, and a caller-supplied validator judges each
 answer. The per-item loop of a run builds on this; the demo and the replay benchmark use it as is.
+Two patterns live here because they change how attempts follow each other: speculative escalation
+(the next attempt starts while one is validated) and converging a diverge round by evidence.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ Converge = Callable[[Sequence[tuple[CallScope, Completion]]], Awaitable[int | No
 @dataclass(frozen=True)
 class TaskOutcome:
     verdict: Verdict
+    # Every attempt in attempt-number order; a speculative one that was not needed has verdict
+    # NONE and what it cost (bot/routing/speculative.py).
     tried: tuple[Tried, ...]
     reason: str
     shipped: Completion | None = None

@@ -226,7 +226,9 @@ class Router:
             self._record(slot, request, tier, Usage(), spent, latency, "cancelled", note, reservation)
             raise
         except BaseException:
-            self._guard.release(reservation)  # nothing was sent or nothing was billed: a script error
+            self._guard.release(
+                reservation
+            )  # nothing was sent or nothing was billed: a script error (a cancel is above)
             raise
         finally:
             slot.in_flight -= 1
