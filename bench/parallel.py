@@ -11,10 +11,10 @@ machine's cores, which shows when the machine is saturated; beside them the earl
 wall, where the ideal is the critical path of the run's own measured model latency and
 validation-command time (for independent items at parallel P: the items in waves of P, each wave
 as long as its slowest item; for the chain: the sum) — built from contended timings, it cannot
-show saturation. Then the bot's own overhead per item (item wall time minus its model latency and validation commands: on
-a machine with fewer cores than items in flight this includes waiting for a CPU); the CPU time the
-bot's process spent per item (contention-free: git subprocesses and pytest excluded, the in-process
-fake server included); peak memory of the process.
+show saturation. Then the bot's own overhead per item (item wall time minus its model latency
+and validation commands: on a machine with fewer cores than items in flight this includes waiting
+for a CPU); the CPU time the bot's process spent per item (contention-free: git subprocesses and
+pytest excluded, the in-process fake server included); peak memory of the process.
 
 Speculative escalation: --spec-items items at parallel 4 with two tiers, local (free) and premium
 (priced per token); local's change is wrong for odd items and right for even ones. Run without and
@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from bot.app import run_milestone
 from bot.budget.ledger import Ledger
 from bot.config import parse_config
 from bot.domain import Checklist, Item, ItemStatus, Verdict
+from bot.execution.run import run_milestone
 from bot.models.script import Script
 from bot.testing.openai_server import FakeOpenAIServer
 from bot.workspace.worktrees import init_repository

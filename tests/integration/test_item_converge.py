@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.app import build_router
 from bot.budget.ledger import Ledger
 from bot.config import parse_config
 from bot.domain import ItemStatus, Verdict
 from bot.execution.item_loop import ItemRunner
+from bot.execution.services import build_router
 from bot.routing.presets import policy_for
 from bot.validation.detect import toolchain
 from bot.validation.pipeline import Settings

@@ -10,10 +10,10 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from bot.app import build_router
 from bot.budget.ledger import Ledger, Scope
 from bot.config import parse_config
 from bot.domain import CallScope, Verdict
+from bot.execution.services import build_router
 from bot.models.base import ChatRequest, Completion, Message
 from bot.routing.driver import Driver, Task
 from bot.routing.presets import policy_for
