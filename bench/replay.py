@@ -329,8 +329,7 @@ def speculate(r: Result, data: Outcomes, a: Assumptions) -> Speculation:
     cancelled = adopted = 0
     for trace in r.traces:
         lost = 0.0  # per run, against the cap
-        for task, plan_cost, steps in trace:
-            del plan_cost
+        for task, _plan_cost, steps in trace:
             plan_s = a.plan_calls * a.s_per_call if r.preset == "planner-executor" else 0.0
             rounds: dict[int, list[Step]] = {}
             for s in steps:
@@ -480,7 +479,11 @@ async def main(argv: list[str] | None = None) -> int:
         f"\nspeculative escalation (time model: {a.s_per_call:g} s per logged API call, validation "
         f"{a.validation_s:g} s; cap ${args.spec_cap:g} lost per {len(data.instances)}-task run, and uncapped)"
     )
-    sh = f"{'configuration':<46} {'cap':>6} {'hours':>7} {'spec h':>7} {'saved':>6} {'USD/task':>9} {'+USD/task':>10} {'cancelled':>9}"
+    print(
+        "task h: hours from each task's start to its verdict, summed over tasks and seeds; diverge-converge"
+    )
+    print("is left out: its first round runs in parallel already")
+    sh = f"{'configuration':<46} {'cap':>6} {'task h':>7} {'spec h':>7} {'saved':>6} {'USD/task':>9} {'+USD/task':>10} {'cancelled':>9}"
     print(sh)
     print("-" * len(sh))
     for name in (
