@@ -184,6 +184,10 @@ class Routing(_Strict):
     diverge_attempts: int = Field(default=3, ge=2, le=16)
     start_tier: str | None = None
     plan_tier: str | None = None
+    # Speculative escalation (bot/routing/speculative.py): start the next tier's attempt while one
+    # is validated; cancelled attempts may cost at most speculative_cap_usd per run.
+    speculative: bool = False
+    speculative_cap_usd: Usd = Decimal("0.50")
     # Transport: retries on transient errors within a provider, then fallback to the next one.
     retries: int = Field(default=2, ge=0, le=10)
     backoff_initial_s: float = Field(default=1.0, ge=0)

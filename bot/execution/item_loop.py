@@ -23,10 +23,13 @@ from bot.context.engine import ContextEngine, ItemContext
 from bot.context.pack import ContextPack
 from bot.context.requests import HOW_TO_ASK, parse_context_request
 from bot.domain import CallScope, Item, ItemKind, ItemStatus, Purpose, Verdict
+from bot.execution.candidates import Candidates
+from bot.execution.item_plan import plan_item
 from bot.models.base import ChatRequest, Completion, Message
 from bot.routing.driver import AttemptEvent, Driver, OnAttempt, Task
 from bot.routing.policy import EscalationPolicy
 from bot.routing.router import Router
+from bot.routing.speculative import SpeculationBudget
 from bot.untrusted import fence
 from bot.validation.baseline import Baseline, BaselineCache
 from bot.validation.detect import Toolchain
@@ -40,7 +43,7 @@ from bot.workspace.edits import parse_edits
 from bot.workspace.paths import DEFAULT_DENY
 from bot.workspace.worktrees import Worktrees
 
-Phase = Literal["test", "change"]
+Phase = Literal["plan", "test", "change"]
 
 EDIT_FORMAT = """Answer with SEARCH/REPLACE blocks only. For each change:
 
@@ -103,6 +106,7 @@ class ItemRunner:
         deny: tuple[str, ...] = DEFAULT_DENY,
         max_tokens: int = 4096,
         on_attempt: OnAttempt | None = None,
+        speculation: SpeculationBudget | None = None,
     ) -> None:
         # Validation feedback per (item, attempt), so progress views can say why an attempt failed.
         self._feedback: dict[tuple[str, int], str] = {}
@@ -115,8 +119,11 @@ class ItemRunner:
             notify(event)
 
         self._driver = Driver(
-            router=router, policy=policy, ledger=ledger, guard=guard, on_attempt=with_reason
-        )
+            router=router, policy=policy, ledger=ledger, guard=guard, on_attempt=with_reason,
+            speculation=speculation,
+        )  # fmt: skip
+        self._plans = policy.name == "planner-executor"  # the strong tier plans, executors follow
+        self._converges = policy.name == "diverge-converge"  # changes ship by evidence, not order
         self._ledger = ledger
         self._trees = worktrees
         self._toolchain = toolchain
@@ -153,6 +160,8 @@ class ItemRunner:
         try:
             engine = ContextEngine(workspace.path, settings=self._context_settings, cache=self._index_cache)
             state = _State(item=item, root=workspace.path, base=base, base_dir=base_dir)
+            if self._plans:
+                state.plan = await self._plan(state, engine, records)
             wants_test = item.kind in (ItemKind.FEATURE, ItemKind.BUGFIX) and not item.tests_exist
             if item.acceptance_tests and not wants_test and self._toolchain.test is not None:
                 # Reproduce before paying: a failure that does not show here cannot be fixed here.
@@ -209,6 +218,17 @@ class ItemRunner:
         texts = {t: self._trees.read_at(head, t) for t in state.new_tests}
         return {t: text for t, text in texts.items() if text is not None}
 
+    async def _plan(self, state: _State, engine: ContextEngine, records: list[AttemptRecord]) -> str:
+        """The strong tier's plan for the item (bot/execution/item_plan.py), for every executor prompt."""
+        item = state.item
+        query = ItemContext(f"{item.title}\n{item.description}", kind=item.kind.value, budget=self._budget)
+        plan, outcome = await plan_item(
+            self._driver, item, context=lambda: engine.for_item(query).text, run_id=self._run_id,
+            repo=self._repo, attempt_offset=len(records), max_tokens=self._max_tokens,
+        )  # fmt: skip
+        records.extend(AttemptRecord("plan", t.tier, t.verdict, t.cost) for t in outcome.tried)
+        return plan.render() if plan is not None else ""
+
     def _own_tests(self, state: _State) -> tuple[str, ...]:
         changed = self._trees.changed_files(state.root, state.base)
         return tuple(t for t in test_files_in(changed) if self._trees.read_at(state.base, t) is None)
@@ -254,6 +274,7 @@ class ItemRunner:
                     f"Item {state.item.id}: {state.item.title}",
                     fence(state.item.description) if state.item.description else "",
                     task_text,
+                    state.plan,
                     f"Acceptance tests: {', '.join(state.item.acceptance_tests)}"
                     if state.item.acceptance_tests
                     else "",
@@ -280,10 +301,19 @@ class ItemRunner:
                 messages=(*request.messages, Message("assistant", completion.text), Message("user", reply)),
             )
 
+        candidates = (
+            Candidates(self._trees, self._toolchain, self._settings, state.base, state.new_tests)
+            if phase == "change" and self._converges
+            else None
+        )
+
         async def judge(completion: Completion, scope: CallScope) -> Verdict:
             state.model_s += completion.latency_s
             async with state.lock:
                 verdict, feedback = await self._judge(phase, state, completion)
+                if candidates is not None and verdict is Verdict.PASSED:  # kept as validated
+                    files = await asyncio.to_thread(self._trees.before_after, state.root, state.base)
+                    candidates.keep(scope.attempt, completion, files)
             if verdict is Verdict.UNPARSABLE and completion.call_id is not None:
                 self._ledger.mark_outcome(completion.call_id, "unparsable")
             state.feedback = feedback
@@ -297,7 +327,10 @@ class ItemRunner:
             validate=judge,
             follow_up=follow_up,
             max_follow_ups=self._context_requests,
+            converge=candidates.choose if candidates is not None else None,
         )
+        if candidates is not None:  # the worktree holds the last judged; put the shipped one back
+            await asyncio.to_thread(candidates.restore, outcome.shipped, state.root)
         for number, tried in enumerate(outcome.tried, start=len(records)):
             records.append(
                 AttemptRecord(
@@ -401,6 +434,7 @@ class _State:
     base_dir: Path
     new_tests: tuple[str, ...] = ()
     frozen: dict[str, str] = dataclasses.field(default_factory=dict)
+    plan: str = ""  # planner-executor: the strong tier's plan, rendered for the executors
     feedback: str = ""
     sent: ContextPack | None = None
     feedback_by_attempt: dict[int, str] = dataclasses.field(default_factory=dict)

@@ -24,6 +24,7 @@ from bot.report.run_report import RunReport, render_markdown, to_json
 from bot.routing.driver import OnAttempt
 from bot.routing.presets import policy_for
 from bot.routing.router import Sleep
+from bot.routing.speculative import speculation_for
 from bot.validation.baseline import Baseline, BaselineCache
 from bot.validation.detect import toolchain
 from bot.validation.environment import base_validation
@@ -136,6 +137,7 @@ async def run_milestone(
         context_settings=config.context,
         deny=tuple(validation.deny_paths) if validation.deny_paths is not None else DEFAULT_DENY,
         on_attempt=on_attempt,
+        speculation=speculation_for(config.routing),
     )
     results: dict[str, ItemResult] = {}
     notes: dict[str, str] = dict(carried.notes)
