@@ -7,6 +7,8 @@ and never catches ``BudgetExceeded`` or ``ScriptError``.
 
     BotError
     ├── ConfigError                config file missing, unparsable or invalid (carries every issue)
+    │   └── PreflightError         a tier the run needs cannot serve (key unset, endpoint down, ...)
+    ├── UsageError                 the command line asks for something that cannot be done
     ├── PricingError               no price known for a model, or a price that cannot be computed
     ├── ProviderError              one call to one provider failed
     │   ├── ProviderUnavailable    timeout, connection failure, 5xx: transient, retried
@@ -25,7 +27,8 @@ and never catches ``BudgetExceeded`` or ``ScriptError``.
     │   └── GitHubRateLimited      403/429 secondary rate limit; carries retry_after seconds
     └── WorkspaceError             git worktrees, or a command that cannot be run as asked
         ├── UnsafePath             a path outside the worktree, in .git, on the deny list...
-        └── SandboxUnavailable     repository code would run unisolated and the config does not accept it
+        ├── SandboxUnavailable     repository code would run unisolated and the config does not accept it
+        └── PushRejected           a push without force refused: the branch moved meanwhile
 """
 
 from __future__ import annotations
@@ -56,6 +59,14 @@ class ConfigError(BotError):
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = issues
         super().__init__("\n".join(issue.render() for issue in issues))
+
+
+class PreflightError(ConfigError):
+    """Raised before anything is spent or created: the run would fail every call of a tier."""
+
+
+class UsageError(BotError):
+    """A user error on the command line (a missing file, an unknown run): one line, exit code 2."""
 
 
 class PricingError(BotError):
@@ -124,6 +135,10 @@ class WorkspaceError(BotError):
     pass
 
 
+class PushRejected(WorkspaceError):
+    """The remote branch is no longer where the work started (someone pushed): never forced over."""
+
+
 class UnsafePath(WorkspaceError):
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
@@ -171,3 +186,7 @@ class GitHubRateLimited(GitHubError):
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message, status=status)
+
+
+class ValidationEnvironmentError(BotError):
+    """The project's environment cannot run its tests (setup failed, interpreter missing)."""
