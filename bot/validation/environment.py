@@ -155,6 +155,7 @@ async def probe(settings: Settings, checkout: Path) -> str:
         timeout_s=min(settings.timeout_s, 120),
         extra_env=command_env(settings, checkout),
         extra_secrets=settings.secrets,
+        sandbox=settings.sandbox,
     )
     if not result.ok:
         tail = result.output.strip().splitlines()[-1:] or ["no output"]
