@@ -1,8 +1,9 @@
 """The context engine's one interface: what to send with a model call for an item or a plan.
 
-The per-item loop calls ``for_item`` (and again on a retry, with the previous pack, to send only
-what changed); the planner calls ``for_plan``. The index and the BM25 ranking are built once per
-engine and reused across calls.
+The per-item loop calls ``for_item`` for every request (each one self-contained: models keep no
+memory between calls, and an escalation goes to another model); the planner calls ``for_plan``.
+The index and the BM25 ranking are built once per engine and reused across calls until
+``refresh`` (after the item committed files, e.g. the test it wrote).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bot.context.logs import Failure, extract_failures
 from bot.context.pack import ContextPack, Section, pack, repo_map
 from bot.context.requests import ContextRequest, serve_request
 from bot.context.retrieval import Query, Retriever
+from bot.untrusted import fence
 from bot.workspace.worktrees import Worktrees
 
 GUIDANCE_SHARE = 4  # guidance takes at most a quarter of the budget
@@ -34,10 +36,13 @@ class ItemContext:
     diagnostics: str = ""  # validation feedback from the last attempt
     diff: str = ""  # the current change, on a retry
     extra_files: Sequence[str] = field(default=())  # files the model asked for
+    # Evidence and memory the caller puts first (earlier attempts, the item's own tests): packed
+    # inside the same budget, before guidance and code.
+    sections: Sequence[Section] = field(default=())
 
 
 class ContextSource(Protocol):
-    def for_item(self, request: ItemContext, *, previous: ContextPack | None = None) -> ContextPack: ...
+    def for_item(self, request: ItemContext) -> ContextPack: ...
 
     def for_plan(self, text: str, *, budget: int) -> ContextPack: ...
 
@@ -71,15 +76,26 @@ class ContextEngine:
                 self._retriever = Retriever(index)
             return self._retriever
 
-    def failures(self, request: ItemContext) -> list[Failure]:
-        return extract_failures("\n".join(x for x in (request.log, request.diagnostics) if x))
+    def refresh(self) -> None:
+        """Re-read the worktree on the next call: files were committed since (only changed blobs
+        are re-parsed, through the index cache)."""
+        with self._building:
+            self._index = None
+            self._retriever = None
 
-    def for_item(self, request: ItemContext, *, previous: ContextPack | None = None) -> ContextPack:
+    def failures(self, request: ItemContext) -> list[Failure]:
+        """Failures in the log and diagnostics, then those the item's text carries (a red-build
+        item's description is its failures, rendered)."""
+        found = extract_failures("\n".join(x for x in (request.log, request.diagnostics) if x))
+        return list(dict.fromkeys([*found, *extract_failures(request.text)]))
+
+    def for_item(self, request: ItemContext) -> ContextPack:
         failures = self.failures(request)
         recent = tuple(self._trees.recently_changed(self.root))
         query = Query(request.text, tuple(failures), recent, tuple(request.extra_files))
         ranked = self.retriever.rank(query)
-        sections = guidance_sections(
+        sections = list(request.sections)
+        sections += guidance_sections(
             self.root,
             kind=request.kind,
             folder=self._settings.guidance_dir,
@@ -87,19 +103,12 @@ class ContextEngine:
             budget=request.budget // GUIDANCE_SHARE,
         )
         if failures:
-            sections.append(Section("Failures", "\n".join(f.render() for f in failures[:30])))
+            sections.insert(0, Section("Failures", fence("\n".join(f.render() for f in failures[:30]))))
         if request.diagnostics:
-            sections.append(Section("Diagnostics from the last attempt", request.diagnostics))
+            sections.append(Section("Diagnostics from the last attempt", fence(request.diagnostics)))
         if request.diff:
-            sections.append(Section("The current change (diff against the base)", request.diff))
-        return pack(
-            ranked,
-            self.retriever.lines,
-            budget=request.budget,
-            sections=sections,
-            already=previous.sent() if previous else None,
-            already_sections=frozenset(previous.section_digests) if previous else frozenset(),
-        )
+            sections.append(Section("The current change (diff against the base)", fence(request.diff)))
+        return pack(ranked, self.retriever.lines, budget=request.budget, sections=sections)
 
     def serve(self, request: ContextRequest, *, budget: int, deny: Sequence[str]) -> str:
         """What the model asked for by name, read from the worktree's last commit."""
