@@ -80,10 +80,11 @@ def fence(text: str, *, label: str = "") -> str:
 _SECRETS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "private key",
+        # Up to its END line; a block cut off (in a log) ends where the base64 body does. Backslashes
+        # are body too: the block may sit in JSON or YAML with its newlines escaped.
         re.compile(
-            r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----.*?"
-            r"(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
-            re.S,
+            r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s,:.\\-]*?"
+            r"(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|(?=[^A-Za-z0-9+/=\s,:.\\-])|\Z)"
         ),
     ),
     ("github token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}")),

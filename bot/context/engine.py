@@ -18,9 +18,9 @@ from bot.config import ContextSettings
 from bot.context.guidance import guidance_sections
 from bot.context.index import RepoIndex, build_index
 from bot.context.logs import Failure, extract_failures
-from bot.context.pack import ContextPack, Section, pack, repo_map
+from bot.context.pack import FLOOR, MIN_CHUNKS, ContextPack, Section, pack, repo_map
 from bot.context.requests import ContextRequest, serve_request
-from bot.context.retrieval import Query, Retriever
+from bot.context.retrieval import Query, Retriever, Scored
 from bot.untrusted import fence
 from bot.workspace.worktrees import Worktrees
 
@@ -42,7 +42,7 @@ class ItemContext:
 
 
 class ContextSource(Protocol):
-    def for_item(self, request: ItemContext) -> ContextPack: ...
+    def for_item(self, request: ItemContext, *, floor: float = FLOOR) -> ContextPack: ...
 
     def for_plan(self, text: str, *, budget: int) -> ContextPack: ...
 
@@ -89,11 +89,15 @@ class ContextEngine:
         found = extract_failures("\n".join(x for x in (request.log, request.diagnostics) if x))
         return list(dict.fromkeys([*found, *extract_failures(request.text)]))
 
-    def for_item(self, request: ItemContext) -> ContextPack:
+    def rank(self, request: ItemContext) -> list[Scored]:
         failures = self.failures(request)
         recent = tuple(self._trees.recently_changed(self.root))
-        query = Query(request.text, tuple(failures), recent, tuple(request.extra_files))
-        ranked = self.retriever.rank(query)
+        return self.retriever.rank(Query(request.text, tuple(failures), recent, tuple(request.extra_files)))
+
+    def for_item(self, request: ItemContext, *, floor: float = FLOOR) -> ContextPack:
+        """``floor``: the relevance floor (0 packs to the budget; the benchmark's plain baseline)."""
+        failures = self.failures(request)
+        ranked = self.rank(request)
         sections = list(request.sections)
         sections += guidance_sections(
             self.root,
@@ -108,7 +112,14 @@ class ContextEngine:
             sections.append(Section("Diagnostics from the last attempt", fence(request.diagnostics)))
         if request.diff:
             sections.append(Section("The current change (diff against the base)", fence(request.diff)))
-        return pack(ranked, self.retriever.lines, budget=request.budget, sections=sections)
+        return pack(
+            ranked,
+            self.retriever.lines,
+            budget=request.budget,
+            sections=sections,
+            floor=floor,
+            min_chunks=MIN_CHUNKS if floor else 0,
+        )
 
     def serve(self, request: ContextRequest, *, budget: int, deny: Sequence[str]) -> str:
         """What the model asked for by name, read from the worktree's last commit."""

@@ -73,7 +73,7 @@ _PYTEST_FRAME = re.compile(
     r"^(?P<file>[^\s:][^:\n]*\.py):(?P<line>\d+):(?: in (?P<func>[\w<>]+)| \w+)?[ \t]*$", re.M
 )
 _PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>[\w<>]+)', re.M)
-_E_LINE = re.compile(r"^E\s+(?P<msg>.+)$", re.M)
+_E_LINE = re.compile(r"^E[ \t]+(?P<msg>.*\S)[ \t]*$", re.M)
 _NOT_TESTS = {"FAILURES", "ERRORS", "warnings summary", "short test summary info", "test session starts"}
 _UNITTEST = re.compile(r"^(?P<kind>FAIL|ERROR): (?P<test>\w+) \((?P<cls>[\w.]+)\)", re.M)
 _SEPARATOR = re.compile(r"^(?:-{20,}|={20,})$", re.M)
@@ -88,7 +88,7 @@ def _section_key(name: str) -> str:
 def _pytest_failure(test_id: str, summary_message: str, body: str) -> Failure:
     frames = [Frame(f["file"], int(f["line"]), f["func"] or "") for f in _PYTEST_FRAME.finditer(body)]
     frames += [Frame(f["file"], int(f["line"]), f["func"]) for f in _PY_FRAME.finditer(body)]
-    e_lines = [e["msg"].rstrip() for e in _E_LINE.finditer(body)]
+    e_lines = [e["msg"].strip() for e in _E_LINE.finditer(body)]
     # The E lines hold the whole assertion; the summary line is cut to the terminal's width.
     message = e_lines[0] if e_lines else (summary_message or "failed")
     details = tuple(line for line in e_lines[1 : 1 + MAX_DETAILS] if line.strip())

@@ -22,9 +22,9 @@ from bot.budget.ledger import Ledger, Scope
 from bot.config import ContextSettings
 from bot.context.engine import ContextEngine
 from bot.context.requests import parse_context_request
-from bot.domain import CallScope, Item, ItemKind, ItemStatus, Purpose, Verdict
+from bot.domain import CallScope, Item, ItemStatus, Purpose, Verdict
 from bot.execution.call_log import CallLog
-from bot.execution.prompts import Earlier, Phase, build_request, context_bytes
+from bot.execution.prompts import Earlier, Phase, build_request, context_bytes, first_phase
 from bot.models.base import ChatRequest, Completion, Message
 from bot.routing.driver import Driver, OnAttempt, Task
 from bot.routing.policy import EscalationPolicy
@@ -120,7 +120,7 @@ class ItemRunner:
         try:
             engine = ContextEngine(workspace.path, settings=self._context_settings, cache=self._index_cache)
             state = _State(item=item, root=workspace.path, base=base, base_dir=base_dir)
-            wants_test = item.kind in (ItemKind.FEATURE, ItemKind.BUGFIX) and not item.tests_exist
+            wants_test = first_phase(item) == "test"
             # resumed: the test may be committed already
             if wants_test and not await asyncio.to_thread(self._own_tests, state):
                 ok, reason = await self._phase("test", state, engine, records)

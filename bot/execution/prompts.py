@@ -17,7 +17,7 @@ from typing import Literal
 from bot.context.engine import ContextSource, ItemContext
 from bot.context.pack import ContextPack, Section, fit_text
 from bot.context.requests import HOW_TO_ASK
-from bot.domain import CallScope, Item
+from bot.domain import CallScope, Item, ItemKind
 from bot.models.base import ChatRequest, Message
 from bot.untrusted import fence, redact
 
@@ -156,3 +156,14 @@ def build_request(
 def context_bytes(request: ChatRequest) -> int:
     """Bytes of prompt a call carries: every message, system and earlier turns included."""
     return sum(len(m.content.encode("utf-8")) for m in request.messages)
+
+
+def first_phase(item: Item) -> Phase:
+    """The phase an item's work starts with, as the item loop decides it."""
+    wants_test = item.kind in (ItemKind.FEATURE, ItemKind.BUGFIX) and not item.tests_exist
+    return "test" if wants_test else "change"
+
+
+def render_request(request: ChatRequest) -> str:
+    """A request as the model receives it, message by message (``milestone-bot context --prompt``)."""
+    return "".join(f"===== {m.role} =====\n{m.content}\n" for m in request.messages)

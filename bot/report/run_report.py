@@ -11,6 +11,7 @@ from bot.domain import Checklist, ItemStatus
 from bot.execution.integrate import Integration
 from bot.execution.item_loop import ItemResult
 from bot.report.cost import CostSummary
+from bot.untrusted import redact
 
 STAGES = ("syntax", "build", "red_proof", "new_tests", "affected_tests", "full_suite", "lint", "typecheck")
 _MARK = {"passed": "✅", "failed": "❌", "skipped": "➖"}
@@ -110,7 +111,29 @@ def render_markdown(report: RunReport) -> str:
             continue
         path = " → ".join(f"{a.phase}@{a.tier}:{a.verdict.value}" for a in result.attempts)
         out.append(f"- **{item.id}**: {path}")
-    return "\n".join(out) + "\n"
+        out += _context_lines(result)
+    sent = sum(a.context_bytes for r in report.results.values() for a in r.attempts)
+    if sent:
+        out += ["", f"Context sent to models: {_kb(sent)} in all (prompts and answers in `calls/`)."]
+    return redact("\n".join(out) + "\n")
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1000:.1f} KB"
+
+
+def _context_lines(result: ItemResult) -> list[str]:
+    """Per attempt: the context it sent and links to its saved calls (relative to the run folder)."""
+    lines = []
+    for n, a in enumerate(result.attempts, start=1):
+        if not a.context_bytes and not a.calls:
+            continue
+        links = ", ".join(f"[call {k}]({c})" for k, c in enumerate(a.calls, start=1))
+        lines.append(
+            f"  - attempt {n} ({a.phase}@{a.tier}): {_kb(a.context_bytes)} of context"
+            + (f"; {links}" if links else "")
+        )
+    return lines
 
 
 def _stages(report: RunReport, item_id: str) -> dict[str, str]:
@@ -135,7 +158,14 @@ def to_json(report: RunReport) -> str:
                 "commit": i.commit,
                 "note": report.notes.get(i.id, ""),
                 "history": [
-                    {"phase": a.phase, "tier": a.tier, "verdict": a.verdict.value, "cost_usd": str(a.cost)}
+                    {
+                        "phase": a.phase,
+                        "tier": a.tier,
+                        "verdict": a.verdict.value,
+                        "cost_usd": str(a.cost),
+                        "context_bytes": a.context_bytes,
+                        "calls": list(a.calls),
+                    }
                     for a in (report.results[i.id].attempts if i.id in report.results else ())
                 ],
                 "stages": _stages(report, i.id),
@@ -160,4 +190,4 @@ def to_json(report: RunReport) -> str:
             ],
         },
     }
-    return json.dumps(data, indent=2)
+    return redact(json.dumps(data, indent=2))
