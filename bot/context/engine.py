@@ -39,6 +39,7 @@ class ItemContext:
     # Evidence and memory the caller puts first (earlier attempts, the item's own tests): packed
     # inside the same budget, before guidance and code.
     sections: Sequence[Section] = field(default=())
+    shown_files: Sequence[str] = field(default=())  # whole in ``sections``: their chunks are not repeated
 
 
 class ContextSource(Protocol):
@@ -97,7 +98,7 @@ class ContextEngine:
     def for_item(self, request: ItemContext, *, floor: float = FLOOR) -> ContextPack:
         """``floor``: the relevance floor (0 packs to the budget; the benchmark's plain baseline)."""
         failures = self.failures(request)
-        ranked = self.rank(request)
+        ranked = [s for s in self.rank(request) if s.chunk.path not in request.shown_files]
         sections = list(request.sections)
         sections += guidance_sections(
             self.root,
@@ -106,8 +107,10 @@ class ContextEngine:
             kinds=self._settings.kinds,
             budget=request.budget // GUIDANCE_SHARE,
         )
-        if failures:
-            sections.insert(0, Section("Failures", fence("\n".join(f.render() for f in failures[:30]))))
+        # Evidence first; failures the item's own text already shows (a red-build item) not twice.
+        evidence = [f.render() for f in failures[:30] if f.render() not in request.text]
+        if evidence:
+            sections.insert(0, Section("Failures", fence("\n".join(evidence))))
         if request.diagnostics:
             sections.append(Section("Diagnostics from the last attempt", fence(request.diagnostics)))
         if request.diff:

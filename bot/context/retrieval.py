@@ -107,7 +107,7 @@ class Query:
     extra_terms: tuple[str, ...] = field(default=())
 
     def named_paths(self) -> set[str]:
-        found = set(_PATHISH.findall(self.text))
+        found = set(_PATHISH.findall(self.text)) | {t for t in self.extra_terms if _PATHISH.fullmatch(t)}
         for f in self.failures:
             found |= {fr.file for fr in f.frames}
             if "::" in f.test_id:

@@ -113,6 +113,7 @@ def item_context(
         budget=budget,
         extra_files=tuple(own_tests or ()),
         sections=tuple(sections),
+        shown_files=tuple(own_tests or ()),
     )
 
 
