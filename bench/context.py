@@ -374,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "milestone-bot-bench")
     parser.add_argument("--skip-large", action="store_true", help="skip the Django timing")
     parser.add_argument("--skip-swebench", action="store_true", help="skip the SWE-bench localization")
+    parser.add_argument("--projects", nargs="+", help="only these of the small projects (by name)")
     args = parser.parse_args(argv)
     cache: Path = args.cache
     venv = cache / "venv"
@@ -385,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     everything: list[Result] = []
     for name, version, package, tests in PROJECTS:
+        if args.projects and name not in args.projects:
+            continue
         results: list[Result] = []
         for seed in args.seeds:
             bugs = collect_bugs(name, version, package, tests, args.bugs, cache, python, seed)

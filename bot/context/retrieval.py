@@ -25,6 +25,13 @@ from bot.context.logs import Failure
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 WINDOW = 60
+# Measured on bench/context.py: a red build's tests weigh half, and the frame where the failure was
+# raised outside the tests weighs more than the frames that led to it.
+TEST_WEIGHT = 0.5
+INNERMOST = 1.0
+ON_LINE = 1.0
+_NO_ATTRIBUTE = re.compile(r"'(\w+)' object has no attribute")
+_WHERE = re.compile(r"\bwhere .*? = (?:<[^>]*>\.)?([A-Za-z_]\w*)\(")
 SPLIT_CLASS_LINES = 150
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -125,7 +132,7 @@ class Query:
             for part in parts[-2:]:
                 names.add(part)
                 names.add(re.sub(r"^(?:test_?|Test)|(?:_?tests?|Tests?)$", "", part))
-            names |= {n for n in _IDENT.findall(f.message) if "_" in n}
+            names |= {n for line in (f.message, *f.details) for n in _IDENT.findall(line) if "_" in n}
         return {norm(n.split(".")[-1]) for n in names if len(n) > 2} - {""}
 
 
@@ -248,13 +255,38 @@ class Retriever:
         indexed_paths = {p for p in self._by_file if any(p.endswith(n) or n.endswith(p) for n in paths)}
         frames = [fr for f in query.failures for fr in f.frames]
         framed: list[int] = []
+        # Where each failure was raised in library code: its innermost frame outside the tests.
+        innermost = set()
+        for f in query.failures:
+            library = [fr for fr in f.frames if not is_test_path(fr.file)]
+            if library:
+                innermost.add((library[-1].file, library[-1].line))
         for i, c in enumerate(self.chunks):
             for fr in frames:
                 same_file = fr.file.endswith(c.path) or c.path.endswith(fr.file.lstrip("./"))
                 if same_file and c.start <= fr.line <= c.end:
                     boost(i, 3.0, f"stack frame {fr.file}:{fr.line}")
+                    if (fr.file, fr.line) in innermost:
+                        boost(i, INNERMOST, "where the failure was raised")
                     framed.append(i)
                     break
+        # The failing statement itself: names called on a test frame's line (and the next few, for a
+        # statement over several lines) and in pytest's "where" lines name what is under test.
+        on_line: set[str] = set()
+        line_dunders: set[str] = set()  # operators the failing statement applies
+        for fr in frames:
+            if not is_test_path(fr.file):
+                continue
+            text = self._texts.get(next((p for p in self._by_file if fr.file.endswith(p)), ""), [])
+            statement = "\n".join(text[max(0, fr.line - 1) : fr.line + 3])
+            on_line |= {
+                norm(n) for n in _CALLED.findall(statement) if n not in STOP and not n.startswith("assert")
+            }
+            line_dunders |= {name for op, name in _OPERATORS.items() if op in statement}
+        for f in query.failures:
+            on_line |= {norm(m) for line in f.details for m in _WHERE.findall(line)}
+            # "'curry' object has no attribute '_sigspec'": the class did not set it up.
+            on_line |= {norm(m) for line in (f.message, *f.details) for m in _NO_ATTRIBUTE.findall(line)}
         # What the failing tests call is what they test.
         called = {
             norm(n)
@@ -287,13 +319,28 @@ class Retriever:
             for n in _CALLED.findall("\n".join(self.lines(c)))
             if n not in STOP
         } - called
+        failing_classes = {
+            norm(c.symbol) for i, c in enumerate(self.chunks) if c.kind == "class" and leaves[i] in on_line
+        }
+        framed_set = set(framed)
         for i, c in enumerate(self.chunks):
             leaf = leaves[i]
-            if leaf and leaf in names:
+            if not is_test_path(c.path) and (
+                (leaf and leaf in on_line)
+                or (
+                    c.symbol.count(".") == 1
+                    and norm(c.symbol.split(".")[0]) in failing_classes
+                    and (leaf in _CONSTRUCTORS or (leaf in line_dunders and c.symbol.endswith("__")))
+                )
+            ):
+                boost(i, ON_LINE, f"called by the failing statement: {c.symbol}")
+            if i in framed_set:
+                pass  # a frame's own function: its frame boost says it all
+            elif leaf and leaf in names:
                 boost(i, 1.5, f"names {c.symbol}")
             elif leaf and len(leaf) >= 6 and any(len(n) >= 6 and (n in leaf or leaf in n) for n in names):
                 boost(i, 0.6, f"resembles a name in the item or log: {c.symbol}")
-            if leaf and not is_test_path(c.path):
+            if leaf and not is_test_path(c.path) and i not in framed_set:
                 if leaf in called:
                     boost(i, 1.2, f"called by the failing test: {c.symbol}")
                 elif leaf in second:
@@ -319,6 +366,11 @@ class Retriever:
                     boost(i, 0.2, "import-graph neighbour")
                 if path in recent:
                     boost(i, 0.1, "recently changed")
+        if query.failures:
+            # A failing test is evidence, seldom the bug: the code it exercises ranks above it.
+            for i, c in enumerate(self.chunks):
+                if is_test_path(c.path):
+                    scores[i] *= TEST_WEIGHT
         order = sorted(
             range(len(self.chunks)),
             key=lambda i: (-round(float(scores[i]), 9), self.chunks[i].path, self.chunks[i].start),
