@@ -21,6 +21,7 @@ from bot.context.logs import Failure, extract_failures
 from bot.context.pack import FLOOR, MIN_CHUNKS, ContextPack, Section, pack, repo_map
 from bot.context.requests import ContextRequest, serve_request
 from bot.context.retrieval import Query, Retriever, Scored
+from bot.context.shared import SharedContext
 from bot.untrusted import fence
 from bot.workspace.worktrees import Worktrees
 
@@ -52,12 +53,18 @@ class ContextSource(Protocol):
 
 class ContextEngine:
     def __init__(
-        self, repo: Path, *, settings: ContextSettings | None = None, cache: Path | None = None
+        self,
+        repo: Path,
+        *,
+        settings: ContextSettings | None = None,
+        cache: Path | None = None,
+        shared: SharedContext | None = None,
     ) -> None:
         self._trees = Worktrees(repo)
         self.root = self._trees.repo_path
         self._settings = settings or ContextSettings()
         self._cache = cache or self.root / ".milestone-bot" / "index.json"
+        self._shared = shared  # a run's items share one index and retriever
         self._index: RepoIndex | None = None
         self._retriever: Retriever | None = None
         self._building = threading.Lock()  # parallel attempts of an item (threads) build it once
@@ -66,7 +73,12 @@ class ContextEngine:
     def index(self) -> RepoIndex:
         with self._building:
             if self._index is None:
-                self._index = build_index(self.root, self._trees.blob_ids(self.root), cache=self._cache)
+                blobs = self._trees.blob_ids(self.root)
+                self._index = (
+                    self._shared.index(self.root, blobs)
+                    if self._shared is not None
+                    else build_index(self.root, blobs, cache=self._cache)
+                )
             return self._index
 
     @property
@@ -74,7 +86,9 @@ class ContextEngine:
         index = self.index
         with self._building:
             if self._retriever is None:
-                self._retriever = Retriever(index)
+                self._retriever = (
+                    self._shared.retriever(index) if self._shared is not None else Retriever(index)
+                )
             return self._retriever
 
     def refresh(self) -> None:

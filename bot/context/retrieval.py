@@ -2,27 +2,23 @@
 
 Chunks are whole top-level functions and classes (big classes split into their methods) and
 windows over the lines no symbol covers. The query is the item's text with its failing tests,
-messages and frames. BM25 (bm25s) gives the lexical score; boosts add what a person would look at
+messages and frames. BM25 (bot.context.bm25) gives the lexical score; boosts add what a person would look at
 first: the frames' functions, files and symbols named in the item, the failing tests' imports,
 import-graph neighbours and recently changed files. Equal scores order by path and line.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-import bm25s
 import numpy as np
 
-from bot.context.index import RepoIndex
+from bot.context.bm25 import BM25
+from bot.context.index import FileEntry, RepoIndex
 from bot.context.logs import Failure
-
-# bm25s logs every index build at DEBUG through its own handler; the CLI's output is not the place.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 WINDOW = 60
 # Measured on bench/context.py: a red build's tests weigh half, and the frame where the failure was
@@ -188,8 +184,28 @@ def _module_candidates(imported: str) -> list[str]:
     return [f"{dotted}.py", f"{dotted}/__init__.py"] if dotted else []
 
 
+_GONE = Chunk("\x00gone", 1, 0)  # stands in for a chunk of a file changed since the base was built
+# Past a tenth of the files (and 20) changed, a fresh build is cheaper than an overlay.
+MAX_CHANGED_SHARE = 10
+MAX_CHANGED = 20
+
+
+def _file_chunks(entry: FileEntry, lines: list[str]) -> list[Chunk]:
+    symbols = [(s.name, s.kind, s.start, s.end) for s in entry.symbols]
+    return [
+        c
+        for c in _chunks_of(entry.path, len(lines), symbols)
+        if any(x.strip() for x in lines[c.start - 1 : c.end])
+    ]
+
+
+def _chunk_tokens(chunk: Chunk, lines: list[str]) -> list[str]:
+    return tokens(f"{chunk.path} {chunk.symbol} " + "\n".join(lines))
+
+
 class Retriever:
-    """Built once per index (chunking and the BM25 index), then asked many queries."""
+    """Built once per index (chunking and the BM25 index), then asked many queries; ``updated``
+    gives the retriever of a tree that differs in a few files without rebuilding the rest."""
 
     def __init__(self, index: RepoIndex) -> None:
         self.index = index
@@ -199,20 +215,54 @@ class Retriever:
             text = (index.root / entry.path).read_text(encoding="utf-8", errors="replace")
             lines = text.splitlines()
             self._texts[entry.path] = lines
-            symbols = [(s.name, s.kind, s.start, s.end) for s in entry.symbols]
-            chunks += [
-                c
-                for c in _chunks_of(entry.path, len(lines), symbols)
-                if any(x.strip() for x in lines[c.start - 1 : c.end])
-            ]
+            chunks += _file_chunks(entry, lines)
         self.chunks = chunks
-        corpus = [tokens(f"{c.path} {c.symbol} " + "\n".join(self.lines(c))) for c in chunks]
-        self._bm25 = bm25s.BM25()
-        self._bm25.index(corpus or [["empty"]], show_progress=False)
+        self._bm25 = BM25([_chunk_tokens(c, self.lines(c)) for c in chunks])
+        self._base = self  # what ``updated`` overlays: always the full build
+        self._index_views()
+
+    @property
+    def is_base(self) -> bool:
+        """A full build (not an overlay on another retriever)."""
+        return self._base is self
+
+    def _index_views(self) -> None:
+        self._gone = np.fromiter((c is _GONE for c in self.chunks), dtype=bool, count=len(self.chunks))
         self._by_file: dict[str, list[int]] = {}
-        for i, c in enumerate(chunks):
-            self._by_file.setdefault(c.path, []).append(i)
+        for i, c in enumerate(self.chunks):
+            if c is not _GONE:
+                self._by_file.setdefault(c.path, []).append(i)
         self._modules = self._module_map()
+
+    def updated(self, index: RepoIndex) -> Retriever:
+        """The retriever for ``index``, a tree that differs from this one's base in a few files:
+        the base's chunks and BM25 postings are shared, the changed files' chunks replace theirs."""
+        base = self._base
+        old, new = base.index.files, index.files
+        changed = {p for p, e in new.items() if p not in old or old[p].blob != e.blob} | (
+            old.keys() - new.keys()
+        )
+        if not changed:
+            return base
+        if len(changed) > max(MAX_CHANGED, len(new) // MAX_CHANGED_SHARE):
+            return Retriever(index)
+        out = object.__new__(Retriever)
+        out.index = index
+        out._base = base
+        out._texts = {p: lines for p, lines in base._texts.items() if p not in changed}
+        out.chunks = [_GONE if c.path in changed else c for c in base.chunks]
+        added: list[Chunk] = []
+        for path in sorted(changed):
+            entry = new.get(path)
+            if entry is None or not entry.language or entry.skipped:
+                continue
+            lines = (index.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+            out._texts[path] = lines
+            added += _file_chunks(entry, lines)
+        out.chunks += added
+        out._bm25 = base._bm25.extend([_chunk_tokens(c, out.lines(c)) for c in added])
+        out._index_views()
+        return out
 
     def lines(self, chunk: Chunk) -> list[str]:
         return self._texts.get(chunk.path, [])[chunk.start - 1 : chunk.end]
@@ -242,7 +292,8 @@ class Retriever:
             " ".join([query.text, *query.extra_terms, *(f"{f.test_id} {f.message}" for f in query.failures)])
         )
         terms += [t for f in query.failures for fr in f.frames for t in tokens(fr.function)]
-        raw = np.asarray(self._bm25.get_scores(terms), dtype=float) if terms else np.zeros(len(self.chunks))
+        raw = self._bm25.scores(terms) if terms else np.zeros(len(self.chunks))
+        raw[self._gone] = 0.0
         top = float(raw.max()) if raw.size and raw.max() > 0 else 1.0
         scores = raw / top
         reasons: dict[int, list[str]] = {}
@@ -372,14 +423,10 @@ class Retriever:
                 if is_test_path(c.path):
                     scores[i] *= TEST_WEIGHT
         order = sorted(
-            range(len(self.chunks)),
+            (i for i in range(len(self.chunks)) if scores[i] > 0 and self.chunks[i] is not _GONE),
             key=lambda i: (-round(float(scores[i]), 9), self.chunks[i].path, self.chunks[i].start),
         )
-        return [
-            Scored(self.chunks[i], float(scores[i]), tuple(reasons.get(i, ())))
-            for i in order[:limit]
-            if scores[i] > 0
-        ]
+        return [Scored(self.chunks[i], float(scores[i]), tuple(reasons.get(i, ()))) for i in order[:limit]]
 
 
 def render_chunk(chunk: Chunk, lines: Iterable[str]) -> str:

@@ -22,6 +22,7 @@ from bot.budget.ledger import Ledger, Scope
 from bot.config import ContextSettings
 from bot.context.engine import ContextEngine
 from bot.context.requests import parse_context_request
+from bot.context.shared import SharedContext
 from bot.domain import CallScope, Item, ItemStatus, Purpose, Verdict
 from bot.execution.call_log import CallLog
 from bot.execution.prompts import Earlier, Phase, build_request, context_bytes, first_phase
@@ -97,6 +98,8 @@ class ItemRunner:
         # One index cache for all items' worktrees: entries are keyed by blob id, so an item
         # re-parses only what differs from the last one indexed.
         self._index_cache = worktrees.repo_path / ".milestone-bot" / "index.json"
+        # One index and one retriever for the run: each item overlays only the files it changed.
+        self._shared = SharedContext(cache=self._index_cache)
         self._deny = deny
         self._max_tokens = max_tokens
         # Every call's prompt and answer, redacted, next to the run's report.
@@ -118,7 +121,9 @@ class ItemRunner:
         base_dir = await asyncio.to_thread(self._trees.detached, f"{self._run_id}-{item.id}-base", base)
         records: list[AttemptRecord] = []
         try:
-            engine = ContextEngine(workspace.path, settings=self._context_settings, cache=self._index_cache)
+            engine = ContextEngine(
+                workspace.path, settings=self._context_settings, cache=self._index_cache, shared=self._shared
+            )
             state = _State(item=item, root=workspace.path, base=base, base_dir=base_dir)
             wants_test = first_phase(item) == "test"
             # resumed: the test may be committed already

@@ -153,3 +153,31 @@ def test_context_cli(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["context", "--repo", str(repo), "--item", "x", "--json", "--budget", "2000"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["budget"] == 2000 and data["size"] <= 2000
+
+
+def test_one_index_and_retriever_per_run_items_overlay_their_changes(repo: Path, tmp_path: Path) -> None:
+    """A second item's engine re-parses and re-chunks only the files it changed, and ranks as a
+    fresh build of its tree would."""
+    from bot.context.shared import SharedContext
+    from bot.workspace.worktrees import Worktrees
+
+    shared = SharedContext(cache=tmp_path / "shared.json")
+    first = ContextEngine(repo, cache=tmp_path / "a.json", shared=shared)
+    first.for_item(ItemContext("Fix the failing build", log=LOG, budget=4000))
+    base = first.retriever
+    # A second item, in its own worktree, changed one file and added one.
+    other = Worktrees(repo).create("r1", "item-2", "main").path
+    write(other, "calc/dates.py", (other / "calc/dates.py").read_text().replace("int(day) + 1", "int(day) - 1"))
+    write(other, "calc/weeks.py", "def parse_week(text):\n    return int(text.split('-W')[1])\n")
+    second = ContextEngine(other, cache=tmp_path / "b.json", shared=shared)
+    request = ItemContext("`parse_week` and `parse_day` give wrong numbers", budget=4000)
+    shared_pack = second.for_item(request)
+    assert second.retriever is not base and not second.retriever.is_base  # an overlay, not a rebuild
+    assert second.index.parsed == 2  # only the changed and the new file were parsed
+    fresh = ContextEngine(other, cache=tmp_path / "c.json").for_item(request)
+    assert [i.key for i in shared_pack.included] == [i.key for i in fresh.included]
+    assert shared_pack.text == fresh.text
+    assert "int(day) - 1" in shared_pack.text and "int(day) + 1" not in shared_pack.text
+    assert "def parse_week(text):" in shared_pack.text
+    # An unchanged tree gets the base itself.
+    assert ContextEngine(repo, cache=tmp_path / "d.json", shared=shared).retriever is base
