@@ -335,32 +335,57 @@ def swebench(cache: Path) -> list[tuple[str, list[str], list[str], int]]:
     return out
 
 
-def retriever_timing(root: Path, cache_file: Path) -> dict[str, float]:
+TIMING = r"""
+import json, resource, subprocess, sys, time
+from pathlib import Path
+from bot.context.engine import ContextEngine, ItemContext
+from bot.context.shared import SharedContext
+
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+
+root, cache, changed = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+first_q = ItemContext("QuerySet filter ordering is wrong", budget=20000)
+second_q = ItemContext("Form field clean does not strip whitespace", budget=20000)
+out = {}
+m0 = rss(); t = time.perf_counter()
+shared = SharedContext(cache=cache)
+e = ContextEngine(root, cache=cache, shared=shared)
+e.index
+out["index_s"] = time.perf_counter() - t; m1 = rss(); t = time.perf_counter()
+e.retriever
+out["retriever_s"] = time.perf_counter() - t; out["retriever_mib"] = rss() - m1
+t = time.perf_counter(); e.for_item(first_q); out["first_s"] = time.perf_counter() - t
+# The second item: its own tree (here the same checkout with one file changed, as an item's
+# worktree differs from the base), its own engine, the run's shared index and retriever.
+path = root / changed; original = path.read_text()
+path.write_text(original + "\n\ndef added_by_the_item():\n    return 1\n")
+try:
+    m2 = rss(); t = time.perf_counter()
+    second = ContextEngine(root, cache=cache, shared=shared)
+    second.for_item(second_q)
+    out["second_s"] = time.perf_counter() - t; out["second_mib"] = rss() - m2
+    assert not second.retriever.is_base
+    # The plain alternative: an engine of its own per item (index from the disk cache, full build).
+    m3 = rss(); t = time.perf_counter()
+    ContextEngine(root, cache=cache).for_item(second_q)
+    out["plain_second_s"] = time.perf_counter() - t; out["plain_second_mib"] = rss() - m3
+finally:
+    path.write_text(original)
+out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
+"""
+
+
+def retriever_timing(root: Path, cache_file: Path, changed: str) -> dict[str, float]:
     """In a fresh process with a warm index cache: the retriever's build, a first item's context,
-    and a second item's context from the same engine (what one shared engine per run costs), with
-    the resident memory each step added. Compared with a second engine built per item (plain)."""
-    code = (
-        "import json, resource, time; from pathlib import Path\n"
-        "from bot.context.engine import ContextEngine, ItemContext\n"
-        "def rss():\n    return int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20\n"
-        f"root, cache = Path({str(root)!r}), Path({str(cache_file)!r})\n"
-        "out = {}; m0 = rss(); t = time.perf_counter(); e = ContextEngine(root, cache=cache); e.index\n"
-        "out['index_s'] = time.perf_counter() - t; m1 = rss(); t = time.perf_counter(); e.retriever\n"
-        "out['retriever_s'] = time.perf_counter() - t; out['retriever_mib'] = rss() - m1\n"
-        "t = time.perf_counter(); e.for_item(ItemContext('QuerySet filter ordering is wrong', budget=20000))\n"
-        "out['first_s'] = time.perf_counter() - t; m2 = rss(); t = time.perf_counter()\n"
-        "e.for_item(ItemContext('Form field clean does not strip whitespace', budget=20000))\n"
-        "out['second_s'] = time.perf_counter() - t; out['second_mib'] = rss() - m2; m3 = rss()\n"
-        "t = time.perf_counter(); p = ContextEngine(root, cache=cache)\n"
-        "p.for_item(ItemContext('Form field clean does not strip whitespace', budget=20000))\n"
-        "out['plain_second_s'] = time.perf_counter() - t; out['plain_second_mib'] = rss() - m3\n"
-        "out['peak_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; out['base_mib'] = m0\n"
-        "print(json.dumps(out))"
-    )
-    build = sh(sys.executable, "-c", code)  # the first run fills the index cache
-    done = sh(sys.executable, "-c", code)
+    and a second item's context through the run's shared index and retriever (one file changed),
+    with the resident memory each step added; compared with an engine of its own (plain)."""
+    sh(sys.executable, "-c", "from pathlib import Path; from bot.context.engine import ContextEngine; "
+       f"ContextEngine(Path({str(root)!r}), cache=Path({str(cache_file)!r})).index")  # fmt: skip
+    done = sh(sys.executable, "-c", TIMING, str(root), str(cache_file), changed)
     if done.returncode != 0:
-        raise SystemExit(done.stderr or build.stderr)
+        raise SystemExit(done.stderr)
     return dict(json.loads(done.stdout))
 
 
@@ -430,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         root = fetch_sdist(*LARGE, cache)
         cold, warm, mem, files = index_timing(root, cache / "timing-django.json")
         print(f"{'Django ' + LARGE[1]:<24} {files:>6} {cold:>13.2f} {warm:>7.2f} {mem:>9.0f}")
-        t = retriever_timing(root, cache / "timing-django.json")
+        t = retriever_timing(root, cache / "timing-django.json", "django/forms/fields.py")
         print(
             f"\nDjango {LARGE[1]}, one engine per run: retriever build {t['retriever_s']:.2f}s"
             f" (+{t['retriever_mib']:.0f} MiB), first item's context {t['first_s']:.2f}s,"

@@ -11,6 +11,7 @@ does not matter for ranking.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,32 +35,33 @@ class BM25:
     def __init__(self, docs: Sequence[Sequence[str]]) -> None:
         self.size = len(docs)
         self._vocab: dict[str, int] = {}
-        doc_ids: list[list[int]] = []
-        tfs: list[list[int]] = []
+        # Postings as three flat arrays (term, document, frequency), then grouped by term: a few
+        # bytes per posting, where lists of Python ints cost tens.
+        terms, ids, freqs = array("i"), array("i"), array("i")
         lengths = np.fromiter((len(d) for d in docs), dtype=np.float64, count=len(docs))
         self._avgdl = float(lengths.mean()) if len(docs) else 1.0
+        vocab = self._vocab
         for n, doc in enumerate(docs):
-            for term, tf in Counter(doc).items():
-                tid = self._vocab.get(term)
-                if tid is None:
-                    tid = self._vocab[term] = len(doc_ids)
-                    doc_ids.append([])
-                    tfs.append([])
-                doc_ids[tid].append(n)
-                tfs[tid].append(tf)
-        self._docs: list[npt.NDArray[np.int32]] = []
-        self._weights: list[npt.NDArray[np.float32]] = []
-        norm: npt.NDArray[np.float64] = K1 * (1 - B + B * lengths / self._avgdl)
-        for ids, counts in zip(doc_ids, tfs, strict=True):
-            idx = np.asarray(ids, dtype=np.int32)
-            freq = np.asarray(counts, dtype=np.float64)
-            self._docs.append(idx)
-            self._weights.append((freq * (K1 + 1) / (freq + norm[idx])).astype(np.float32))
+            counts = Counter(doc)
+            terms.extend(vocab.setdefault(t, len(vocab)) for t in counts)
+            ids.extend([n] * len(counts))
+            freqs.extend(counts.values())
+        term = np.frombuffer(terms, dtype=np.int32)
+        order = np.argsort(term, kind="stable")
+        self._ids = np.frombuffer(ids, dtype=np.int32)[order]
+        freq = np.frombuffer(freqs, dtype=np.int32)[order].astype(np.float64)
+        norm = K1 * (1 - B + B * lengths[self._ids] / self._avgdl)
+        self._weights = (freq * (K1 + 1) / (freq + norm)).astype(np.float32)
+        self._starts = np.searchsorted(term[order], np.arange(len(vocab) + 1)).astype(np.int64)
         self._extra: _Extra | None = None
+
+    def _postings(self, tid: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+        lo, hi = int(self._starts[tid]), int(self._starts[tid + 1])
+        return self._ids[lo:hi], self._weights[lo:hi]
 
     def idf(self, term: str) -> float:
         tid = self._vocab.get(term)
-        df = len(self._docs[tid]) if tid is not None else 0
+        df = int(self._starts[tid + 1] - self._starts[tid]) if tid is not None else 0
         return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
 
     def extend(self, docs: Sequence[Sequence[str]]) -> BM25:
@@ -85,10 +87,11 @@ class BM25:
             idf = self.idf(term) * count
             tid = self._vocab.get(term)
             if tid is not None:
-                out[self._docs[tid]] += idf * self._weights[tid]
+                ids, posted = self._postings(tid)
+                out[ids] += idf * posted
             if self._extra is not None:
-                for n, weights in enumerate(self._extra.weights):
-                    w = weights.get(term)
+                for n, added in enumerate(self._extra.weights):
+                    w = added.get(term)
                     if w:
                         out[self._extra.first + n] += idf * w
         return out

@@ -26,7 +26,9 @@ WINDOW = 60
 TEST_WEIGHT = 0.5
 INNERMOST = 1.0
 ON_LINE = 1.0
+MISSING_ATTRIBUTE = 2.0
 _NO_ATTRIBUTE = re.compile(r"'(\w+)' object has no attribute")
+_MISSING = re.compile(r"'(\w+)' object has no attribute '(\w+)'")
 _WHERE = re.compile(r"\bwhere .*? = (?:<[^>]*>\.)?([A-Za-z_]\w*)\(")
 SPLIT_CLASS_LINES = 150
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -69,16 +71,25 @@ STOP = {
 }
 
 
-def tokens(text: str) -> list[str]:
-    """Identifiers, whole and split on snake_case and camelCase, lowercased."""
+def tokens(text: str, *, memo: dict[str, list[str]] | None = None) -> list[str]:
+    """Identifiers, whole and split on snake_case and camelCase, lowercased. ``memo`` keeps each
+    identifier's tokens: a repository repeats its identifiers, and an index build splits them all."""
     out: list[str] = []
+    memo = {} if memo is None else memo
     for ident in _IDENT.findall(text):
-        lower = ident.lower()
-        if len(lower) > 1 and lower not in STOP:
-            out.append(lower)
-        parts = [p.lower() for piece in ident.split("_") for p in _CAMEL.findall(piece)]
-        if len(parts) > 1:
-            out += [p for p in parts if len(p) > 1 and p not in STOP]
+        found = memo.get(ident)
+        if found is None:
+            found = memo[ident] = _ident_tokens(ident)
+        out += found
+    return out
+
+
+def _ident_tokens(ident: str) -> list[str]:
+    lower = ident.lower()
+    out = [lower] if len(lower) > 1 and lower not in STOP else []
+    parts = [p.lower() for piece in ident.split("_") for p in _CAMEL.findall(piece)]
+    if len(parts) > 1:
+        out += [p for p in parts if len(p) > 1 and p not in STOP]
     return out
 
 
@@ -199,8 +210,8 @@ def _file_chunks(entry: FileEntry, lines: list[str]) -> list[Chunk]:
     ]
 
 
-def _chunk_tokens(chunk: Chunk, lines: list[str]) -> list[str]:
-    return tokens(f"{chunk.path} {chunk.symbol} " + "\n".join(lines))
+def _chunk_tokens(chunk: Chunk, lines: list[str], memo: dict[str, list[str]]) -> list[str]:
+    return tokens(f"{chunk.path} {chunk.symbol} " + "\n".join(lines), memo=memo)
 
 
 class Retriever:
@@ -217,9 +228,11 @@ class Retriever:
             self._texts[entry.path] = lines
             chunks += _file_chunks(entry, lines)
         self.chunks = chunks
-        self._bm25 = BM25([_chunk_tokens(c, self.lines(c)) for c in chunks])
+        memo: dict[str, list[str]] = {}
+        self._bm25 = BM25([_chunk_tokens(c, self.lines(c), memo) for c in chunks])
         self._base = self  # what ``updated`` overlays: always the full build
         self._index_views()
+        self._build_graph()
 
     @property
     def is_base(self) -> bool:
@@ -232,7 +245,9 @@ class Retriever:
         for i, c in enumerate(self.chunks):
             if c is not _GONE:
                 self._by_file.setdefault(c.path, []).append(i)
-        self._modules = self._module_map()
+        tests = {p: is_test_path(p) for p in self._by_file}
+        self._test = [tests.get(c.path, False) for c in self.chunks]  # per chunk: in a test file
+        self._leaves = [norm(c.symbol.split(".")[-1]) if c.symbol else "" for c in self.chunks]
 
     def updated(self, index: RepoIndex) -> Retriever:
         """The retriever for ``index``, a tree that differs from this one's base in a few files:
@@ -260,30 +275,58 @@ class Retriever:
             out._texts[path] = lines
             added += _file_chunks(entry, lines)
         out.chunks += added
-        out._bm25 = base._bm25.extend([_chunk_tokens(c, out.lines(c)) for c in added])
+        out._bm25 = base._bm25.extend([_chunk_tokens(c, out.lines(c), {}) for c in added])
         out._index_views()
+        out._update_graph(base, changed)
         return out
 
     def lines(self, chunk: Chunk) -> list[str]:
         return self._texts.get(chunk.path, [])[chunk.start - 1 : chunk.end]
 
-    def _module_map(self) -> dict[str, set[str]]:
-        """Import graph over indexed Python files: file -> files it imports (both directions kept)."""
-        paths = set(self._texts)
-        suffixes: dict[str, str] = {}
-        for p in paths:
+    def _imports(self, entry: FileEntry, suffixes: dict[str, str]) -> set[str]:
+        targets = set()
+        for imported in entry.imports:
+            for candidate in _module_candidates(imported):
+                target = suffixes.get(candidate)
+                if target and target != entry.path:
+                    targets.add(target)
+        return targets
+
+    def _build_graph(self) -> None:
+        """Import graph over indexed Python files: what each file imports, and what imports it."""
+        self._suffixes: dict[str, str] = {}
+        for p in sorted(self._texts):
             parts = PurePosixPath(p).parts
             for i in range(len(parts)):
-                suffixes.setdefault("/".join(parts[i:]), p)
-        graph: dict[str, set[str]] = {p: set() for p in paths}
+                self._suffixes.setdefault("/".join(parts[i:]), p)
+        self._forward: dict[str, set[str]] = {}
+        self._reverse: dict[str, set[str]] = {}
         for entry in self.index.source_files():
-            for imported in entry.imports:
-                for candidate in _module_candidates(imported):
-                    target = suffixes.get(candidate)
-                    if target and target != entry.path:
-                        graph[entry.path].add(target)
-                        graph.setdefault(target, set()).add(entry.path)
-        return graph
+            targets = self._forward[entry.path] = self._imports(entry, self._suffixes)
+            for t in targets:
+                self._reverse.setdefault(t, set()).add(entry.path)
+
+    def _update_graph(self, base: Retriever, changed: set[str]) -> None:
+        """The base's graph with the changed files' edges redone (copy on write)."""
+        self._suffixes = dict(base._suffixes)
+        for p in sorted(changed & self._texts.keys()):
+            parts = PurePosixPath(p).parts
+            for i in range(len(parts)):
+                self._suffixes.setdefault("/".join(parts[i:]), p)
+        self._forward = dict(base._forward)
+        self._reverse = dict(base._reverse)
+        for p in changed:
+            for t in self._forward.pop(p, set()):
+                self._reverse[t] = self._reverse[t] - {p}
+            entry = self.index.files.get(p)
+            if entry is None or p not in self._texts:
+                continue
+            targets = self._forward[p] = self._imports(entry, self._suffixes)
+            for t in targets:
+                self._reverse[t] = self._reverse.get(t, set()) | {p}
+
+    def _neighbours(self, path: str) -> set[str]:
+        return self._forward.get(path, set()) | self._reverse.get(path, set())
 
     def rank(self, query: Query, *, limit: int = 200) -> list[Scored]:
         if not self.chunks:
@@ -342,18 +385,16 @@ class Retriever:
         called = {
             norm(n)
             for i in framed
-            if is_test_path(self.chunks[i].path)
+            if self._test[i]
             for n in _CALLED.findall("\n".join(self.lines(self.chunks[i])))
             if n not in STOP and not n.startswith(("assert", "test"))
         }
         # One hop further: what the tested code calls, and the classes the tests use. A bug is often
         # in a helper of the function the test calls.
-        leaves = [norm(c.symbol.split(".")[-1]) if c.symbol else "" for c in self.chunks]
+        leaves = self._leaves
         used_classes = {norm(c.symbol.split(".")[0]) for c, leaf in zip(self.chunks, leaves, strict=True)
                         if c.kind == "class" and leaf in called}  # fmt: skip
-        test_text = "\n".join(
-            "\n".join(self.lines(self.chunks[i])) for i in framed if is_test_path(self.chunks[i].path)
-        )
+        test_text = "\n".join("\n".join(self.lines(self.chunks[i])) for i in framed if self._test[i])
         dunders = {name for op, name in _OPERATORS.items() if op in test_text}
         # Calling a class runs its constructor.
         constructors = {
@@ -366,7 +407,7 @@ class Retriever:
         second = {
             norm(n)
             for i, c in enumerate(self.chunks)
-            if not is_test_path(c.path) and (leaves[i] in called or i in framed or i in constructors)
+            if not self._test[i] and (leaves[i] in called or i in framed or i in constructors)
             for n in _CALLED.findall("\n".join(self.lines(c)))
             if n not in STOP
         } - called
@@ -374,9 +415,17 @@ class Retriever:
             norm(c.symbol) for i, c in enumerate(self.chunks) if c.kind == "class" and leaves[i] in on_line
         }
         framed_set = set(framed)
+        # "'X' object has no attribute 'y'": the code of X that sets self.y did not run or is gone.
+        for cls, attr in {
+            m for f in query.failures for line in (f.message, *f.details) for m in _MISSING.findall(line)
+        }:
+            sets = re.compile(rf"\bself\.{attr}\s*(?:=|:[^=]*=)")
+            for i, c in enumerate(self.chunks):
+                if norm(c.symbol.split(".")[0]) == norm(cls) and sets.search("\n".join(self.lines(c))):
+                    boost(i, MISSING_ATTRIBUTE, f"sets the attribute the failure misses: {c.symbol}")
         for i, c in enumerate(self.chunks):
             leaf = leaves[i]
-            if not is_test_path(c.path) and (
+            if not self._test[i] and (
                 (leaf and leaf in on_line)
                 or (
                     c.symbol.count(".") == 1
@@ -391,7 +440,7 @@ class Retriever:
                 boost(i, 1.5, f"names {c.symbol}")
             elif leaf and len(leaf) >= 6 and any(len(n) >= 6 and (n in leaf or leaf in n) for n in names):
                 boost(i, 0.6, f"resembles a name in the item or log: {c.symbol}")
-            if leaf and not is_test_path(c.path) and i not in framed_set:
+            if leaf and not self._test[i] and i not in framed_set:
                 if leaf in called:
                     boost(i, 1.2, f"called by the failing test: {c.symbol}")
                 elif leaf in second:
@@ -401,16 +450,14 @@ class Retriever:
                         boost(i, 0.7, f"operator the failing test applies: {c.symbol}")
                     else:
                         boost(i, 0.3, f"method of a class the failing test uses: {c.symbol}")
-            if c.path in indexed_paths and not is_test_path(c.path):
+            if c.path in indexed_paths and not self._test[i]:
                 boost(i, 0.6, "file named in the item or log")
         test_files = {p for p in indexed_paths if "test" in PurePosixPath(p).name}
-        imported = set().union(*(self._modules.get(t, set()) for t in test_files)) if test_files else set()
-        neighbours = (
-            set().union(*(self._modules.get(p, set()) for p in indexed_paths)) if indexed_paths else set()
-        )
+        imported = set().union(*(self._neighbours(t) for t in test_files)) if test_files else set()
+        neighbours = set().union(*(self._neighbours(p) for p in indexed_paths)) if indexed_paths else set()
         recent = set(query.recent)
-        for path, members in self._by_file.items():
-            for i in members:
+        for path in sorted((imported | neighbours | recent) & self._by_file.keys()):
+            for i in self._by_file[path]:
                 if path in imported:
                     boost(i, 0.5, "imported by the failing tests")
                 elif path in neighbours:
@@ -419,11 +466,15 @@ class Retriever:
                     boost(i, 0.1, "recently changed")
         if query.failures:
             # A failing test is evidence, seldom the bug: the code it exercises ranks above it.
-            for i, c in enumerate(self.chunks):
-                if is_test_path(c.path):
-                    scores[i] *= TEST_WEIGHT
+            scores[np.asarray(self._test, dtype=bool)] *= TEST_WEIGHT
+        candidates = np.flatnonzero((scores > 0) & ~self._gone)
+        if len(candidates) > limit:
+            # Only what can make the cut is sorted in Python: everything scoring at least the
+            # limit-th best score (ties included, so the order stays deterministic).
+            kth = np.partition(scores[candidates], len(candidates) - limit)[len(candidates) - limit]
+            candidates = candidates[scores[candidates] >= kth]
         order = sorted(
-            (i for i in range(len(self.chunks)) if scores[i] > 0 and self.chunks[i] is not _GONE),
+            candidates.tolist(),
             key=lambda i: (-round(float(scores[i]), 9), self.chunks[i].path, self.chunks[i].start),
         )
         return [Scored(self.chunks[i], float(scores[i]), tuple(reasons.get(i, ()))) for i in order[:limit]]
