@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.app import run_milestone
 from bot.config import parse_config
 from bot.domain import Checklist, Item, ItemStatus
+from bot.execution.run import run_milestone
 from bot.models.script import Script
 from bot.testing.openai_server import FakeOpenAIServer
 from bot.workspace.worktrees import init_repository

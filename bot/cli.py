@@ -19,7 +19,7 @@ from bot.errors import BotError, ConfigError
 from bot.report.cost import render_json, render_text
 
 if TYPE_CHECKING:
-    from bot.app import RunOutcome
+    from bot.execution.run import RunOutcome
 
 EXIT_INVALID_CONFIG = 2
 
@@ -70,7 +70,7 @@ def _cost(args: argparse.Namespace) -> int:
         return 0
     ledger = Ledger(path)
     calls = ledger.calls(Scope(run_id=args.run, since=args.since))
-    from bot.app import cost_summary
+    from bot.execution.services import cost_summary
 
     summary = cost_summary(config, calls)
     print(render_json(summary) if args.json else render_text(summary))
@@ -91,7 +91,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.app import validate_working_tree
+    from bot.execution.run import validate_working_tree
 
     repo = Path(args.repo)
     config_path = Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH
@@ -188,7 +188,7 @@ def _run_with_view(
     """A run with its progress shown: a live table on a terminal, plain lines otherwise."""
     import asyncio
 
-    from bot.app import run_milestone
+    from bot.execution.run import run_milestone
     from bot.report.live import TerminalProgress
     from bot.report.progress import Board
 
@@ -238,7 +238,8 @@ def _fix(args: argparse.Namespace) -> int:
     import secrets
     import shlex
 
-    from bot.app import plan_issue, save_checklist
+    from bot.execution.plan import plan_issue
+    from bot.execution.run import save_checklist
     from bot.planning.planner import plan_red_build
     from bot.workspace import proc
 
@@ -370,9 +371,11 @@ def _plan(args: argparse.Namespace) -> int:
     import json
     import os
 
-    from bot.app import ActionsEnv, build_gateway, plan_source, save_checklist
+    from bot.app import ActionsEnv, build_gateway
     from bot.events.sources import resolve
     from bot.execution.fanout import matrix
+    from bot.execution.plan import plan_source
+    from bot.execution.run import save_checklist
     from bot.planning.checklist_file import parse
 
     repo = Path(args.repo).resolve()
@@ -401,7 +404,7 @@ def _work(args: argparse.Namespace) -> int:
     import asyncio
     import os
 
-    from bot.app import work_items
+    from bot.execution.jobs import work_items
     from bot.planning.checklist_file import parse
 
     repo = Path(args.repo).resolve()
@@ -412,7 +415,7 @@ def _work(args: argparse.Namespace) -> int:
     result = asyncio.run(
         work_items(
             repo, checklist, items, config=config, out=Path(args.out), job=args.job,
-            budget=Decimal(args.budget) if args.budget else None, env=os.environ,
+            budget=Decimal(args.budget) if args.budget else None, env=os.environ, request=path.parent,
         )
     )  # fmt: skip
     for item in result.items:
@@ -427,7 +430,7 @@ def _publish(args: argparse.Namespace) -> int:
     import os
 
     from bot.app import ActionsEnv, build_gateway
-    from bot.events.work import publish_fanout
+    from bot.events.fanout import publish_fanout
 
     repo = Path(args.repo).resolve()
     config = load_config(Path(args.config) if args.config else repo / DEFAULT_CONFIG_PATH)
@@ -437,7 +440,8 @@ def _publish(args: argparse.Namespace) -> int:
         publish_fanout(
             repo, Path(args.fanout_dir), artifacts, config=config, gateway=build_gateway(config, actions),
             base_branch=args.base, run_id=args.run_id or "publish-" + time.strftime("%Y%m%d-%H%M%S"),
-            run_url=actions.run_url, summary_path=actions.step_summary,
+            run_url=actions.run_url, summary_path=actions.step_summary, ci_token=actions.ci_token,
+            token=actions.token,
         )
     )  # fmt: skip
     print(published.summary)
@@ -446,6 +450,7 @@ def _publish(args: argparse.Namespace) -> int:
     _write_outputs({
         "conclusion": published.conclusion, "pr": str(published.pull or ""),
         "cost": str(published.report.costs.total), "more": "true" if published.more else "false",
+        "run": published.run,
     })  # fmt: skip
     return 0 if published.conclusion != "failure" else 1
 

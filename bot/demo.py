@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.app import run_milestone
 from bot.config import Config, load_config
 from bot.demo_project import CHECKLIST, FILES, SCRIPT
 from bot.domain import ItemStatus, Verdict
+from bot.execution.run import run_milestone
 from bot.models.script import Script
 from bot.planning.checklist_file import parse
 from bot.report.progress import Board

@@ -83,12 +83,44 @@ class CommandProblem:
         return f"{self.problem}. Usage: `{prefix} {self.syntax}`"
 
 
+_DETAILS_OPEN = re.compile(r"<details\b", re.I)
+_DETAILS_CLOSE = re.compile(r"</details\s*>", re.I)
+
+
+def _outside_comments(line: str, in_comment: bool) -> tuple[str, bool]:
+    """The part of ``line`` outside HTML comments, and whether a comment is still open after it."""
+    out: list[str] = []
+    rest = line
+    while rest:
+        if in_comment:
+            end = rest.find("-->")
+            if end == -1:
+                return "".join(out), True
+            rest, in_comment = rest[end + 3 :], False
+        else:
+            start = rest.find("<!--")
+            if start == -1:
+                out.append(rest)
+                break
+            out.append(rest[:start])
+            rest, in_comment = rest[start + 4 :], True
+    return "".join(out), in_comment
+
+
 def command_lines(body: str, prefix: str) -> list[tuple[int, str]]:
     """(line number, text after the prefix) for each line that is a command."""
     out: list[tuple[int, str]] = []
     fence: str | None = None
     pattern = re.compile(rf"^ {{0,3}}{re.escape(prefix)}(?:\s+(.*))?$", re.I)
+    hidden = 0  # inside <details> (folded away from readers): its lines are never commands
+    in_comment = False  # inside an HTML comment (invisible): never a command
     for number, line in enumerate(body.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
+        if fence is None:
+            visible, in_comment = _outside_comments(line, in_comment)
+            opens, closes = len(_DETAILS_OPEN.findall(visible)), len(_DETAILS_CLOSE.findall(visible))
+            was_hidden, hidden = hidden, max(0, hidden + opens - closes)
+            if was_hidden or hidden or visible != line:
+                continue
         opened = _FENCE.match(line)
         if fence is not None:
             if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
@@ -189,5 +221,8 @@ def help_text(prefix: str) -> str:
         who = "write, maintain or admin permission" if spec.needs_write else "anyone"
         rows.append(f"| `{prefix} {spec.syntax}` | {spec.summary} | {who} |")
     rows.append("")
-    rows.append("A command starts its own line; lines in code blocks or quotes are ignored.")
+    rows.append(
+        "A command starts its own line; lines in code blocks, quotes, HTML comments and "
+        "`<details>` are ignored."
+    )
     return "\n".join(rows)

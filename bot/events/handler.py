@@ -32,7 +32,14 @@ from bot.events.payloads import (
 from bot.events.review import REVIEW_SYSTEM, review_body, review_prompt, risks
 from bot.events.sources import Target, issue_target, milestone_by_title, milestone_target, resolve
 from bot.events.triage import Triage, decide
-from bot.github.bodies import checklist_comment, checklist_text, costs_in, defuse, strip_marker_lines
+from bot.github.bodies import (
+    checklist_comment,
+    checklist_text,
+    costs_in,
+    defuse,
+    quote_untrusted,
+    strip_marker_lines,
+)
 from bot.github.gateway import WRITE_PERMISSIONS, CommentRef, GitHubGateway, RunData, marker
 from bot.planning.checklist_file import parse, render, slug
 from bot.planning.planner import IssueText, PlanSource, plan_red_build
@@ -61,6 +68,7 @@ class RunRequest:
     tier: str | None = None
     start: str = "HEAD"  # the commit the run starts from
     target: str | None = None  # the branch the PR targets (default: the repository's)
+    run: str = ""  # one `/bot run` across the waves of a fan-out (its spend and its limit)
 
 
 class Work(Protocol):
@@ -134,6 +142,8 @@ class EventHandler:
         receipt = f"{comment.id}:{comment.updated_at or comment.created_at}"
         if any(marker("handled", receipt) in c.body for c in self._own(issue.number)):
             return [Outcome("ignored", f"comment {comment.id} was handled already (redelivery or re-run)")]
+        if not self._claim(issue.number, receipt):
+            return [Outcome("ignored", f"comment {comment.id} is handled by a concurrent delivery")]
         self._gh.react(comment.id, "eyes")
         outcomes: list[Outcome] = []
         for number, command in enumerate(parsed):
@@ -150,6 +160,19 @@ class EventHandler:
         )
         self._gh.react(comment.id, "confused" if failed else "rocket")
         return outcomes
+
+    def _claim(self, issue: int, receipt: str) -> bool:
+        """Claim a comment's commands before doing anything: the first reply (edited into the answer
+        later) carries the receipt. Two deliveries of one event running at the same time both pass
+        the receipt check above; both post a claim, the lowest comment id wins, the other deletes its
+        claim and stops, so the commands run once."""
+        key = marker("reply", f"{receipt}:0")
+        mine = self._gh.upsert_comment(issue, key, f"On it.\n\n{marker('handled', receipt)}")
+        claims = [c.id for c in self._own(issue) if key in c.body]
+        if claims and min(claims) != mine.id:
+            self._gh.delete_comment(mine.id)
+            return False
+        return True
 
     def _own(self, issue: int) -> list[CommentRef]:
         """The bot's own comments on an issue: only these are trusted for receipts, progress, costs."""
@@ -203,13 +226,16 @@ class EventHandler:
         return Outcome("replied", "help")
 
     async def _status(self, command: Command, event: IssueCommentEvent, key: str) -> Outcome:
-        progress = [
-            c for c in self._gh.comments(event.issue.number) if "<!-- milestone-bot:progress:" in c.body
-        ]
+        # Only the bot's own progress comments, and even those re-posted escaped: a stranger's
+        # comment carrying a progress marker must never be laundered into the bot's words (a
+        # checklist marker in it would make the next `/bot run` work the stranger's checklist).
+        progress = [c for c in self._own(event.issue.number) if "<!-- milestone-bot:progress:" in c.body]
         if not progress:
             text = "No run has reported progress on this issue yet."
         else:
-            text = "Latest progress on this issue:\n\n" + strip_marker_lines(progress[-1].body)
+            text = "Latest progress on this issue:\n\n" + quote_untrusted(
+                strip_marker_lines(progress[-1].body)
+            )
         self._reply(event.issue.number, key, text)
         return Outcome("replied", "status")
 
@@ -348,8 +374,9 @@ class EventHandler:
             return bool(stop_seen)
 
         request = RunRequest(
-            checklist, run_key, event.issue.number, closes, command.parallel, command.budget, command.tier
-        )
+            checklist, run_key, event.issue.number, closes, command.parallel, command.budget, command.tier,
+            target=event.repository.default_branch, run=f"{run_key}@{key.replace(':', '-')}",
+        )  # fmt: skip
         result = await self._work.run(request, should_stop=should_stop)
         self._save_checklist(event.issue.number, run_key, result.checklist)
         pr = f" PR #{result.pull}." if result.pull else ""
@@ -550,8 +577,9 @@ class EventHandler:
         closes = target.closes if target else ()
         issue = closes[0] if closes else None
         request = RunRequest(
-            checklist, key, issue, closes, start="HEAD", target=event.repository.default_branch
-        )
+            checklist, key, issue, closes, start="HEAD", target=event.repository.default_branch,
+            run=str((event.inputs or {}).get("run", "")).strip(),
+        )  # fmt: skip
         result = await self._work.run(request, should_stop=lambda: False)
         return Outcome(
             "ran", f"next wave of {key}: {result.summary}", result.conclusion, result.spent, result.pull

@@ -9,22 +9,27 @@ run ends with an explicit conclusion, and the report goes to ``$GITHUB_STEP_SUMM
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from bot.app import build_router, open_ledger, plan_source, run_milestone
 from bot.budget.ledger import Scope
 from bot.config import Config
 from bot.domain import CallScope, Checklist, Item, ItemStatus, Purpose
-from bot.errors import BotError, WorkspaceError
+from bot.errors import BotError, ConfigError, ConfigIssue, WorkspaceError
+from bot.events.checks import CHECK_NAME, end_stale, fetch_branch, pr_branch
 from bot.events.handler import RunRequest, RunResult
-from bot.github.bodies import pr_body, pr_title, progress_body
+from bot.execution.carry import item_ref
+from bot.execution.plan import plan_source
+from bot.execution.run import run_milestone
+from bot.execution.services import build_router, open_ledger
+from bot.github.bodies import checklist_comment, pr_body, pr_title, progress_body
 from bot.github.gateway import GitHubGateway, marker
+from bot.github.git_push import git_env, push
 from bot.models.base import ChatRequest, Message
 from bot.planning.checklist_file import render, slug
 from bot.planning.planner import PlanSource
@@ -33,7 +38,7 @@ from bot.report.run_report import RunReport, render_markdown
 from bot.routing.driver import AttemptEvent
 from bot.workspace.worktrees import Worktrees
 
-CHECK_NAME = "milestone-bot"
+log = logging.getLogger(__name__)
 EDIT_EVERY_S = 5.0  # progress comment edits, at most this often (GitHub's secondary limits)
 
 
@@ -51,6 +56,8 @@ class RepoWork:
         remote: str = "origin",
         clock: Callable[[], float] = time.monotonic,
         run_id: str = "",
+        ci_token: bool = True,
+        push_token: str | None = None,
     ) -> None:
         self._repo = repo
         self._config = config
@@ -62,6 +69,10 @@ class RepoWork:
         self._remote = remote
         self._clock = clock
         self._run_id = run_id or time.strftime("%Y%m%d-%H%M%S")
+        self._ci_token = ci_token
+        self._push_token = push_token
+        # The remote's credentials for the bot's own fetches and pushes, one command at a time.
+        self._git_env = git_env(repo, remote, push_token)
 
     async def plan(self, source: PlanSource, *, budget: Decimal | None) -> Checklist:
         return await plan_source(
@@ -119,12 +130,37 @@ class RepoWork:
             )
         return config
 
+    def start_of(self, request: RunRequest) -> tuple[str, str | None]:
+        """Where a run starts, and the PR branch's head if there is one. A run of a key whose PR
+        branch exists continues from that branch: what earlier runs and waves committed there is
+        carried, not paid for again. A red-build fix starts from the failing commit."""
+        pr_head = fetch_branch(self._repo, self._remote, pr_branch(request.key), env=self._git_env)
+        start = pr_head if pr_head is not None and request.start == "HEAD" else request.start
+        return Worktrees(self._repo).resolve(start), pr_head
+
+    def _save_checklist(self, request: RunRequest, checklist: Checklist) -> None:
+        if request.issue is not None:
+            self._gh.upsert_comment(
+                request.issue,
+                marker("checklist", request.key),
+                checklist_comment(render(checklist), key=request.key),
+            )
+
     async def run(self, request: RunRequest, *, should_stop: Callable[[], bool]) -> RunResult:
         trees = Worktrees(self._repo)
-        head = trees.resolve(request.start)
-        check = self._gh.create_check_run(name=CHECK_NAME, head_sha=head)
+        head, pr_head = self.start_of(request)
+        check: int | None = None
+        if pr_head is not None:
+            end_stale(
+                self._gh,
+                pr_head,
+                "A later run on this PR found this check unfinished: the run that "
+                "started it was killed or crashed. The later run continues from what it committed.",
+            )
+            check = self._gh.create_check_run(name=CHECK_NAME, head_sha=pr_head)  # fmt: skip
         board = Board(request.checklist, budget=self._config_for(request).budget.per_run_usd)
         last_edit = [-EDIT_EVERY_S]
+        current = {i.id: i for i in request.checklist.items}
 
         def show(stage: str, *, force: bool = False) -> None:
             if request.issue is None:
@@ -139,6 +175,22 @@ class RepoWork:
 
         def on_update(item: Item, note: str) -> None:
             board.item(item, note)
+            if item.status is ItemStatus.DONE and item.commit:
+                # Pushed the moment it is done, and recorded in the checklist comment: a run killed
+                # later fetches it from there instead of paying for it again.
+                ref = item_ref(request.key, item.id)
+                try:
+                    push(self._repo, item.commit, ref, remote=self._remote, token=self._push_token)
+                except BotError as exc:  # the run goes on; only a later run's head start is lost
+                    log.warning("cannot save %s's work on %s: %s", item.id, ref, exc)
+                    return show("working", force=True)
+                current[item.id] = dataclasses.replace(item, branch=ref)
+                self._save_checklist(
+                    request,
+                    dataclasses.replace(
+                        request.checklist, items=tuple(current[i.id] for i in request.checklist.items)
+                    ),
+                )
             show("working", force=item.status is not ItemStatus.RUNNING)
 
         def on_attempt(event: AttemptEvent) -> None:
@@ -159,15 +211,16 @@ class RepoWork:
                 on_update=on_update,
                 on_attempt=on_attempt,
                 should_stop=should_stop,
+                remote=self._remote,
+                fetch_env=self._git_env,
             )
-        except Exception as exc:
+        except BaseException as exc:
             show(f"failed: {type(exc).__name__}", force=True)
-            self._gh.finish_check_run(
-                check,
-                conclusion="failure",
-                title="The run failed",
-                summary=f"{type(exc).__name__}: {exc}"[:2000],
-            )
+            if check is not None:
+                self._gh.finish_check_run(
+                    check, conclusion="failure", title="The run failed",
+                    summary=f"{type(exc).__name__}: {exc}"[:2000],
+                )  # fmt: skip
             raise
         checklist = outcome.checklist
         report_md = render_markdown(outcome.report)
@@ -175,33 +228,58 @@ class RepoWork:
             with self._summary.open("a", encoding="utf-8") as step_summary:
                 step_summary.write(report_md + "\n")
         try:
-            pull_number = publish_pull(
+            pushed = publish_pull(
                 self._gh,
                 trees,
                 run_id=run_id,
                 start=head,
                 report=outcome.report,
                 key=request.key,
-                base=request.target or self._base,
+                base=self._target(request),
                 closes=request.closes,
                 remote=self._remote,
+                ci_token=self._ci_token,
+                token=self._push_token,
             )
         except BotError as exc:
             # The work is committed on the run's branches; only publishing failed. Say so, and
             # never leave the check run spinning.
             show("publishing failed", force=True)
-            self._gh.finish_check_run(
-                check,
-                conclusion="failure",
-                title="Publishing the result failed",
-                summary=f"{exc}\n\n{report_md}",
-            )
+            if check is not None:
+                self._gh.finish_check_run(
+                    check, conclusion="failure", title="Publishing the result failed",
+                    summary=f"{exc}\n\n{report_md}",
+                )  # fmt: skip
             raise
         conclusion, title, summary = conclude(outcome.report)
         spent = outcome.report.costs.total
         show(title, force=True)
-        self._gh.finish_check_run(check, conclusion=conclusion, title=title, summary=report_md)
-        return RunResult(checklist, spent, conclusion, summary, pull_number)
+        if pushed is not None:
+            # The check belongs on the PR's new head; the one on the old head is finished too.
+            if check is not None and pr_head != pushed.commit:
+                self._gh.finish_check_run(
+                    check,
+                    conclusion="neutral",
+                    title="Superseded",
+                    summary=f"The PR moved to {pushed.commit}.",
+                )
+            check = self._gh.create_check_run(name=CHECK_NAME, head_sha=pushed.commit)
+        if check is not None:
+            self._gh.finish_check_run(check, conclusion=conclusion, title=title, summary=report_md)
+        return RunResult(checklist, spent, conclusion, summary, pushed.pull if pushed else None)
+
+    def _target(self, request: RunRequest) -> str:
+        target = request.target or self._base
+        if not target:
+            fix = "pass --base, or run from an event that names the repository"
+            raise ConfigError([ConfigIssue("event", "repository.default_branch", "unknown", fix)])
+        return target
+
+
+@dataclass(frozen=True)
+class Pushed:
+    pull: int
+    commit: str
 
 
 def publish_pull(
@@ -215,10 +293,13 @@ def publish_pull(
     base: str,
     closes: tuple[int, ...],
     remote: str = "origin",
-) -> int | None:
+    ci_token: bool = True,
+    token: str | None = None,
+) -> Pushed | None:
     """Commit the checklist file on the run's validated integration, push it as
     ``milestone-bot/<key>`` and open or update the PR (draft when an item failed). None when
-    there is nothing validated to publish."""
+    there is nothing validated to publish. ``ci_token``: whether the push was made with a token that
+    starts workflows (a GitHub App's or a person's); if not, the PR body says CI did not run."""
     checklist, integration = report.checklist, report.integration
     done = [i for i in checklist.items if i.status is ItemStatus.DONE]
     if not done or integration is None or integration.verdict is None or not integration.verdict.accepted:
@@ -228,16 +309,28 @@ def publish_pull(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(checklist), encoding="utf-8")
     commit = trees.commit(workspace.path, f"milestone-bot: checklist for {checklist.title}")
-    branch = f"milestone-bot/{slug(key)}"
-    trees.push(commit, branch, remote=remote)
+    branch = pr_branch(key)
+    push(trees.repo_path, commit, branch, remote=remote, token=token)
+    body = pr_body(report, closes=closes, key=key)
+    if not ci_token:
+        body = NO_CI_NOTE + body
     pull = gateway.upsert_pull(
         head=branch,
         base=base,
         title=pr_title(checklist.title),
-        body=pr_body(report, closes=closes, key=key),
+        body=body,
         draft=len(done) < len(checklist.items),
     )
-    return pull.number
+    return Pushed(pull.number, commit)
+
+
+NO_CI_NOTE = (
+    "> [!WARNING]\n"
+    "> **CI did not run on this PR.** It was pushed with the workflow's `GITHUB_TOKEN`, and GitHub\n"
+    "> starts no workflows for pushes and PRs made with that token. To get CI on the bot's PRs, give\n"
+    "> the bot a GitHub App (`app-id` and `app-private-key`) or a personal token (`token`): see\n"
+    '> "Install it on a repository" in milestone-bot\'s README. Until then, close and reopen this PR.\n\n'
+)
 
 
 def conclude(report: RunReport) -> tuple[str, str, str]:
@@ -267,124 +360,3 @@ def conclude(report: RunReport) -> tuple[str, str, str]:
         f"All {len(done)} items done",
         f"All {len(done)} items done and validated; spent ${spent}.",
     )
-
-
-REQUEST_FILE = "request.json"
-CHECKLIST_FILE = "checklist.md"
-
-
-class FanoutWork(RepoWork):
-    """``Work`` for the event job of the fan-out workflow: it plans (when asked) like ``RepoWork``
-    but does not run anything. It writes the checklist and the run's request to ``folder`` for the
-    workflow to hand on (artifact), and names them in the step outputs; the matrix of ``work`` jobs
-    runs the items and the ``publish`` job opens the PR."""
-
-    def __init__(self, *, folder: Path, output: Path | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._folder = folder
-        self._output = output
-
-    async def run(self, request: RunRequest, *, should_stop: Callable[[], bool]) -> RunResult:
-        self._folder.mkdir(parents=True, exist_ok=True)
-        (self._folder / CHECKLIST_FILE).write_text(render(request.checklist), encoding="utf-8")
-        saved = {
-            "key": request.key,
-            "issue": request.issue,
-            "closes": list(request.closes),
-            "start": Worktrees(self._repo).resolve(request.start),
-            "target": request.target,
-            "parallel": request.parallel,
-            "budget": str(request.budget) if request.budget is not None else None,
-            "tier": request.tier,
-        }
-        (self._folder / REQUEST_FILE).write_text(json.dumps(saved, indent=2), encoding="utf-8")
-        if self._output is not None:
-            with self._output.open("a", encoding="utf-8") as out:
-                out.write(f"fanout=true\nkey={request.key}\nfolder={self._folder}\n")
-        pending = [i for i in request.checklist.items if i.status is not ItemStatus.DONE]
-        return RunResult(
-            request.checklist,
-            Decimal(0),
-            "neutral",
-            f"Handed {len(pending)} item(s) to the workflow's work jobs; the publish job opens the PR.",
-        )
-
-
-def read_request(folder: Path) -> RunRequest:
-    """The request ``FanoutWork`` left, with the checklist as it is in the folder now."""
-    from bot.planning.checklist_file import parse
-
-    raw = json.loads((folder / REQUEST_FILE).read_text(encoding="utf-8"))
-    checklist = parse(
-        (folder / CHECKLIST_FILE).read_text(encoding="utf-8"), file=str(folder / CHECKLIST_FILE)
-    )
-    return RunRequest(
-        checklist,
-        raw["key"],
-        raw["issue"],
-        tuple(raw["closes"]),
-        raw["parallel"],
-        Decimal(raw["budget"]) if raw["budget"] else None,
-        raw["tier"],
-        raw["start"],
-        raw["target"],
-    )
-
-
-@dataclass(frozen=True)
-class Published:
-    report: RunReport
-    pull: int | None
-    conclusion: str
-    summary: str
-    more: bool  # items wait for a later wave (their dependencies were in this one)
-
-
-async def publish_fanout(
-    repo: Path,
-    folder: Path,
-    artifacts: list[Path],
-    *,
-    config: Config,
-    gateway: GitHubGateway,
-    base_branch: str,
-    run_id: str,
-    run_url: str = "",
-    summary_path: Path | None = None,
-    remote: str = "origin",
-) -> Published:
-    """The publish job: integrate the work jobs' artifacts, re-validate, push, open or update the PR
-    with the combined cost table, finish the check run, update the progress comment."""
-    from bot.app import publish_artifacts
-    from bot.execution.fanout import ready
-
-    request = read_request(folder)
-    trees = Worktrees(repo)
-    check = gateway.create_check_run(name=CHECK_NAME, head_sha=request.start)
-    report = await publish_artifacts(
-        repo, request.checklist, artifacts, config=config, run_id=run_id, base_ref=request.start
-    )
-    (folder / CHECKLIST_FILE).write_text(render(report.checklist), encoding="utf-8")
-    report_md = render_markdown(report)
-    if summary_path is not None:
-        with summary_path.open("a", encoding="utf-8") as step_summary:
-            step_summary.write(report_md + "\n")
-    pull = publish_pull(
-        gateway, trees, run_id=run_id, start=request.start, report=report, key=request.key,
-        base=request.target or base_branch, closes=request.closes, remote=remote,
-    )  # fmt: skip
-    conclusion, title, summary = conclude(report)
-    more = bool(ready(report.checklist)) and any(i.status is ItemStatus.DONE for i in report.checklist.items)
-    if more:
-        summary += " More items are ready now that their dependencies are done: the next wave runs them."
-    if request.issue is not None:
-        board = Board(report.checklist, budget=config.budget.per_run_usd)
-        for item in report.checklist.items:
-            board.item(item, report.notes.get(item.id, ""))
-        gateway.upsert_comment(
-            request.issue,
-            marker("progress", request.key),
-            progress_body(board, key=request.key, stage=title, run_url=run_url),
-        )
-    gateway.finish_check_run(check, conclusion=conclusion, title=title, summary=report_md)
-    return Published(report, pull, conclusion, summary, more)

@@ -26,6 +26,13 @@ def defuse(text: str) -> str:
     return _MENTION.sub("@\u200b", redact(text)).replace("<!--", "&lt;!--").replace("-->", "--&gt;")
 
 
+def quote_untrusted(text: str) -> str:
+    """Text another user could have written, re-posted by the bot: every ``<``, ``>`` and ``&``
+    escaped (no HTML, no markers, no ``<details>`` that hides what follows) and mentions defused."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MENTION.sub("@\u200b", escaped)
+
+
 def cost_marker(usd: Decimal) -> str:
     """A hidden record of what a run spent, summed by `/bot cost` from the bot's own comments."""
     return f"<!-- milestone-bot:cost:{json.dumps({'usd': str(usd)})} -->"

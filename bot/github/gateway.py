@@ -109,6 +109,10 @@ class GitHubGateway(Protocol):
         """Edit the bot's comment carrying ``key`` (a marker), or create it with the marker."""
         ...
 
+    def delete_comment(self, comment_id: int) -> None:
+        """Delete one of the bot's own comments (a duplicate claim lost to a concurrent delivery)."""
+        ...
+
     def upsert_pull(self, *, head: str, base: str, title: str, body: str, draft: bool) -> PullData:
         """Update the open PR from ``head``, or open one."""
         ...

@@ -188,6 +188,14 @@ class PyGithubGateway:
 
         return self._create(f"comment on #{issue}", lambda: self._mine(issue, tag), create)
 
+    def delete_comment(self, comment_id: int) -> None:
+        self._call(
+            f"delete comment {comment_id}",
+            lambda: self._repo.requester.requestJsonAndCheck(
+                "DELETE", f"{self._repo.url}/issues/comments/{comment_id}"
+            ),
+        )
+
     def _open_pull(self, head: str) -> PullData | None:
         owner = self._full_name.split("/", 1)[0]
         for pull in self._repo.get_pulls(state="open", head=f"{owner}:{head}"):

@@ -337,6 +337,7 @@ class GitHubSimulator:
         add(("POST", re.compile(rf"^{repo}/issues/(?P<n>\d+)/comments$"), self._create_comment))
         add(("GET", re.compile(rf"^{repo}/issues/comments/(?P<id>\d+)$"), self._get_comment))
         add(("PATCH", re.compile(rf"^{repo}/issues/comments/(?P<id>\d+)$"), self._edit_comment))
+        add(("DELETE", re.compile(rf"^{repo}/issues/comments/(?P<id>\d+)$"), self._delete_comment))
         add(("POST", re.compile(rf"^{repo}/issues/comments/(?P<id>\d+)/reactions$"), self._react))
         add(("GET", re.compile(rf"^{repo}/milestones$"), self._list_milestones))
         add(("GET", re.compile(rf"^{repo}/milestones/(?P<n>\d+)$"), self._get_milestone))
@@ -434,6 +435,15 @@ class GitHubSimulator:
         comment["body"] = (b or {}).get("body", comment["body"])
         comment["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         return 200, self._comment(comment)
+
+    def _delete_comment(
+        self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str
+    ) -> tuple[int, Any]:
+        comment = self._comment_of(m)
+        if comment["user"] != login:
+            raise _Reply(403, {"message": "Resource not accessible by integration"})
+        del self.comments[int(m["id"])]
+        return 204, None
 
     def _react(self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str) -> tuple[int, Any]:
         comment = self._comment_of(m)

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import run_milestone
 from bot.budget.ledger import Ledger, Scope
 from bot.cli import main
 from bot.config import parse_config
 from bot.domain import Checklist, Item, ItemKind, ItemStatus
+from bot.execution.run import run_milestone
 from tests.integration.sample import PYTHON_PROJECT, make_repo
 
 MODEL = os.environ.get("MILESTONE_BOT_TEST_MODEL", "")

@@ -80,7 +80,7 @@ def test_demo_on_github_ends_in_a_pr_with_the_cost_table(
 
 
 @pytest.mark.skipif(
-    not (Path(__file__).resolve().parents[3] / "shared" / "fixtures").exists(), reason="no webhook examples"
+    not (Path(__file__).resolve().parents[1] / "fixtures" / "github").exists(), reason="no webhook examples"
 )
 def test_handle_event_runs_a_command_from_the_actions_environment(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

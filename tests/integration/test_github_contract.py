@@ -21,9 +21,7 @@ from bot.github.gateway import marker
 from bot.github.pygithub_gateway import PyGithubGateway
 from bot.testing.github_server import GitHubSimulator
 
-SPEC_PATH = (
-    Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github" / "rest-openapi-subset.json"
-)
+SPEC_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "rest-openapi-subset.json"
 pytestmark = pytest.mark.skipif(not SPEC_PATH.exists(), reason=f"no OpenAPI description at {SPEC_PATH}")
 
 

@@ -6,11 +6,11 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from bot.app import build_router
 from bot.budget.ledger import Ledger
 from bot.config import parse_config
 from bot.domain import Item, ItemKind, ItemStatus, Verdict
 from bot.execution.item_loop import ItemRunner
+from bot.execution.services import build_router
 from bot.routing.presets import policy_for
 from bot.validation.detect import toolchain
 from bot.validation.pipeline import Settings

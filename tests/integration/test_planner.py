@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_router
 from bot.budget.ledger import Ledger
 from bot.config import parse_config
 from bot.domain import ItemKind
 from bot.errors import PlanningError
+from bot.execution.services import build_router
 from bot.planning.checklist_file import parse, render
 from bot.planning.planner import IssueText, PlanSource, plan, plan_red_build, prompt_for
 from bot.routing.presets import policy_for

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_router
 from bot.budget.ledger import Ledger
 from bot.config import parse_config
 from bot.errors import RoutingError, ScriptError
+from bot.execution.services import build_router
 from bot.models.script import Script
 from bot.routing.router import Router
 from bot.testing.anthropic_server import FakeAnthropicServer

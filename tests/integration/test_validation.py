@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import validate_working_tree
 from bot.cli import main
+from bot.execution.run import validate_working_tree
 from tests.integration.sample import PYTHON_PROJECT, RUST_PROJECT, make_repo, write
 
 SUB_TEST = "import calc.ops\n\n\ndef test_sub():\n    assert calc.ops.sub(3, 1) == 2\n"

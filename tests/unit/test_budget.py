@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_router
 from bot.budget.guard import BudgetGuard
 from bot.budget.ledger import Ledger, Scope
 from bot.config import Budget, parse_config
 from bot.domain import CallScope, Purpose
 from bot.errors import BudgetExceeded, RoutingError
+from bot.execution.services import build_router
 from tests.conftest import SleepRecorder, request
 
 SCOPE = CallScope(run_id="r", purpose=Purpose.CHANGE, item_id="i", attempt=0)
@@ -147,9 +147,9 @@ async def test_refusal_happens_before_the_provider_is_called(tmp_path: Path) -> 
 
 
 def test_skipped_tiers_leave_the_run_and_the_report_says_so() -> None:
-    from bot.app import SKIP_TIERS_ENV, skipped_tiers
     from bot.config import parse_config
     from bot.errors import ConfigError
+    from bot.execution.services import SKIP_TIERS_ENV, skipped_tiers
 
     config = parse_config(
         '[routing]\nstart_tier = "local"\n'

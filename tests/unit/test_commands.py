@@ -123,3 +123,16 @@ def test_command_shaped_noise_never_crashes(parts: list[str]) -> None:
     body = "".join(parts)
     for parsed in parse_commands(body):
         assert isinstance(parsed, Command | CommandProblem)
+
+
+def test_commands_in_html_comments_and_details_are_ignored() -> None:
+    body = (
+        "<!-- /bot run -->\n"  # 1: invisible
+        "<!--\n/bot run --budget 100\n-->\n"  # 2-4: invisible
+        "<details><summary>log</summary>\n\n/bot stop\n\n</details>\n"  # 5-9: folded away
+        "<DETAILS>\n<details>\n/bot run\n</details>\n/bot run\n</details>\n"  # 10-15: nested
+        "text <!-- hidden --> more\n"  # 16
+        "/bot status\n"  # 17
+        "<!-- unclosed\n/bot run\n"  # 18-19: the rest is a comment
+    )
+    assert parse_commands(body) == [Command(Verb.STATUS, line=17)]

@@ -10,7 +10,7 @@ import pytest
 from bot.errors import EventError
 from bot.events.payloads import MODELS, IssueCommentEvent, PullRequestEvent, WorkflowRunEvent, parse_event
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github" / "webhooks" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "webhooks" / "examples"
 FILES = sorted(EXAMPLES.glob("*/*.json"))
 pytestmark = pytest.mark.skipif(not FILES, reason=f"no webhook examples at {EXAMPLES}")
 

@@ -1,0 +1,215 @@
+"""The fan-out's jobs without GitHub: a ``work`` job runs its items from the checkout and leaves an
+artifact; ``publish`` reads the artifacts back, integrates and re-validates them."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bot.budget.ledger import CallRecord, Ledger, Scope
+from bot.config import Config
+from bot.domain import Checklist, Item, ItemStatus, Verdict
+from bot.errors import ChecklistError, ChecklistProblem
+from bot.execution import spend_state
+from bot.execution.carry import carry_over, restore, without_merges
+from bot.execution.fanout import BUNDLE, LEDGER, ItemOutcome, JobResult
+from bot.execution.integrate import integrate
+from bot.execution.item_loop import AttemptRecord, ItemResult
+from bot.execution.options import SPEND_LINES, RunOptions, read_options
+from bot.execution.run import run_milestone
+from bot.execution.services import cost_summary
+from bot.report.run_report import RunReport, render_markdown
+from bot.validation.detect import toolchain
+from bot.validation.pipeline import Settings
+from bot.validation.verdict import StageResult, ValidationVerdict
+from bot.workspace.worktrees import Worktrees
+from bot.workspace.worktrees import slug as slug_of
+
+
+async def work_items(
+    repo: Path,
+    checklist: Checklist,
+    item_ids: Sequence[str],
+    *,
+    config: Config,
+    out: Path,
+    job: str,
+    budget: Decimal | None = None,
+    env: Mapping[str, str] | None = None,
+    request: Path | None = None,
+) -> JobResult:
+    """One fan-out job: run ``item_ids`` from the checkout's HEAD (their dependencies are done and
+    in it), with a ledger of the job's own, and leave the artifact in ``out``. No GitHub token.
+
+    ``request`` is the folder the event job handed on: the command's ``--tier`` and ``--parallel``
+    apply here, and today's spend from earlier jobs (``spend.jsonl``) is entered in the job's
+    ledger, so the day's limit and the providers' quotas count it."""
+    known = {i.id for i in checklist.items}
+    unknown = [i for i in item_ids if i not in known]
+    if unknown:
+        raise ChecklistError(
+            "the checklist",
+            [ChecklistProblem(0, f"no item {u!r}", "use an id from the matrix") for u in unknown],
+        )
+    selected = tuple(
+        dataclasses.replace(i, depends_on=tuple(d for d in i.depends_on if d in item_ids))
+        for i in checklist.items
+        if i.id in item_ids
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    updates: dict[str, Any] = {
+        "ledger": config.ledger.model_copy(update={"path": str((out / LEDGER).resolve())})
+    }
+    if budget is not None:
+        updates["budget"] = config.budget.model_copy(update={"per_run_usd": budget})
+    asked = read_options(request) if request is not None else RunOptions()
+    if asked.tier is not None and asked.tier in config.tiers:
+        updates["routing"] = config.routing.model_copy(update={"start_tier": asked.tier})
+    job_config = config.model_copy(update=updates)
+    if request is not None and (request / SPEND_LINES).exists():
+        seed_ledger(out / LEDGER, spend_state.parse((request / SPEND_LINES).read_text(encoding="utf-8")))
+    trees = Worktrees(repo)
+    head = trees.resolve("HEAD")
+    outcome = await run_milestone(
+        repo,
+        dataclasses.replace(checklist, items=selected),
+        config=job_config,
+        run_id=job,
+        base_ref=head,
+        env=env,
+        parallel=asked.parallel,
+        on_update=lambda item, note: print(
+            f"{job}: {item.id}: {item.status.value} {note}".rstrip(), flush=True
+        ),
+    )
+    branch = ""
+    commit = ""
+    integration = outcome.integration
+    validated = integration is not None and integration.verdict is not None and integration.verdict.accepted
+    if validated and integration is not None and trees.bundle(out / BUNDLE, integration.branch, exclude=head):
+        branch, commit = integration.branch, integration.commit
+    items = []
+    for item in outcome.checklist.items:
+        result = outcome.report.results.get(item.id)
+        history = (
+            tuple((a.phase, a.tier, a.verdict.value, str(a.cost)) for a in result.attempts) if result else ()
+        )
+        # Done only if its work is in the bundle: a done item whose integration did not validate
+        # has nothing to hand on.
+        done = item.status is ItemStatus.DONE and bool(branch)
+        status = ItemStatus.FAILED if item.status is ItemStatus.DONE and not done else item.status
+        items.append(
+            ItemOutcome(
+                item.id,
+                status.value,
+                item.attempts,
+                str(item.cost_usd),
+                item.commit if done else "",
+                outcome.report.notes.get(item.id, "") or (result.reason if result else ""),
+                history,
+                tuple((st.name, st.status) for st in result.verdict.stages)
+                if result and result.verdict
+                else (),
+            )
+        )
+    job_result = JobResult(job, branch, commit, str(outcome.report.costs.total), tuple(items))
+    job_result.write(out)
+    (out / "report.md").write_text(render_markdown(outcome.report), encoding="utf-8")
+    return job_result
+
+
+async def publish_artifacts(
+    repo: Path,
+    checklist: Checklist,
+    artifacts: Sequence[Path],
+    *,
+    config: Config,
+    run_id: str,
+    base_ref: str = "HEAD",
+) -> tuple[RunReport, list[CallRecord]]:
+    """Collect the fan-out jobs' artifacts: fetch their branches, integrate in dependency order,
+    re-validate (scrubbed environment, no model: a conflict fails the item), and sum their ledgers
+    into one cost table. Also returns the jobs' calls, for the spend state."""
+    trees = Worktrees(repo)
+    base = trees.resolve(base_ref)
+    items = {i.id: i for i in checklist.items}
+    results: dict[str, ItemResult] = {}
+    notes: dict[str, str] = {}
+    calls: list[CallRecord] = []
+    for folder in artifacts:
+        job = JobResult.read(folder)
+        ref = f"milestone-bot/{run_id}/{slug_of(job.job)}"
+        if job.branch:
+            trees.fetch_bundle(folder / BUNDLE, job.branch, ref)
+        if (folder / LEDGER).exists():
+            job_ledger = Ledger(folder / LEDGER)
+            try:
+                # The job's own calls only: the lines it was seeded with were paid for before.
+                calls += job_ledger.calls(Scope(run_id=job.job))
+            finally:
+                job_ledger.close()
+        for outcome in job.items:
+            if outcome.id not in items:
+                notes[outcome.id] = f"in artifact {folder.name} but not in the checklist: ignored"
+                continue
+            status = ItemStatus(outcome.status)
+            item = dataclasses.replace(
+                items[outcome.id],
+                status=status,
+                attempts=items[outcome.id].attempts + outcome.attempts,
+                cost_usd=items[outcome.id].cost_usd + Decimal(outcome.cost_usd),
+                branch=ref if status is ItemStatus.DONE else "",
+                commit=outcome.commit,
+            )
+            items[outcome.id] = item
+            if outcome.reason and status is not ItemStatus.DONE:
+                notes[outcome.id] = outcome.reason
+            attempts = tuple(
+                AttemptRecord(phase, tier, Verdict(verdict), Decimal(cost))  # type: ignore[arg-type]
+                for phase, tier, verdict, cost in outcome.history
+            )
+            verdict = (
+                ValidationVerdict(tuple(StageResult(name, status) for name, status in outcome.stages))  # type: ignore[arg-type]
+                if outcome.stages
+                else None
+            )
+            results[outcome.id] = ItemResult(item, attempts, outcome.reason, verdict)
+    worked = dataclasses.replace(checklist, items=tuple(items[i.id] for i in checklist.items))
+    # Items done by earlier waves are in the start commit (the PR branch): never merged again.
+    carried = carry_over(trees.repo_path, worked, base)
+    notes.update(carried.notes)
+    validation = config.validation
+    settings = Settings(timeout_s=validation.timeout_s, secrets=tuple(validation.secret_env))
+
+    async def no_models(item: Item, on: str) -> Item:
+        # The publish job runs no model-written code beyond re-validation: a conflict fails the item.
+        notes[item.id] = "its branch conflicts with the other jobs' work; run it again in the next wave"
+        return dataclasses.replace(item, status=ItemStatus.FAILED)
+
+    integrated, integration = await integrate(
+        without_merges(carried.checklist, carried.in_base), trees=trees, run_id=run_id, base_ref=base,
+        redo=no_models, toolchain=toolchain(trees.repo_path, validation), settings=settings,
+    )  # fmt: skip
+    integrated = restore(integrated, carried.checklist, carried.in_base)
+    costs = cost_summary(config, calls)
+    return RunReport(run_id, integrated, results, integration, costs, notes), calls
+
+
+def seed_ledger(path: Path, lines: Sequence[spend_state.SpendLine]) -> None:
+    """Enter earlier jobs' spend in a job's ledger (run id ``carried:<run>``): the guard's day limit
+    and the quota trackers see it; the job's own cost table does not."""
+    ledger = Ledger(path)
+    try:
+        for line in lines:
+            ledger.record_call(line.as_call())
+    finally:
+        ledger.close()
+
+
+def show_progress(job: str, item: Item, note: str) -> None:
+    """A work job holds no GitHub token, so its progress goes to its log, live in the Actions UI
+    (the progress comment links the workflow run)."""
+    print(f"{job}: {item.id}: {item.status.value} {note}".rstrip(), flush=True)
