@@ -64,7 +64,7 @@ def _digest(text: str) -> str:
 
 # Relevance floor: a chunk is sent only while its score is at least this share of the top score.
 # Measured on bench/context.py (see its docstring): past it chunks are padding, not evidence.
-FLOOR = 0.35
+FLOOR = 0.3
 MIN_CHUNKS = 3  # the best few are sent whatever their scores (a flat ranking has no clear winner)
 
 
