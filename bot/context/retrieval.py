@@ -249,6 +249,19 @@ class Retriever:
         self._test = [tests.get(c.path, False) for c in self.chunks]  # per chunk: in a test file
         self._leaves = [norm(c.symbol.split(".")[-1]) if c.symbol else "" for c in self.chunks]
 
+    def _overlay_views(self, base: Retriever, changed: set[str], first: int) -> None:
+        """The base's per-chunk views with the changed files' chunks gone and the added ones
+        (from ``first`` on) appended: linear in what changed, not in the repository."""
+        gone = [i for p in changed for i in base._by_file.get(p, ())]
+        self._gone = np.concatenate([base._gone, np.zeros(len(self.chunks) - first, dtype=bool)])
+        self._gone[gone] = True
+        self._by_file = {p: members for p, members in base._by_file.items() if p not in changed}
+        added = self.chunks[first:]
+        for n, c in enumerate(added, start=first):
+            self._by_file.setdefault(c.path, []).append(n)
+        self._test = base._test + [is_test_path(c.path) for c in added]
+        self._leaves = base._leaves + [norm(c.symbol.split(".")[-1]) if c.symbol else "" for c in added]
+
     def updated(self, index: RepoIndex) -> Retriever:
         """The retriever for ``index``, a tree that differs from this one's base in a few files:
         the base's chunks and BM25 postings are shared, the changed files' chunks replace theirs."""
@@ -276,7 +289,7 @@ class Retriever:
             added += _file_chunks(entry, lines)
         out.chunks += added
         out._bm25 = base._bm25.extend([_chunk_tokens(c, out.lines(c), {}) for c in added])
-        out._index_views()
+        out._overlay_views(base, changed, len(base.chunks))
         out._update_graph(base, changed)
         return out
 
