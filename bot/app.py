@@ -92,7 +92,7 @@ def build_event_handler(
 ) -> EventHandler:
     """The bot as it runs in a workflow: the PyGithub gateway, work in the checkout, the handler."""
     from bot.events.fanout import FanoutWork
-    from bot.events.work import RepoWork
+    from bot.events.followup_work import RepoFollowUps
 
     gateway = build_gateway(config, actions, gateway_options)
 
@@ -109,12 +109,14 @@ def build_event_handler(
     }
     # With a fan-out folder the event job only plans and hands the items to the workflow's matrix
     # of work jobs, which hold no write token; without one, it runs them itself.
-    work = (
-        FanoutWork(folder=fanout, output=actions.output, **options)
-        if fanout is not None
-        else RepoWork(**options)
-    )
-    return EventHandler(gateway=gateway, config=config, work=work)
+    if fanout is not None:
+        # Follow-ups run model-written code and push: never in the fan-out's event job, which holds
+        # a write token. `/bot fix` on a PR then says where follow-ups are available.
+        return EventHandler(
+            gateway=gateway, config=config, work=FanoutWork(folder=fanout, output=actions.output, **options)
+        )
+    work = RepoFollowUps(**options)
+    return EventHandler(gateway=gateway, config=config, work=work, followups=work)
 
 
 # The execution layer's entry points, importable from the composition root as before the move.

@@ -23,7 +23,8 @@ and never catches ``BudgetExceeded`` or ``ScriptError``.
     ├── GitHubError                a GitHub API call failed (status, and what was being done)
     │   └── GitHubRateLimited      403/429 secondary rate limit; carries retry_after seconds
     └── WorkspaceError             git worktrees, or a command that cannot be run as asked
-        └── UnsafePath             a path outside the worktree, in .git, on the deny list...
+        ├── UnsafePath             a path outside the worktree, in .git, on the deny list...
+        └── PushRejected           a push without force refused: the branch moved meanwhile
 """
 
 from __future__ import annotations
@@ -116,6 +117,10 @@ class LedgerError(BotError):
 
 class WorkspaceError(BotError):
     pass
+
+
+class PushRejected(WorkspaceError):
+    """The remote branch is no longer where the work started (someone pushed): never forced over."""
 
 
 class UnsafePath(WorkspaceError):

@@ -43,8 +43,10 @@ SPECS: dict[Verb, VerbSpec] = {
     Verb.RUN: VerbSpec("run [milestone|#issue] [--parallel N] [--budget USD] [--tier T]",
                        "work the checklist: tests first, validated, one PR", True,
                        ("parallel", "budget", "tier"), max_args=None),
-    Verb.FIX: VerbSpec("fix [--budget USD] [--tier T]", "fix this issue, tests first", True,
-                       ("budget", "tier")),
+    Verb.FIX: VerbSpec("fix [what to change] [--budget USD] [--tier T]",
+                       "fix this issue, tests first; on a PR: its review threads and failing checks (or "
+                       "the text given) as follow-up commits on its branch", True,
+                       ("budget", "budget-usd", "tier"), max_args=None),
     Verb.RETRY: VerbSpec("retry <item> [--budget USD] [--tier T]", "run one checklist item again", True,
                          ("budget", "tier"), min_args=1, max_args=1),
     Verb.STATUS: VerbSpec("status", "where the current run stands", False),
@@ -147,7 +149,9 @@ def _parse_one(number: int, rest: str, prefix: str) -> Command | CommandProblem:
     try:
         words = shlex.split(rest)
     except ValueError as exc:
-        return CommandProblem(number, written, f"cannot read the command ({exc})", "<verb> [args]")
+        if rest.split()[0].lower() != Verb.FIX.value:
+            return CommandProblem(number, written, f"cannot read the command ({exc})", "<verb> [args]")
+        words = rest.split()  # a fix request is prose: "don't" must not need quoting
     try:
         verb = Verb(words[0].lower())
     except ValueError:
@@ -177,7 +181,7 @@ def _parse_one(number: int, rest: str, prefix: str) -> Command | CommandProblem:
                     return CommandProblem(number, written, f"--{name} needs a value", spec.syntax)
                 i += 1
                 value = rest_words[i]
-            options[name] = value
+            options["budget" if name == "budget-usd" else name] = value
         else:
             args.append(word)
         i += 1

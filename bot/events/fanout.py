@@ -196,6 +196,10 @@ async def publish_fanout(
     more = bool(ready(report.checklist)) and any(i.status is ItemStatus.DONE for i in report.checklist.items)
     if more:
         summary += " More items are ready now that their dependencies are done: the next wave runs them."
+        waiting_only = all(i.status in (ItemStatus.DONE, ItemStatus.PENDING) for i in report.checklist.items)
+        if conclusion == "failure" and waiting_only:
+            # Items waiting for the next wave are not failures: the last wave decides.
+            conclusion, title = "neutral", f"{title}; the next wave continues"
     if request.issue is not None:
         board = Board(report.checklist, budget=config.budget.per_run_usd)
         for item in report.checklist.items:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,10 +26,13 @@ from bot.events.payloads import (
     IssueCommentEvent,
     IssuesEvent,
     PullRequestEvent,
+    PullRequestReviewEvent,
+    ReviewCommentEvent,
     WorkflowDispatchEvent,
     WorkflowRunEvent,
     parse_event,
 )
+from bot.events.pr_followup import Ask, Done, FollowUpRequest, FollowUps, PullFollowUp, ReviewCommands
 from bot.events.review import REVIEW_SYSTEM, review_body, review_prompt, risks
 from bot.events.sources import Target, issue_target, milestone_by_title, milestone_target, resolve
 from bot.events.triage import Triage, decide
@@ -45,7 +49,13 @@ from bot.planning.checklist_file import parse, render, slug
 from bot.planning.planner import IssueText, PlanSource, plan_red_build
 
 log = logging.getLogger(__name__)
+_RUN_URL = re.compile(r"/actions/runs/(\d+)")
 TRIAGE_CHECK = "milestone-bot triage"
+NO_FOLLOWUPS = (
+    "Follow-up commits on a pull request run where the bot runs in one job (the Action's "
+    "`handle-event` without `--fanout-dir`). This workflow fans runs out to jobs without a write token, "
+    "and those cannot work on a PR's branch yet, so nothing was done."
+)
 
 
 @dataclass(frozen=True)
@@ -103,12 +113,17 @@ class Outcome:
 
 
 class EventHandler:
-    def __init__(self, *, gateway: GitHubGateway, config: Config, work: Work) -> None:
+    def __init__(
+        self, *, gateway: GitHubGateway, config: Config, work: Work, followups: FollowUps | None = None
+    ) -> None:
         self._gh = gateway
         self._config = config
         self._work = work
         self._prefix = config.command_prefix
         self._bot = config.github.bot_login.lower()
+        # Follow-up commits on a PR's branch: without them `/bot fix` on a PR says it cannot.
+        self._followups = followups
+        self._pulls = PullFollowUp(gateway=gateway, config=config, work=followups) if followups else None
 
     async def handle(self, name: str, payload: object) -> list[Outcome]:
         event = parse_event(name, payload)
@@ -129,6 +144,11 @@ class EventHandler:
             return [await self.on_pull_request(event)]
         if isinstance(event, WorkflowDispatchEvent):
             return [await self.on_dispatch(event)]
+        if isinstance(event, ReviewCommentEvent | PullRequestReviewEvent) and self._pulls is not None:
+            done = await ReviewCommands(self._pulls, gateway=self._gh, config=self._config).handle(
+                event, may_write=self._may_write
+            )
+            return [_outcome(done)]
         return [Outcome("ignored", f"{name} {getattr(event, 'action', '')}".strip())]
 
     # -- comments ---------------------------------------------------------------------------------
@@ -251,14 +271,46 @@ class EventHandler:
         return Outcome("replied", f"cost {total}")
 
     async def _stop(self, command: Command, event: IssueCommentEvent, key: str) -> Outcome:
-        # The running run polls for this comment between items and stops starting new ones.
+        # A run in one job polls for this comment between items and stops starting new ones. A
+        # fan-out's work jobs cannot read comments (no token): its workflow run, named in the
+        # progress comment, is cancelled, and no further wave starts (``on_dispatch``).
+        issue = event.issue.number
+        runs = sorted({
+            int(run) for c in self._own(issue) if "<!-- milestone-bot:progress:" in c.body
+            for run in _RUN_URL.findall(c.body)
+        })  # fmt: skip
+        cancelled = []
+        for run_id in runs:
+            try:
+                self._gh.cancel_run(run_id)
+                cancelled.append(run_id)
+            except BotError:
+                continue  # finished already (409), or not ours to cancel
+        also = f" Cancelled workflow run {', '.join(map(str, cancelled))}." if cancelled else ""
         self._reply(
-            event.issue.number,
+            issue,
             key,
-            "Stopping: the run on this issue finishes the calls in flight, starts no new items, and "
-            f"reports what it did. `{self._prefix} run` later resumes where it stopped.",
+            "Stopping: the run on this issue finishes the calls in flight, starts no new items and no "
+            f"new wave, and reports what it did.{also} `{self._prefix} run` later resumes where it stopped.",
         )
-        return Outcome("replied", "stop requested")
+        return Outcome("replied", f"stop requested; cancelled {cancelled}")
+
+    def _stopped(self, issue: int) -> bool:
+        """Whether a writer's ``/bot stop`` came after the last command that started a run."""
+        last_run = last_stop = -1
+        for index, comment in enumerate(self._gh.comments(issue)):
+            if comment.user.lower() == self._bot or comment.user.lower().endswith("[bot]"):
+                continue
+            verbs = {
+                p.verb for p in parse_commands(comment.body, prefix=self._prefix)
+                if isinstance(p, Command) and p.verb in (Verb.RUN, Verb.FIX, Verb.RETRY, Verb.STOP)
+            }  # fmt: skip
+            if verbs and self._may_write(comment.user):
+                if Verb.STOP in verbs:
+                    last_stop = index
+                if verbs - {Verb.STOP}:
+                    last_run = index
+        return last_stop > last_run
 
     # -- planning and running ----------------------------------------------------------------------
     async def _source(self, command: Command, event: IssueCommentEvent) -> Target:
@@ -309,6 +361,13 @@ class EventHandler:
         return await self._execute(command, event, key, checklist, run_key, closes)
 
     async def _fix(self, command: Command, event: IssueCommentEvent, key: str) -> Outcome:
+        if event.issue.is_pull_request:
+            if self._pulls is None:
+                self._reply(event.issue.number, key, NO_FOLLOWUPS)
+                return Outcome("replied", "no follow-ups", "failure")
+            ask = Ask(event.issue.number, command.target, command.budget, command.tier, key)
+            done = await self._pulls.fix(ask, answer=lambda text: self._reply(event.issue.number, key, text))
+            return _outcome(done)
         target = issue_target(self._gh.issue(event.issue.number))
         source, run_key, closes = target.source, target.key, target.closes
         checklist = self._saved_checklist(event.issue.number, run_key) or await self._work.plan(
@@ -498,6 +557,8 @@ class EventHandler:
                 event, f"The [workflow run]({run.html_url}) {words}\n\nWhy: {defuse(decision.reason)}."
             )
             return Outcome("triaged", f"{key}: {decision.triage.value}: {decision.reason}")
+        if (run.head_branch or "").startswith("milestone-bot/") and self._followups is not None:
+            return await self._fix_bot_branch(event, key, decision.reason, "\n".join(logs.values()))
         checklist = plan_red_build(
             "\n".join(logs.values()),
             ref=f"run#{run.id}",
@@ -523,6 +584,27 @@ class EventHandler:
         return Outcome(
             "ran", f"{key}: regression: {result.summary}", result.conclusion, result.spent, result.pull
         )
+
+    async def _fix_bot_branch(self, event: WorkflowRunEvent, key: str, reason: str, logs: str) -> Outcome:
+        """A red build on the bot's own branch: fixed there, as a follow-up commit, not in a new PR."""
+        assert self._followups is not None and self._pulls is not None
+        run = event.workflow_run
+        branch = run.head_branch or ""
+        checklist = plan_red_build(logs, ref=f"run#{run.id}", title=f"Fix the red build on {branch}",
+                                   budget_usd=self._config.budget.per_run_usd)  # fmt: skip
+        number = run.pull_requests[0].number if run.pull_requests else None
+        request = FollowUpRequest(checklist, f"red-{run.id}-{run.run_attempt}", branch, number)
+        result = await self._followups.follow_up(request)
+        if number is not None:
+            self._pulls.answer(self._gh.pull(number), result, thread_of={}, key=f"red-{run.id}")
+        pushed = f" Fixed on {branch} in {result.head[:10]}." if result.head else ""
+        self._report(
+            event,
+            f"The [workflow run]({run.html_url}) is a **regression** ({defuse(reason)}) on the bot's own "
+            f"branch: {defuse(result.summary)}{pushed}",
+        )
+        return Outcome("ran", f"{key}: regression on {branch}: {result.summary}", result.conclusion,
+                       result.spent)  # fmt: skip
 
     def _record(self, head_sha: str, title: str, summary: str) -> None:
         """The triage decision, as a finished check run: the bot's memory across events."""
@@ -576,6 +658,8 @@ class EventHandler:
         target = resolve(self._gh, spec) if spec else None
         closes = target.closes if target else ()
         issue = closes[0] if closes else None
+        if issue is not None and self._stopped(issue):
+            return Outcome("ignored", f"the run of {key} was stopped (`{self._prefix} stop`): no next wave")
         request = RunRequest(
             checklist, key, issue, closes, start="HEAD", target=event.repository.default_branch,
             run=str((event.inputs or {}).get("run", "")).strip(),
@@ -584,3 +668,7 @@ class EventHandler:
         return Outcome(
             "ran", f"next wave of {key}: {result.summary}", result.conclusion, result.spent, result.pull
         )
+
+
+def _outcome(done: Done) -> Outcome:
+    return Outcome(done.action, done.detail, done.conclusion, done.spent)

@@ -161,9 +161,32 @@ class PullRequestEvent(_Event):
     pull_request: PullRequest
 
 
+class InlineComment(Comment):
+    """An inline review comment: on a file and line, possibly a reply in a thread."""
+
+    path: str = ""
+    line: int | None = None
+    in_reply_to_id: int | None = None
+    pull_request_review_id: int | None = None
+
+
 class ReviewCommentEvent(_Event):
     pull_request: PullRequest
-    comment: Comment
+    comment: InlineComment
+
+
+class Review(_Payload):
+    id: int
+    body: str | None = None
+    user: User
+    state: str = ""
+    submitted_at: str | None = None
+    commit_id: str = ""
+
+
+class PullRequestReviewEvent(_Event):
+    pull_request: PullRequest
+    review: Review
 
 
 class WorkflowRunEvent(_Event):
@@ -205,6 +228,7 @@ Event = (
     | MilestoneEvent
     | PullRequestEvent
     | ReviewCommentEvent
+    | PullRequestReviewEvent
     | WorkflowRunEvent
     | CheckSuiteEvent
     | CheckRunEvent
@@ -218,6 +242,7 @@ MODELS: dict[str, type[Event]] = {
     "milestone": MilestoneEvent,
     "pull_request": PullRequestEvent,
     "pull_request_review_comment": ReviewCommentEvent,
+    "pull_request_review": PullRequestReviewEvent,
     "workflow_run": WorkflowRunEvent,
     "check_suite": CheckSuiteEvent,
     "check_run": CheckRunEvent,

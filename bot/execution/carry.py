@@ -47,8 +47,9 @@ def _is_ancestor(repo: Path, commit: str, of: str) -> bool:
 
 
 def _has_branch_at(repo: Path, branch: str, commit: str) -> bool:
+    """The local branch exists and holds ``commit`` (a job's branch holds all its items' commits)."""
     found = _git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}")
-    return found.returncode == 0 and found.stdout.strip() == commit
+    return found.returncode == 0 and _is_ancestor(repo, commit, f"refs/heads/{branch}")
 
 
 def _fetch(repo: Path, remote: str, branch: str, env: Mapping[str, str] | None) -> bool:

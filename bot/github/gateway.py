@@ -51,6 +51,32 @@ class PullData:
     body: str
     draft: bool = False
     html_url: str = ""
+    head_sha: str = ""
+    head_repo: str = ""  # owner/name of the head branch's repository ("": deleted fork)
+    base_repo: str = ""
+    state: str = "open"
+
+    @property
+    def from_fork(self) -> bool:
+        return self.head_repo.lower() != self.base_repo.lower()
+
+
+@dataclass(frozen=True)
+class ReviewComment:
+    """An inline review comment; replies carry the id of their thread's first comment."""
+
+    id: int
+    body: str
+    user: str
+    path: str = ""
+    line: int | None = None
+    in_reply_to: int | None = None
+    commit_id: str = ""
+    html_url: str = ""
+
+    @property
+    def thread(self) -> int:
+        return self.in_reply_to or self.id
 
 
 @dataclass(frozen=True)
@@ -119,6 +145,18 @@ class GitHubGateway(Protocol):
 
     def pull_files(self, number: int) -> list[PullFile]: ...
 
+    def pull(self, number: int) -> PullData:
+        """A PR as it is now: its head branch, head commit and head repository."""
+        ...
+
+    def review_comments(self, number: int) -> list[ReviewComment]:
+        """Every inline review comment of a PR, oldest first (threads: ``ReviewComment.thread``)."""
+        ...
+
+    def reply_in_thread(self, number: int, thread: int, key: str, body: str) -> ReviewComment:
+        """Edit the bot's reply carrying ``key`` (a marker) in a review thread, or post it."""
+        ...
+
     def create_check_run(self, *, name: str, head_sha: str) -> int: ...
 
     def finish_check_run(self, check_run_id: int, *, conclusion: str, title: str, summary: str) -> None: ...
@@ -134,3 +172,7 @@ class GitHubGateway(Protocol):
     def job_log(self, job_id: int) -> str: ...
 
     def rerun_failed_jobs(self, run_id: int) -> None: ...
+
+    def cancel_run(self, run_id: int) -> None:
+        """Cancel a workflow run (a fan-out's work jobs, on ``/bot stop``)."""
+        ...

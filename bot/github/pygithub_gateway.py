@@ -26,6 +26,7 @@ from bot.github.gateway import (
     MilestoneData,
     PullData,
     PullFile,
+    ReviewComment,
     RunData,
     marker,
 )
@@ -227,6 +228,64 @@ class PyGithubGateway:
             ],
         )
 
+    def pull(self, number: int) -> PullData:
+        return self._call(f"read PR #{number}", lambda: _pull(self._repo.get_pull(number)))
+
+    def review_comments(self, number: int) -> list[ReviewComment]:
+        def read() -> list[ReviewComment]:
+            return [
+                ReviewComment(
+                    c.id,
+                    c.body or "",
+                    c.user.login if c.user else "",
+                    c.path or "",
+                    c.line if c.line is not None else c.original_line,
+                    c.in_reply_to_id,
+                    c.commit_id or "",
+                    c.html_url or "",
+                )
+                for c in self._repo.get_pull(number).get_review_comments()
+            ]
+
+        return self._call(f"list review comments of PR #{number}", read)
+
+    def _my_reply(self, number: int, thread: int, tag: str) -> ReviewComment | None:
+        comments = self.review_comments(number)
+        # ``thread`` may name any comment of the thread: GitHub files a reply under the first one.
+        root = next((c.thread for c in comments if c.id == thread), thread)
+        for comment in comments:
+            if comment.thread == root and tag in comment.body and comment.user.lower() == self._bot_login:
+                return comment
+        return None
+
+    def reply_in_thread(self, number: int, thread: int, key: str, body: str) -> ReviewComment:
+        tag = key if key.startswith("<!--") else marker("reply", key)
+        text = body if tag in body else f"{body.rstrip()}\n\n{tag}\n"
+        existing = self._call(
+            f"look for the bot's reply in thread {thread}", lambda: self._my_reply(number, thread, tag)
+        )
+        if existing is not None:
+            if existing.body != text:
+                self._call(
+                    f"edit review comment {existing.id}",
+                    lambda: self._repo.requester.requestJsonAndCheck(
+                        "PATCH", f"{self._repo.url}/pulls/comments/{existing.id}", input={"body": text}
+                    ),
+                )
+            return ReviewComment(existing.id, text, existing.user, existing.path, existing.line, thread)
+
+        def create() -> ReviewComment:
+            made = self._repo.get_pull(number).create_review_comment_reply(thread, text)
+            return ReviewComment(
+                made.id, made.body or "", made.user.login, made.path or "", made.line, thread
+            )
+
+        return self._create(
+            f"reply in review thread {thread} of PR #{number}",
+            lambda: self._my_reply(number, thread, tag),
+            create,
+        )
+
     def create_check_run(self, *, name: str, head_sha: str) -> int:
         def find() -> int | None:
             _, data = self._repo.requester.requestJsonAndCheck(
@@ -310,6 +369,9 @@ class PyGithubGateway:
             lambda: self._repo.get_workflow_run(run_id).rerun_failed_jobs(),
         )
 
+    def cancel_run(self, run_id: int) -> None:
+        self._call(f"cancel run {run_id}", lambda: self._repo.get_workflow_run(run_id).cancel())
+
 
 def _translate(doing: str, exc: GithubException) -> GitHubError:
     message = exc.data.get("message") if isinstance(exc.data, dict) else str(exc.data)
@@ -342,8 +404,10 @@ def _pull(pull: object) -> PullData:
 
     assert isinstance(pull, PullRequest)
     return PullData(
-        pull.number, pull.head.ref, pull.base.ref, pull.title, pull.body or "", pull.draft, pull.html_url
-    )
+        pull.number, pull.head.ref, pull.base.ref, pull.title, pull.body or "", pull.draft, pull.html_url,
+        pull.head.sha, pull.head.repo.full_name if pull.head.repo else "",
+        pull.base.repo.full_name if pull.base.repo else "", pull.state,
+    )  # fmt: skip
 
 
 def _run(run: object) -> RunData:

@@ -21,6 +21,7 @@ import copy
 import itertools
 import json
 import re
+import subprocess
 import threading
 import time
 import zlib
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -128,8 +130,13 @@ class GitHubSimulator:
         self.runs: dict[int, Run] = {}
         self.jobs: dict[int, Job] = {}
         self.reruns: list[int] = []
+        self.cancelled: list[int] = []
         self.refs: dict[str, str] = {}
         self.contents: dict[str, str] = {}
+        # Review threads: inline comments on PRs, replies point at their thread's first comment.
+        self.review_comments: dict[int, dict[str, Any]] = {}
+        # A bare git repository standing for the remote: PR heads are read from its branches.
+        self.origin: Path | None = None
         self._ids = itertools.count(1000)
         self._numbers = itertools.count(1)
         self._lock = threading.RLock()
@@ -200,6 +207,37 @@ class GitHubSimulator:
                 run.jobs.append(job.id)
             self.runs[run.id] = run
             return run.id
+
+    def add_pull(
+        self, title: str, head: str, *, base: str = "main", body: str = "", user: str = BOT_LOGIN,
+        head_sha: str = "", fork: str | None = None,
+    ) -> int:  # fmt: skip
+        """An open PR from ``head`` (in ``fork``, owner/name, when it comes from a fork)."""
+        with self._lock:
+            number = self.add_issue(title, body, user=user, pull=True)
+            self.pulls[number] = {
+                "number": number, "id": next(self._ids), "title": title, "body": body, "head": head,
+                "base": base, "draft": False, "state": "open", "user": user, "head_sha": head_sha,
+                "fork": fork,
+            }  # fmt: skip
+            return number
+
+    def add_review_comment(
+        self, pull: int, body: str, *, user: str = "octocat", path: str = "", line: int | None = 1,
+        in_reply_to: int | None = None, review: int | None = None,
+    ) -> int:  # fmt: skip
+        with self._lock:
+            if pull not in self.pulls:
+                raise KeyError(f"no pull request {pull}")
+            root = self.review_comments[in_reply_to] if in_reply_to is not None else None
+            comment_id = next(self._ids)
+            self.review_comments[comment_id] = {
+                "id": comment_id, "pull": pull, "body": body, "user": user,
+                "path": root["path"] if root else path, "line": root["line"] if root else line,
+                "in_reply_to": in_reply_to, "review": review if review is not None else next(self._ids),
+                "commit_id": self._head_sha(self.pulls[pull]), "created_at": _NOW, "updated_at": _NOW,
+            }  # fmt: skip
+            return comment_id
 
     def comments_on(self, issue: int) -> list[dict[str, Any]]:
         with self._lock:
@@ -289,6 +327,51 @@ class GitHubSimulator:
         out["head"]["ref"] = pull["head"]
         out["head"]["label"] = f"{self.full_name.split('/')[0]}:{pull['head']}"
         out["base"]["ref"] = pull["base"]
+        self._pull_head(out, pull)
+        return out
+
+    def _head_sha(self, pull: dict[str, Any]) -> str:
+        """The PR's head commit: the branch's tip in ``origin`` when there is one (the bot pushes
+        there with real git), else what was seeded."""
+        if self.origin is not None and not pull.get("fork"):
+            found = subprocess.run(
+                ["git", "--git-dir", str(self.origin), "rev-parse", "--verify", "--quiet",
+                 f"refs/heads/{pull['head']}^{{commit}}"],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if found.returncode == 0:
+                return found.stdout.strip()
+        return str(pull.get("head_sha") or "0" * 40)
+
+    def _pull_head(self, out: dict[str, Any], pull: dict[str, Any]) -> None:
+        out["head"]["sha"] = self._head_sha(pull)
+        fork = pull.get("fork")
+        if fork:
+            repo = copy.deepcopy(out["head"]["repo"])
+            owner = fork.split("/", 1)[0]
+            repo.update(full_name=fork, name=fork.split("/", 1)[1], fork=True)
+            repo["owner"]["login"] = owner
+            out["head"]["repo"] = repo
+            out["head"]["label"] = f"{owner}:{pull['head']}"
+            out["head"]["user"] = self._user(owner)
+
+    def _review_comment(self, comment: dict[str, Any]) -> dict[str, Any]:
+        out = _template("pull-request-review-comment")
+        number, comment_id = comment["pull"], comment["id"]
+        out.update(
+            id=comment_id, body=comment["body"], user=self._user(comment["user"]), path=comment["path"],
+            line=comment["line"], original_line=comment["line"], position=comment["line"],
+            original_position=comment["line"], commit_id=comment["commit_id"],
+            original_commit_id=comment["commit_id"], pull_request_review_id=comment["review"],
+            created_at=comment["created_at"], updated_at=comment["updated_at"],
+            url=f"https://api.github.com/repos/{self.full_name}/pulls/comments/{comment_id}",
+            html_url=f"https://github.com/{self.full_name}/pull/{number}#discussion_r{comment_id}",
+            pull_request_url=f"https://api.github.com/repos/{self.full_name}/pulls/{number}",
+        )  # fmt: skip
+        if comment["in_reply_to"] is not None:
+            out["in_reply_to_id"] = comment["in_reply_to"]
+        else:
+            out.pop("in_reply_to_id", None)
         return out
 
     def _check_run(self, check: dict[str, Any]) -> dict[str, Any]:
@@ -303,8 +386,9 @@ class GitHubSimulator:
         out = _template("workflow-run")
         base = f"https://api.github.com/repos/{self.full_name}/actions/runs/{run.id}"
         out.update(id=run.id, head_sha=run.head_sha, head_branch=run.head_branch, conclusion=run.conclusion,
-                   status="completed", event=run.event, path=run.path, run_attempt=run.run_attempt,
-                   url=base, jobs_url=f"{base}/jobs", logs_url=f"{base}/logs", rerun_url=f"{base}/rerun",
+                   status="completed" if run.conclusion else "in_progress", event=run.event, path=run.path,
+                   run_attempt=run.run_attempt, url=base, jobs_url=f"{base}/jobs", logs_url=f"{base}/logs",
+                   rerun_url=f"{base}/rerun", cancel_url=f"{base}/cancel",
                    html_url=f"https://github.com/{self.full_name}/actions/runs/{run.id}")  # fmt: skip
         return out
 
@@ -346,6 +430,16 @@ class GitHubSimulator:
         add(("GET", re.compile(rf"^{repo}/pulls/(?P<n>\d+)$"), self._get_pull))
         add(("PATCH", re.compile(rf"^{repo}/pulls/(?P<n>\d+)$"), self._edit_pull))
         add(("GET", re.compile(rf"^{repo}/pulls/(?P<n>\d+)/files$"), self._pull_files))
+        add(("GET", re.compile(rf"^{repo}/pulls/(?P<n>\d+)/comments$"), self._list_review_comments))
+        add(
+            (
+                "POST",
+                re.compile(rf"^{repo}/pulls/(?P<n>\d+)/comments/(?P<id>\d+)/replies$"),
+                self._reply_review,
+            )
+        )
+        add(("GET", re.compile(rf"^{repo}/pulls/comments/(?P<id>\d+)$"), self._get_review_comment))
+        add(("PATCH", re.compile(rf"^{repo}/pulls/comments/(?P<id>\d+)$"), self._edit_review_comment))
         add(("POST", re.compile(rf"^{repo}/check-runs$"), self._create_check))
         add(("GET", re.compile(rf"^{repo}/check-runs/(?P<id>\d+)$"), self._get_check))
         add(("PATCH", re.compile(rf"^{repo}/check-runs/(?P<id>\d+)$"), self._edit_check))
@@ -354,6 +448,7 @@ class GitHubSimulator:
         add(("GET", re.compile(rf"^{repo}/actions/runs/(?P<id>\d+)$"), self._get_run))
         add(("GET", re.compile(rf"^{repo}/actions/runs/(?P<id>\d+)/jobs$"), self._run_jobs))
         add(("POST", re.compile(rf"^{repo}/actions/runs/(?P<id>\d+)/rerun-failed-jobs$"), self._rerun))
+        add(("POST", re.compile(rf"^{repo}/actions/runs/(?P<id>\d+)/cancel$"), self._cancel))
         add(("GET", re.compile(rf"^{repo}/actions/jobs/(?P<id>\d+)$"), self._get_job))
         add(("GET", re.compile(rf"^{repo}/actions/jobs/(?P<id>\d+)/logs$"), self._job_logs))
         add(("GET", re.compile(r"^/_downloads/job-(?P<id>\d+)\.txt$"), self._download))
@@ -535,6 +630,46 @@ class GitHubSimulator:
             out.append(entry)
         return 200, out
 
+    def _list_review_comments(
+        self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str
+    ) -> tuple[int, Any]:
+        pull = self._pull_of(m)
+        found = [c for c in self.review_comments.values() if c["pull"] == pull["number"]]
+        return 200, [self._review_comment(c) for c in sorted(found, key=lambda c: c["id"])]
+
+    def _review_comment_of(self, m: re.Match[str]) -> dict[str, Any]:
+        comment = self.review_comments.get(int(m["id"]))
+        if comment is None:
+            raise _not_found(f"review comment {m['id']}")
+        return comment
+
+    def _reply_review(self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str) -> tuple[int, Any]:
+        pull, root = self._pull_of(m), self._review_comment_of(m)
+        body = (b or {}).get("body")
+        if not isinstance(body, str) or not body:
+            raise _Reply(422, {"message": "Validation Failed: body is required"})
+        if root["pull"] != pull["number"]:
+            raise _not_found(f"review comment {m['id']} on pull request {m['n']}")
+        # GitHub threads a reply to a reply under the thread's first comment.
+        thread = root["in_reply_to"] or root["id"]
+        made = self.add_review_comment(pull["number"], body, user=login, in_reply_to=thread)
+        return 201, self._review_comment(self.review_comments[made])
+
+    def _get_review_comment(
+        self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str
+    ) -> tuple[int, Any]:
+        return 200, self._review_comment(self._review_comment_of(m))
+
+    def _edit_review_comment(
+        self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str
+    ) -> tuple[int, Any]:
+        comment = self._review_comment_of(m)
+        if comment["user"] != login:
+            raise _Reply(403, {"message": "Resource not accessible by integration"})
+        comment["body"] = (b or {}).get("body", comment["body"])
+        comment["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        return 200, self._review_comment(comment)
+
     def _create_check(self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str) -> tuple[int, Any]:
         b = b or {}
         if not b.get("name") or not b.get("head_sha"):
@@ -607,6 +742,14 @@ class GitHubSimulator:
         run = self._run_of(m)
         jobs = [self._job(self.jobs[j]) for j in run.jobs]
         return 200, {"total_count": len(jobs), "jobs": jobs}
+
+    def _cancel(self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str) -> tuple[int, Any]:
+        run = self._run_of(m)
+        if run.conclusion is not None:
+            raise _Reply(409, {"message": "Cannot cancel a workflow run that is completed."})
+        run.conclusion = "cancelled"
+        self.cancelled.append(run.id)
+        return 202, {}
 
     def _rerun(self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str) -> tuple[int, Any]:
         run = self._run_of(m)

@@ -265,6 +265,36 @@ class Worktrees:
         except git.GitCommandError as exc:
             raise WorkspaceError(f"cannot push {branch} to {remote}: {exc.stderr.strip() or exc}") from exc
 
+    # -- follow-up commits on a published branch ---------------------------------------------------
+    def squash(self, path: Path, ref: str, message: str) -> str | None:
+        """Bring ``ref``'s changes into the checkout as one commit; None on a conflict (the
+        checkout is left clean)."""
+        tree = git.Repo(path)
+        try:
+            tree.git.merge("--squash", ref)
+        except git.GitCommandError:
+            self.reset(path)
+            return None
+        return self.commit(path, message)
+
+    def cherry_pick(self, path: Path, commit: str) -> str | None:
+        """Replay one commit on the checkout (its author kept); None on a conflict."""
+        tree = git.Repo(path)
+        try:
+            tree.git.cherry_pick(
+                "--allow-empty", commit,
+                env={"GIT_COMMITTER_NAME": BOT_AUTHOR[0], "GIT_COMMITTER_EMAIL": BOT_AUTHOR[1]},
+            )  # fmt: skip
+        except git.GitCommandError:
+            tree.git.cherry_pick("--abort")
+            return None
+        return str(tree.head.commit.hexsha)
+
+    def same_tree(self, a: str, b: str) -> bool:
+        return str(self._repo.git.rev_parse(f"{a}^{{tree}}")) == str(
+            self._repo.git.rev_parse(f"{b}^{{tree}}")
+        )
+
     def bundle(self, dest: Path, branch: str, *, exclude: str) -> bool:
         """Write ``branch``'s commits not in ``exclude`` to a git bundle; False when there are none."""
         if str(self._repo.git.rev_list("--count", branch, f"^{exclude}")).strip() == "0":

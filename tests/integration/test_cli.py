@@ -77,6 +77,11 @@ def test_demo_on_github_ends_in_a_pr_with_the_cost_table(
     ).stdout  # fmt: skip
     assert shown.count("- [x]") == 4
     assert "add-sub" in (tmp_path / "step-summary.md").read_text()
+    # The review round: an inline review comment, /bot fix on the PR, a follow-up commit on the
+    # same branch (no force), and the reply in the thread.
+    assert "@mona comments on PR #2: /bot fix" in out and "ran: 1 of 1 item(s) done and pushed to" in out
+    assert "(no force: the PR's commits are kept)" in out and "tests/test_neg.py" in out
+    assert "@github-actions[bot]: Done in " in out and "Validation: accepted" in out
 
 
 @pytest.mark.skipif(

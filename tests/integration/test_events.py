@@ -417,3 +417,36 @@ async def test_a_concurrent_duplicate_delivery_runs_once() -> None:
         assert actions == ["ignored", "ran"]
         replies = [b for b in bot_comments(sim, issue) if f"milestone-bot:reply:{comment}:" in b]
         assert len(replies) == 1  # the loser's claim is gone
+
+
+async def test_stop_cancels_a_fanned_out_run_and_its_next_wave() -> None:
+    with simulated() as (sim, gateway, _):
+        work = FakeWork()
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=work)
+        issue = sim.add_issue("Add sub")
+        running = sim.add_run("abc123", conclusion=None, event="issue_comment")  # its work jobs run
+        gateway.upsert_comment(
+            issue,
+            marker("progress", f"issue-{issue}"),
+            f"### milestone-bot: handed 2 item(s) to the work jobs · [workflow run](https://github.com/"
+            f"{sim.full_name}/actions/runs/{running})",
+        )
+        sim.add_comment(issue, "/bot run", user="wendy")
+        await say(sim, handler, issue, "/bot stop", user="rita")  # a reader cannot
+        assert sim.cancelled == []
+        await say(sim, handler, issue, "/bot stop", user="mona")
+        assert sim.cancelled == [running]
+        assert f"Cancelled workflow run {running}" in bot_comments(sim, issue)[-1]
+        # The publish job had already dispatched the next wave: it does not start.
+        work.committed[f"issue-{issue}"] = Checklist(
+            f"issue#{issue}", "Add sub", (Item("a", "Do a", status=ItemStatus.DONE), Item("b", "Do b"))
+        )
+        payload = {"ref": f"refs/heads/milestone-bot/issue-{issue}", "inputs": {"key": f"issue-{issue}"},
+                   "repository": {"full_name": sim.full_name, "default_branch": "main"},
+                   "sender": {"login": "milestone-bot[bot]", "type": "Bot"}}  # fmt: skip
+        [outcome] = await handler.handle("workflow_dispatch", payload)
+        assert outcome.action == "ignored" and "stopped" in outcome.detail and work.ran == []
+        # A new `/bot run` lifts the stop: its next wave runs.
+        await say(sim, handler, issue, "/bot run", user="wendy")
+        [outcome] = await handler.handle("workflow_dispatch", payload)
+        assert outcome.action == "ran" and len(work.ran) == 2

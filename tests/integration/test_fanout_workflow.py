@@ -1,10 +1,13 @@
 """The example workflow, driven locally: its jobs become the bot commands they run, executed as
 separate processes in separate clones against the GitHub simulator and a scripted model.
 
-event (``/bot run`` planned by the model, handed on) -> plan (the matrix) -> three work jobs, each
-in its own clone with its own ledger, artifacts copied as upload/download-artifact would -> publish
-(bundles fetched, integrated, re-validated, pushed to origin, one PR whose cost table sums the
-three jobs' ledgers).
+Three waves of one `/bot run`, on a repository whose default branch is ``trunk``. Each wave is
+event -> plan (the matrix) -> work jobs (each in its own clone with its own ledger, artifacts
+copied as upload/download-artifact would) -> publish (bundles fetched, integrated, re-validated,
+pushed, the PR, the check run on its head, the spend appended to the state branch). Waves 2 and 3
+start as the publish job's workflow_dispatch would start them: a fresh clone of the PR branch. The
+run's limit (and the day's) is set so that the third wave cannot be paid for in full: the total the
+state branch records never exceeds it.
 """
 
 from __future__ import annotations
@@ -23,17 +26,18 @@ import yaml
 
 from bot.testing.github_server import GitHubSimulator
 from tests.integration.sample import PYTHON_PROJECT, git, make_repo
-from tests.integration.test_events import EXAMPLES, comment_event
+from tests.integration.test_events import comment_event
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT = Path(sys.executable).parent / "milestone-bot"
-MODULES = ("alpha", "beta", "gamma")
+MODULES = ("alpha", "beta", "gamma", "delta")
+DEPENDS = {"alpha": [], "beta": [], "gamma": ["add-alpha", "add-beta"], "delta": ["add-gamma"]}
 
 
 def plan_answer() -> str:
     items = [
         {"id": f"add-{m}", "title": f"Add calc.{m}.value", "description": f"calc/{m}.py with value() returning 1",
-         "kind": "feature", "allowed_files": [f"calc/{m}.py", f"tests/test_{m}.py"]}
+         "kind": "feature", "allowed_files": [f"calc/{m}.py", f"tests/test_{m}.py"], "depends_on": DEPENDS[m]}
         for m in MODULES
     ]  # fmt: skip
     return json.dumps({"items": items})
@@ -49,8 +53,10 @@ def rules() -> list[dict[str, Any]]:
             f"    assert importlib.import_module('calc.{m}').value() == 1\n>>>>>>> REPLACE\n"
         )
         change = f"calc/{m}.py\n<<<<<<< SEARCH\n=======\ndef value():\n    return 1\n>>>>>>> REPLACE\n"
-        out.append({"match": {"item": f"add-{m}", "purpose": "test"}, "reply": test})
-        out.append({"match": {"item": f"add-{m}", "purpose": "change"}, "reply": change})
+        # Each call bills 1000 input tokens: $0.10 at the test's price.
+        usage = {"input_tokens": 1000, "output_tokens": 0}
+        out.append({"match": {"item": f"add-{m}", "purpose": "test"}, "reply": test, "usage": usage})
+        out.append({"match": {"item": f"add-{m}", "purpose": "change"}, "reply": change, "usage": usage})
     return out
 
 
@@ -65,16 +71,69 @@ def workflow_jobs() -> dict[str, Any]:
     return {"with": caller["with"], "jobs": jobs}
 
 
-def expression(text: str, context: dict[str, Any]) -> str:
-    """Evaluate the simple ``${{ a.b.c }}`` expressions the steps' env use."""
+_TOKEN = re.compile(r"\s*(\|\||&&|\(|\)|!|'[^']*'|[A-Za-z_][\w.-]*)")
 
-    def value(match: re.Match[str]) -> str:
+
+def evaluate(source: str, context: dict[str, Any]) -> Any:
+    """The subset of GitHub's expression language the steps' env use: context paths, quoted
+    strings, ``||`` and ``&&`` (returning an operand, as GitHub does), ``!``, parentheses and
+    ``toJSON(...)``."""
+    tokens = _TOKEN.findall(source)
+    assert "".join(tokens) == re.sub(r"\s+", "", source) or tokens, source
+    pos = 0
+
+    def peek() -> str | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take() -> str:
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1]
+
+    def primary() -> Any:
+        tok = take()
+        if tok == "(":
+            value = either()
+            assert take() == ")"
+            return value
+        if tok == "!":
+            return not primary()
+        if tok.startswith("'"):
+            return tok[1:-1]
+        if tok == "toJSON" and peek() == "(":
+            take()
+            value = either()
+            assert take() == ")"
+            return json.dumps(value)
         node: Any = context
-        for part in match.group(1).strip().split("."):
+        for part in tok.split("."):
             node = node.get(part, "") if isinstance(node, dict) else ""
-        return str(node)
+        return node
 
-    return re.sub(r"\$\{\{(.*?)\}\}", value, text)
+    def both() -> Any:
+        value = primary()
+        while peek() == "&&":
+            take()
+            right = primary()
+            value = right if value else value
+        return value
+
+    def either() -> Any:
+        value = both()
+        while peek() == "||":
+            take()
+            right = both()
+            value = value if value else right
+        return value
+
+    result = either()
+    assert pos == len(tokens), (source, tokens[pos:])
+    return result
+
+
+def expression(text: str, context: dict[str, Any]) -> str:
+    """Evaluate the ``${{ ... }}`` expressions in a step's env value."""
+    return re.sub(r"\$\{\{(.*?)\}\}", lambda m: str(evaluate(m.group(1), context)), text)
 
 
 def bot_commands(job: dict[str, Any], context: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
@@ -89,17 +148,23 @@ def bot_commands(job: dict[str, Any], context: dict[str, Any]) -> list[tuple[str
 
 
 def run_job(
-    job: dict[str, Any], context: dict[str, Any], cwd: Path, base_env: dict[str, str]
+    job: dict[str, Any], context: dict[str, Any], cwd: Path, base_env: dict[str, str], *, fails: bool = False
 ) -> dict[str, str]:
+    """``fails``: the job is expected to fail (its last command exits 1, as publish does when the run
+    concludes in failure)."""
     outputs: dict[str, str] = {}
     for line, env in bot_commands(job, context):
         output = cwd / ".github-output"
         output.write_text("")
+        summary = cwd / ".step-summary.md"
         full = {**base_env, **env, "GITHUB_OUTPUT": str(output), "PATH": f"{BOT.parent}:{os.environ['PATH']}"}
+        if "GITHUB_REPOSITORY" in base_env:
+            full["GITHUB_STEP_SUMMARY"] = str(summary)
         done = subprocess.run(
             ["bash", "-c", line], cwd=cwd, env=full, capture_output=True, text=True, timeout=300
         )
-        assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
+        shown = summary.read_text() if summary.exists() else ""
+        assert done.returncode == (1 if fails else 0), f"{line}\n{done.stdout}\n{done.stderr}\n{shown}"
         for pair in output.read_text().splitlines():
             key, _, value = pair.partition("=")
             outputs[key] = value
@@ -113,90 +178,140 @@ def clone(origin: Path, into: Path) -> Path:
     return into
 
 
-def test_plan_matrix_three_work_jobs_publish_one_pr(tmp_path: Path) -> None:
-    assert EXAMPLES.exists()
+# What one item costs: its test call and its change call, $0.10 each. A call reserves its worst case
+# first (the prompt's bytes as tokens: about $0.18 here), so a job needs about $0.28 for an item.
+# The run's limit pays for three items with that headroom, and leaves the fourth too little.
+PER_ITEM_USD = Decimal("0.2")
+LIMIT_USD = Decimal("0.72")
+
+
+def test_three_waves_from_fresh_clones_hold_the_run_and_day_limits(tmp_path: Path) -> None:
     spec = workflow_jobs()
     seed = make_repo(tmp_path / "seed", PYTHON_PROJECT)
+    git(seed, "branch", "-m", "main", "trunk")  # not `main`: the default branch comes from the event
     (seed / "models.json").write_text(json.dumps({"rules": rules()}))
     (seed / ".github" / "milestone-bot.toml").write_text(
-        '[routing]\npreset = "single-model"\n[budget]\nper_run_usd = 3\n'
+        f'[routing]\npreset = "single-model"\nmax_attempts = 1\n[budget]\nper_run_usd = {LIMIT_USD}\n'
+        f"per_day_usd = {LIMIT_USD}\n"
         '[tiers.fast]\n[[tiers.fast.providers]]\ntype = "scripted"\nscript = "models.json"\nmodel = "fast-m"\n'
-        "price = { input_per_mtok = 1, output_per_mtok = 2 }\n"
+        "price = { input_per_mtok = 100, output_per_mtok = 0 }\n"
     )
     git(seed, "add", "-A")
     git(seed, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "bot config")
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(seed), str(origin)], check=True)
 
-    with GitHubSimulator(permissions={"wendy": "write"}) as sim:
-        issue = sim.add_issue("Add three modules", "alpha, beta and gamma, each with value() == 1")
+    with GitHubSimulator(permissions={"wendy": "write"}, default_branch="trunk") as sim:
+        issue = sim.add_issue("Add four modules", "alpha and beta, then gamma, then delta")
+        key = f"issue-{issue}"
         comment = sim.add_comment(issue, "/bot run", user="wendy")
-        event_path = tmp_path / "event.json"
-        event_path.write_text(json.dumps(comment_event(sim, issue, comment)))
-        base_env = {
-            "HOME": os.environ.get("HOME", str(tmp_path)), "GITHUB_EVENT_NAME": "issue_comment",
-            "GITHUB_EVENT_PATH": str(event_path), "GITHUB_REPOSITORY": sim.full_name, "GITHUB_API_URL": sim.base_url,
-            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-        }  # fmt: skip
-        context: dict[str, Any] = {
-            "inputs": spec["with"],
-            "secrets": {},
-            "github": {"token": "tok"},
-            "needs": {},
-        }
+        first = comment_event(sim, issue, comment)
+        first["repository"]["default_branch"] = "trunk"
         jobs = spec["jobs"]
 
-        # event: `/bot run` is planned by the model and handed on.
-        event_dir = clone(origin, tmp_path / "event")
-        out = run_job(jobs["event"], context, event_dir, base_env)
-        assert out["fanout"] == "true"
-        context["needs"]["event"] = {"outputs": out}
-        request = event_dir / "fanout"  # upload-artifact milestone-bot-request
+        def wave(n: int, event_name: str, payload: dict[str, Any], ref: str | None, *, fails: bool = False
+                 ) -> dict[str, Any]:  # fmt: skip
+            """One workflow run: every job a separate process in a fresh clone."""
+            folder = tmp_path / f"wave{n}"
+            folder.mkdir()
+            event_path = folder / "event.json"
+            event_path.write_text(json.dumps(payload))
+            base_env = {
+                "HOME": os.environ.get("HOME", str(tmp_path)), "GITHUB_EVENT_NAME": event_name,
+                "GITHUB_EVENT_PATH": str(event_path), "GITHUB_REPOSITORY": sim.full_name,
+                "GITHUB_API_URL": sim.base_url, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+            }  # fmt: skip
+            context: dict[str, Any] = {
+                "inputs": spec["with"], "secrets": {}, "github": {"token": "tok"}, "needs": {},
+                "steps": {"app": {"outputs": {"token": ""}}},  # no GitHub App in the test
+            }  # fmt: skip
+            event_dir = clone(origin, folder / "event")
+            if ref:
+                git(event_dir, "checkout", "-q", ref)  # actions/checkout of the dispatched ref
+            out = run_job(jobs["event"], context, event_dir, base_env)
+            result: dict[str, Any] = {"event": out, "spent": Decimal(0), "jobs": []}
+            if out.get("fanout") != "true":
+                return result
+            context["needs"]["event"] = {"outputs": out}
+            request = event_dir / "fanout"  # upload-artifact milestone-bot-request
+            plan_dir = clone(origin, folder / "plan")
+            shutil.copytree(request, plan_dir / "fanout")
+            out = run_job(jobs["plan"], context, plan_dir, base_env)
+            result["matrix"] = matrix = json.loads(out["matrix"])
+            if out["has_work"] != "true":
+                return result
+            collected = folder / "collected"
+            no_github = {k: v for k, v in base_env.items() if not k.startswith("GITHUB_")}
+            for entry in matrix["include"]:
+                work_dir = clone(origin, folder / entry["job"])
+                shutil.copytree(request, work_dir / "fanout")
+                run_job(jobs["work"], {**context, "matrix": entry}, work_dir, no_github)  # no GitHub token
+                artifact = work_dir / "work" / entry["job"]
+                job = json.loads((artifact / "result.json").read_text())
+                assert (artifact / "ledger.sqlite").exists()
+                result["jobs"].append(job)
+                result["spent"] += Decimal(job["spent_usd"])
+                shutil.copytree(artifact, collected / entry["job"])  # download-artifact, merge-multiple
+            publish_dir = clone(origin, folder / "publish")
+            shutil.copytree(request, publish_dir / "fanout")
+            shutil.copytree(collected, publish_dir / "work")
+            result["publish"] = out = run_job(jobs["publish"], context, publish_dir, base_env, fails=fails)
+            assert Decimal(out["cost"]) == result["spent"]
+            return result
 
-        # plan: the matrix of ready items.
-        plan_dir = clone(origin, tmp_path / "plan")
-        shutil.copytree(request, plan_dir / "fanout")
-        out = run_job(jobs["plan"], context, plan_dir, base_env)
-        matrix = json.loads(out["matrix"])
-        assert out["has_work"] == "true" and len(matrix["include"]) == 3
-        assert [m["budget"] for m in matrix["include"]] == ["1.0000"] * 3  # each job's slice of $3
+        def dispatch(run: str) -> dict[str, Any]:
+            """What `gh workflow run --ref milestone-bot/<key> -f key -f run` delivers."""
+            return {"ref": f"refs/heads/milestone-bot/{key}", "inputs": {"key": key, "run": run},
+                    "repository": {"full_name": sim.full_name, "default_branch": "trunk"},
+                    "sender": {"login": "milestone-bot[bot]", "type": "Bot"}}  # fmt: skip
 
-        # work: three jobs, three clones, three processes, three ledgers; no GitHub token at all.
-        spent = Decimal(0)
-        collected = tmp_path / "collected"
-        for entry in matrix["include"]:
-            work_dir = clone(origin, tmp_path / entry["job"])
-            shutil.copytree(request, work_dir / "fanout")
-            job_env = {k: v for k, v in base_env.items() if not k.startswith("GITHUB_")}
-            run_job(jobs["work"], {**context, "matrix": entry}, work_dir, job_env)
-            artifact = work_dir / "work" / entry["job"]
-            result = json.loads((artifact / "result.json").read_text())
-            assert [i["status"] for i in result["items"]] == ["done"] and (
-                artifact / "ledger.sqlite"
-            ).exists()
-            spent += Decimal(result["spent_usd"])
-            shutil.copytree(artifact, collected / entry["job"])  # download-artifact, merge-multiple
-        assert spent > 0
-
-        # publish: one PR, the cost table sums the three jobs.
-        publish_dir = clone(origin, tmp_path / "publish")
-        shutil.copytree(request, publish_dir / "fanout")
-        shutil.copytree(collected, publish_dir / "work")
-        out = run_job(jobs["publish"], {**context, "github": {"token": "tok"}}, publish_dir, base_env)
-        assert out["conclusion"] == "success" and out["more"] == "false"
-        assert Decimal(out["cost"]) == spent
+        # Wave 1: `/bot run` is planned by the model; alpha and beta are ready, in two jobs.
+        one = wave(1, "issue_comment", first, None)
+        assert [m["items"] for m in one["matrix"]["include"]] == ["add-alpha", "add-beta"]
+        assert [m["budget"] for m in one["matrix"]["include"]] == [
+            str((LIMIT_USD / 2).quantize(Decimal("0.0001")))
+        ] * 2
+        assert one["publish"]["conclusion"] == "neutral" and one["publish"]["more"] == "true"  # 2 of 4 so far
+        run = one["publish"]["run"]
+        assert run and one["event"]["run"] == run
         [pull] = sim.pulls.values()
-        assert pull["head"] == f"milestone-bot/issue-{issue}" and not pull["draft"]
-        body = pull["body"]
-        assert "3 of 3 items done" in body and f"Closes #{issue}" in body
-        for m in MODULES:  # each item's validation, carried from its work job to the PR
-            assert re.search(rf"\| add-{m} \| ✅ \|.*\| ✅ \|", body), body
-        total = re.search(r"\| \*\*total\*\* \|.*?\*\*\$([0-9.]+)\*\*", body)
-        assert total is not None and Decimal(total.group(1)) == spent
-        # The branch on origin has all three modules and the checklist, ticked.
-        shown = git(origin, "show", f"milestone-bot/issue-{issue}:checklists/issue-{issue}.md")
+        assert pull["head"] == f"milestone-bot/{key}" and pull["base"] == "trunk" and pull["draft"]
+        assert "CI did not run on this PR" in pull["body"]  # GITHUB_TOKEN only: the body says so
+
+        # Wave 2: a fresh clone of the PR branch; wave 1's refs are not there and are not needed.
+        two = wave(2, "workflow_dispatch", dispatch(run), f"origin/milestone-bot/{key}")
+        assert [m["items"] for m in two["matrix"]["include"]] == ["add-gamma"]
+        left = LIMIT_USD - one["spent"]
+        assert Decimal(two["event"]["budget"]) == left  # the run's limit less wave 1's spend
+        assert two["publish"]["more"] == "true"
+
+        # Wave 3: what is left is less than delta costs; the guard stops it before it overspends.
+        three = wave(3, "workflow_dispatch", dispatch(run), f"origin/milestone-bot/{key}", fails=True)
+        assert Decimal(three["event"]["budget"]) == left - two["spent"] < PER_ITEM_USD
+        statuses = [i["status"] for j in three["jobs"] for i in j["items"]]
+        assert statuses == ["budget_exceeded"] and three["spent"] == 0
+        assert three["publish"]["conclusion"] == "failure" and three["publish"]["more"] == "false"
+
+        # The state branch holds every call of every wave, and the total is within both limits.
+        lines = [json.loads(x) for x in git(origin, "show", "milestone-bot-state:spend.jsonl").splitlines()]
+        recorded = sum((Decimal(x["usd"]) for x in lines), Decimal(0))
+        assert recorded == one["spent"] + two["spent"] + three["spent"] <= LIMIT_USD
+        assert {x["run"] for x in lines} == {run} and lines[0]["budget"] == str(LIMIT_USD)
+        assert (
+            len(git(origin, "log", "--format=%H", "milestone-bot-state").split()) == 2
+        )  # a commit a wave that spent
+
+        # The PR branch: alpha, beta and gamma, the checklist ticked as far as it got; the check run
+        # of each publish on the PR's head at that time, the last one on the head now.
+        shown = git(origin, "show", f"milestone-bot/{key}:checklists/{key}.md")
         assert shown.count("- [x]") == 3
-        for m in MODULES:
-            assert "return 1" in git(origin, "show", f"milestone-bot/issue-{issue}:calc/{m}.py")
+        for m in ("alpha", "beta", "gamma"):
+            assert "return 1" in git(origin, "show", f"milestone-bot/{key}:calc/{m}.py")
+        head = git(origin, "rev-parse", f"milestone-bot/{key}").strip()
         checks = [c for c in sim.check_runs.values() if c["name"] == "milestone-bot"]
-        assert [c["conclusion"] for c in checks] == ["success"]
+        assert checks and all(c["status"] == "completed" for c in checks)
+        assert checks[-1]["head_sha"] == head
+        # The checklist comment follows each publish.
+        [saved] = [c["body"] for c in sim.comments_on(issue) if "milestone-bot:checklist" in c["body"]]
+        assert saved.count("- [x]") == 3

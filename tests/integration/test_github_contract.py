@@ -113,6 +113,20 @@ def tour(sim: GitHubSimulator) -> None:
     assert repo.get_contents("checklists/v1.md").decoded_content == b"# v1\n"  # type: ignore[union-attr]
     with pytest.raises(GitHubError, match="404"):
         gateway.issue(404)
+    review_tour(sim, gateway)
+
+
+def review_tour(sim: GitHubSimulator, gateway: PyGithubGateway) -> None:
+    """PR heads, review comments, replies in a thread (posted, then edited in place), a fork's PR."""
+    pull = sim.add_pull("Follow-up", "milestone-bot/issue-1", head_sha="a" * 40)
+    fork = sim.add_pull("From a fork", "patch-1", user="stranger", fork="stranger/octo-repo")
+    assert gateway.pull(pull).head_sha == "a" * 40 and gateway.pull(fork).from_fork
+    thread = sim.add_review_comment(pull, "Please add neg", user="rita", path="calc/ops.py", line=3)
+    gateway.reply_in_thread(pull, thread, marker("followup", "k"), "Done in abc")
+    gateway.reply_in_thread(pull, thread, marker("followup", "k"), "Done in abcdef")
+    assert [c.body.startswith("Done in abcdef") for c in gateway.review_comments(pull)] == [False, True]
+    with pytest.raises(GitHubError, match="404"):
+        gateway.reply_in_thread(pull, 999_999, marker("followup", "x"), "lost")
 
 
 def test_every_simulator_response_matches_the_openapi_description() -> None:
@@ -137,3 +151,9 @@ def test_every_simulator_response_matches_the_openapi_description() -> None:
         checked.add(operation["operationId"])
     documented = {op["operationId"] for _, _, op in ops}
     assert len(checked) >= 24, sorted(documented - checked)
+    review = {
+        "pulls/list-review-comments",
+        "pulls/create-reply-for-review-comment",
+        "pulls/update-review-comment",
+    }
+    assert review <= checked, sorted(review - checked)

@@ -209,6 +209,7 @@ async def test_a_killed_run_is_continued_by_the_next_without_paying_twice(tmp_pa
         work = RepoWork(repo=fresh, config=config, gateway=gateway, base_branch="main", run_id="second")  # type: ignore[arg-type]
         result = await work.run(RunRequest(checklist, "issue-1", issue, (issue,)), should_stop=lambda: False)
         assert result.conclusion == "success" and result.pull is not None
+        assert "CI did not run" not in sim.pulls[result.pull]["body"]  # a token that starts CI
         ledger = Ledger(tmp_path / "l.sqlite")
         try:
             again = ledger.calls(Scope(run_id="second-issue-1"))

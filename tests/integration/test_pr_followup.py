@@ -1,0 +1,351 @@
+"""``/bot fix`` on a pull request, end to end: real git (a bare origin), the GitHub simulator with
+the real PyGithub client, the scripted provider, and real validation of a small project.
+
+The bot's PR branch ``milestone-bot/issue-1`` already has ``sub``; a reviewer asks for ``neg`` in an
+inline comment; the follow-up commit lands on the same branch, on top of what is there.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Config, parse_config
+from bot.domain import ItemStatus
+from bot.events.followup_work import RepoFollowUps
+from bot.events.handler import NO_FOLLOWUPS, EventHandler
+from bot.events.pr_followup import FollowUpRequest, FollowUpResult
+from bot.testing.github_server import BOT_LOGIN, GitHubSimulator
+from tests.integration.github_fixtures import simulated
+from tests.integration.sample import PYTHON_PROJECT, git, make_repo
+from tests.integration.test_events import CONFIG, EXAMPLES, FakeWork, comment_event
+from tests.integration.test_red_builds import PYTEST_LOG, run_event
+
+pytestmark = pytest.mark.skipif(not EXAMPLES.exists(), reason="no webhook examples")
+BRANCH = "milestone-bot/issue-1"
+SUB = "\n\ndef sub(a, b):\n    return a - b\n"
+NEG_TEST = (
+    "tests/test_neg.py\n<<<<<<< SEARCH\n=======\nimport calc.ops\n\n\n"
+    "def test_neg():\n    assert calc.ops.neg(3) == -3\n>>>>>>> REPLACE\n"
+)
+NEG = (
+    "calc/ops.py\n<<<<<<< SEARCH\ndef mul(a, b):\n    return a * b\n=======\n"
+    "def mul(a, b):\n    return a * b\n\n\ndef neg(a):\n    return -a\n>>>>>>> REPLACE\n"
+)
+
+
+def setup(tmp_path: Path) -> tuple[Path, Path]:
+    """The checkout, and its origin holding main and the bot's PR branch (main + sub)."""
+    repo = make_repo(tmp_path / "calc", PYTHON_PROJECT)
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main")
+    human = clone(tmp_path, bare, "main", "bot-earlier-run")
+    (human / "calc" / "ops.py").write_text((human / "calc" / "ops.py").read_text() + SUB)
+    commit(human, "milestone-bot: add sub", author="milestone-bot")
+    git(human, "push", "-q", "origin", f"HEAD:refs/heads/{BRANCH}")
+    return repo, bare
+
+
+def clone(tmp_path: Path, bare: Path, branch: str, name: str) -> Path:
+    target = tmp_path / name
+    subprocess.run(["git", "clone", "-q", "-b", branch, str(bare), str(target)], check=True)
+    return target
+
+
+def commit(where: Path, message: str, *, author: str = "hana") -> str:
+    ident = ["-c", f"user.name={author}", "-c", f"user.email={author}@example.com"]
+    git(where, *ident, "add", "-A")
+    git(where, *ident, "commit", "-q", "-m", message)
+    return git(where, "rev-parse", "HEAD").strip()
+
+
+def human_push(tmp_path: Path, bare: Path, name: str, rel: str, text: str) -> str:
+    """A person pushes a commit to the bot's branch."""
+    where = clone(tmp_path, bare, BRANCH, name)
+    (where / rel).write_text(text)
+    sha = commit(where, f"hana: edit {rel}")
+    git(where, "push", "-q", "origin", f"HEAD:refs/heads/{BRANCH}")
+    return sha
+
+
+def tip(bare: Path) -> str:
+    return git(bare, "rev-parse", f"refs/heads/{BRANCH}").strip()
+
+
+def config_for(tmp_path: Path, rules: list[dict[str, Any]]) -> Config:
+    (tmp_path / "s.json").write_text(json.dumps({"rules": rules}))
+    return parse_config(
+        f'[routing]\npreset = "single-model"\nmax_attempts = 1\n[ledger]\npath = "{tmp_path}/l.sqlite"\n'
+        f'[tiers.fast]\n[[tiers.fast.providers]]\ntype = "scripted"\nscript = "{tmp_path}/s.json"\nmodel = "m"\n'
+        "price = { input_per_mtok = 1, output_per_mtok = 2 }\n"
+    )
+
+
+def neg_rules(item: str) -> list[dict[str, Any]]:
+    return [
+        {"match": {"item": item, "purpose": "test"}, "reply": NEG_TEST},
+        {"match": {"item": item, "purpose": "change"}, "reply": NEG},
+    ]
+
+
+def handler_for(sim: GitHubSimulator, gateway: Any, repo: Path, config: Config) -> EventHandler:
+    work = RepoFollowUps(repo=repo, config=config, gateway=gateway, base_branch="main")
+    return EventHandler(gateway=gateway, config=config, work=work, followups=work)
+
+
+def on_pull(payload: dict[str, Any]) -> dict[str, Any]:
+    payload["issue"]["pull_request"] = {"url": "https://api.github.com/repos/octo-org/octo-repo/pulls/1"}
+    return payload
+
+
+def review_comment_event(sim: GitHubSimulator, pull: int, comment_id: int) -> dict[str, Any]:
+    payload: dict[str, Any] = copy.deepcopy(
+        json.loads((EXAMPLES / "pull_request_review_comment" / "created.payload.json").read_text())
+    )
+    stored = sim.review_comments[comment_id]
+    payload["repository"]["full_name"] = sim.full_name
+    payload["comment"].update(id=comment_id, body=stored["body"], path=stored["path"], line=stored["line"],
+                              in_reply_to_id=stored["in_reply_to"])  # fmt: skip
+    payload["comment"]["user"].update(login=stored["user"], type="User")
+    payload["sender"].update(login=stored["user"], type="User")
+    payload["pull_request"].update(number=pull)
+    return payload
+
+
+def bot_replies(sim: GitHubSimulator, thread: int) -> list[str]:
+    return [
+        c["body"]
+        for c in sim.review_comments.values()
+        if c["in_reply_to"] == thread and c["user"] == BOT_LOGIN
+    ]
+
+
+async def test_a_review_comment_becomes_a_follow_up_commit_on_the_same_branch(tmp_path: Path) -> None:
+    repo, bare = setup(tmp_path)
+    # A person added a commit to the bot's branch before the review: it must stay.
+    human = human_push(tmp_path, bare, "hana", "README.md", "# calc\n\nNow with sub.\n")
+    with simulated() as (sim, gateway, _):
+        sim.origin = bare
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH, body="The run's report.\n")
+        thread = sim.add_review_comment(pull, "Please add neg(a) too, returning -a.", user="rita",
+                                        path="calc/ops.py", line=5)  # fmt: skip
+        config = config_for(tmp_path, neg_rules(f"thread-{thread}"))
+        handler = handler_for(sim, gateway, repo, config)
+        comment = sim.add_comment(pull, "/bot fix", user="wendy")
+        [outcome] = await handler.handle("issue_comment", on_pull(comment_event(sim, pull, comment)))
+        assert outcome.action == "ran" and outcome.conclusion == "success", outcome.detail
+        after = tip(bare)
+        # The follow-up sits on top of the human's commit, which is kept as it was: no force.
+        assert git(bare, "rev-parse", f"{after}^").strip() == human
+        assert (
+            git(bare, "log", "-1", "--format=%an %s", after)
+            .strip()
+            .startswith("milestone-bot milestone-bot: Review:")
+        )
+        changed = git(bare, "show", "--name-only", "--format=", after).split()
+        assert sorted(changed) == ["calc/ops.py", "tests/test_neg.py"]  # the test came with the change
+        assert "def neg(a):" in git(bare, "show", f"{after}:calc/ops.py")
+        assert len(sim.pulls) == 1  # no second PR
+        checks = {c["head_sha"]: (c["name"], c["conclusion"]) for c in sim.check_runs.values()}
+        assert checks[after] == ("milestone-bot follow-up", "success") and checks[human][1] == "neutral"
+        [reply] = bot_replies(sim, thread)
+        assert f"Done in {after[:10]} on this branch" in reply and "Validation: accepted" in reply
+        assert "Cost: $0.0" in reply
+        summary = next(c["body"] for c in sim.comments_on(pull) if "milestone-bot:followup:" in c["body"])
+        assert "| Review: Please add neg(a) too, returning -a. | done |" in summary
+        body = sim.pulls[pull]["body"]
+        assert body.startswith("The run's report.") and "### Follow-ups" in body
+        assert "- [x] Review: Please add neg(a) too" in body and "| **total** |" in body
+        # Asked again: the thread is answered, nothing failing: nothing to do, nothing pushed.
+        again = sim.add_comment(pull, "/bot fix", user="wendy")
+        [outcome] = await handler.handle("issue_comment", on_pull(comment_event(sim, pull, again)))
+        assert outcome.detail == "nothing to follow up" and tip(bare) == after
+
+
+async def test_a_branch_that_moved_during_the_work_is_re_read_and_the_commit_replayed(tmp_path: Path) -> None:
+    repo, bare = setup(tmp_path)
+    with simulated() as (sim, gateway, _):
+        sim.origin = bare
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH)
+        thread = sim.add_review_comment(pull, "We need neg(a).", user="rita", path="calc/ops.py")
+        config = config_for(tmp_path, neg_rules("request"))
+        pushed: list[str] = []
+
+        class Meanwhile:
+            """The real gateway; when the follow-up starts its check run, a person pushes."""
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(gateway, name)
+
+            def create_check_run(self, *, name: str, head_sha: str) -> int:
+                if not pushed:
+                    pushed.append(human_push(tmp_path, bare, "hana", "README.md", "# calc, edited\n"))
+                return gateway.create_check_run(name=name, head_sha=head_sha)
+
+        handler = handler_for(sim, Meanwhile(), repo, config)
+        # Written in the review thread, with text: that text is the item, answered in that thread.
+        ask = sim.add_review_comment(
+            pull, "/bot fix add neg(a) returning -a", user="mona", in_reply_to=thread
+        )
+        [outcome] = await handler.handle("pull_request_review_comment", review_comment_event(sim, pull, ask))
+        assert outcome.action == "ran" and outcome.conclusion == "success", outcome.detail
+        after = tip(bare)
+        assert git(bare, "rev-parse", f"{after}^").strip() == pushed[0]  # replayed on the person's commit
+        assert "def neg(a):" in git(bare, "show", f"{after}:calc/ops.py")
+        assert git(bare, "show", f"{after}:README.md") == "# calc, edited\n"
+        [reply] = bot_replies(sim, thread)
+        assert f"Done in {after[:10]}" in reply
+        summary = next(c["body"] for c in sim.comments_on(pull) if "follow-up on #" in c["body"])
+        assert "The branch moved while I worked" in summary
+        # A redelivery of the same event does nothing.
+        [again] = await handler.handle("pull_request_review_comment", review_comment_event(sim, pull, ask))
+        assert again.action == "ignored" and tip(bare) == after
+
+
+async def test_a_forks_pull_request_is_refused_with_the_reason() -> None:
+    class NoFollowUps:
+        def __init__(self) -> None:
+            self.asked: list[FollowUpRequest] = []
+
+        async def follow_up(self, request: FollowUpRequest) -> FollowUpResult:
+            self.asked.append(request)
+            raise AssertionError("a fork's branch is never worked on")
+
+    with simulated() as (sim, gateway, _):
+        followups = NoFollowUps()
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=FakeWork(), followups=followups)
+        pull = sim.add_pull("Add neg", "patch-1", user="stranger", fork="stranger/octo-repo")
+        comment = sim.add_comment(pull, "/bot fix", user="wendy")
+        [outcome] = await handler.handle("issue_comment", on_pull(comment_event(sim, pull, comment)))
+        assert outcome.action == "refused" and "fork" in outcome.detail
+        reply = [c["body"] for c in sim.comments_on(pull) if c["user"] == BOT_LOGIN][-1]
+        assert "comes from a fork (stranger/octo-repo)" in reply and "cannot push there" in reply
+        # The same from a review's body.
+        payload: dict[str, Any] = copy.deepcopy(
+            json.loads((EXAMPLES / "pull_request_review" / "submitted.payload.json").read_text())
+        )
+        payload["repository"]["full_name"] = sim.full_name
+        payload["review"].update(body="Looks off.\n/bot fix --budget-usd 1", id=77)
+        payload["review"]["user"].update(login="mona", type="User")
+        payload["sender"].update(login="mona", type="User")
+        payload["pull_request"].update(number=pull)
+        [outcome] = await handler.handle("pull_request_review", payload)
+        assert outcome.action == "refused" and followups.asked == []
+
+
+async def test_a_red_build_on_the_bots_branch_is_fixed_on_that_branch(tmp_path: Path) -> None:
+    repo, bare = setup(tmp_path)
+    broken = clone(tmp_path, bare, BRANCH, "broke")
+    ops = broken / "calc" / "ops.py"
+    ops.write_text(ops.read_text().replace("return a + b", "return a * b", 1))
+    commit(broken, "milestone-bot: faster add", author="milestone-bot")
+    git(broken, "push", "-q", "origin", f"HEAD:refs/heads/{BRANCH}")
+    red = tip(bare)
+    fix = (
+        "calc/ops.py\n<<<<<<< SEARCH\ndef add(a, b):\n    return a * b\n=======\n"
+        "def add(a, b):\n    return a + b\n>>>>>>> REPLACE\n"
+    )
+    config = config_for(tmp_path, [{"match": {"item": "failure-1", "purpose": "change"}, "reply": fix}])
+    with simulated() as (sim, gateway, _):
+        sim.origin = bare
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH)
+        run_id = sim.add_run(red, branch=BRANCH, jobs=(("tests", "failure", PYTEST_LOG),))
+        sim.runs[run_id].run_attempt = 2  # rerun already, failed again: a regression
+        handler = handler_for(sim, gateway, repo, config)
+        [outcome] = await handler.handle("workflow_run", run_event(sim, run_id, pulls=(pull,)))
+        assert outcome.action == "ran" and f"regression on {BRANCH}" in outcome.detail, outcome.detail
+        after = tip(bare)
+        assert git(bare, "rev-parse", f"{after}^").strip() == red  # a follow-up commit, not a new branch
+        assert "return a + b" in git(bare, "show", f"{after}:calc/ops.py")
+        assert len(sim.pulls) == 1 and next(iter(sim.pulls.values()))["head"] == BRANCH
+        report = next(c["body"] for c in sim.comments_on(pull) if "**regression**" in c["body"])
+        assert f"Fixed on {BRANCH} in {after[:10]}" in report
+        assert "### Follow-ups" in sim.pulls[pull]["body"]
+
+
+async def test_a_change_that_conflicts_with_what_was_pushed_meanwhile_is_not_pushed(tmp_path: Path) -> None:
+    repo, bare = setup(tmp_path)
+    with simulated() as (sim, gateway, _):
+        sim.origin = bare
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH)
+        thread = sim.add_review_comment(pull, "Add neg(a), returning -a.", user="rita", path="calc/ops.py")
+        config = config_for(tmp_path, neg_rules(f"thread-{thread}"))
+        pushed: list[str] = []
+
+        class Meanwhile:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(gateway, name)
+
+            def create_check_run(self, *, name: str, head_sha: str) -> int:
+                if not pushed:  # a person writes their own neg, where the bot puts its own
+                    mine = "return a * b\n\n\ndef neg(a):\n    return 0 - a\n"
+                    text = PYTHON_PROJECT["calc/ops.py"].replace("return a * b\n", mine) + SUB
+                    pushed.append(human_push(tmp_path, bare, "hana", "calc/ops.py", text))
+                return gateway.create_check_run(name=name, head_sha=head_sha)
+
+        handler = handler_for(sim, Meanwhile(), repo, config)
+        comment = sim.add_comment(pull, "/bot fix", user="wendy")
+        [outcome] = await handler.handle("issue_comment", on_pull(comment_event(sim, pull, comment)))
+        assert outcome.conclusion == "failure" and tip(bare) == pushed[0]  # the person's commit stands
+        [reply] = bot_replies(sim, thread)
+        assert "I made this change, but it is not on the branch" in reply and "conflicts" in reply
+        summary = next(c["body"] for c in sim.comments_on(pull) if "follow-up on #" in c["body"])
+        assert "Nothing was pushed" in summary
+        assert "- [ ] Review: Add neg(a), returning -a. (round 1)" in sim.pulls[pull]["body"]
+
+
+async def test_without_follow_ups_a_fix_on_a_pr_says_where_they_run() -> None:
+    with simulated() as (sim, gateway, _):
+        work = FakeWork()
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=work)
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH)
+        comment = sim.add_comment(pull, "/bot fix", user="wendy")
+        [outcome] = await handler.handle("issue_comment", on_pull(comment_event(sim, pull, comment)))
+        assert outcome.conclusion == "failure" and work.ran == [] and work.planned == []
+        assert NO_FOLLOWUPS in [c["body"] for c in sim.comments_on(pull) if c["user"] == BOT_LOGIN][-1]
+
+
+async def test_without_text_the_items_are_the_open_threads_and_the_failing_checks_root_causes() -> None:
+    class Recording:
+        def __init__(self) -> None:
+            self.asked: list[FollowUpRequest] = []
+
+        async def follow_up(self, request: FollowUpRequest) -> FollowUpResult:
+            self.asked.append(request)
+            items = tuple(
+                dataclasses.replace(i, status=ItemStatus.FAILED, cost_usd=Decimal("0.001"))
+                for i in request.checklist.items
+            )
+            checklist = dataclasses.replace(request.checklist, items=items)
+            notes = {i.id: "no tier's change passed validation" for i in items}
+            return FollowUpResult(checklist, {}, None, "failure", "Nothing was done.", Decimal("0.002"),
+                                  "not validated", notes)  # fmt: skip
+
+    with simulated() as (sim, gateway, _):
+        followups = Recording()
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=FakeWork(), followups=followups)
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH, head_sha="d" * 40)
+        answered = sim.add_review_comment(pull, "Add neg", user="rita")
+        sim.add_review_comment(pull, "Done in abc", user=BOT_LOGIN, in_reply_to=answered)
+        open_one = sim.add_review_comment(pull, "Rename mul to times", user="rita", path="calc/ops.py")
+        sim.add_run("d" * 40, branch=BRANCH, jobs=(("tests", "failure", PYTEST_LOG),))
+        comment = sim.add_comment(pull, "/bot fix --tier local", user="wendy")
+        [outcome] = await handler.handle("issue_comment", on_pull(comment_event(sim, pull, comment)))
+        [request] = followups.asked
+        assert [i.id for i in request.checklist.items] == [f"thread-{open_one}", "check-1"]
+        assert (request.branch, request.pull, request.tier) == (BRANCH, pull, "local")
+        check = request.checklist.items[1]
+        assert check.acceptance_tests == ("tests/test_ops.py::test_add",) and check.tests_exist
+        assert outcome.conclusion == "failure"
+        [reply] = bot_replies(sim, open_one)
+        assert reply.startswith("I could not address this: no tier's change passed validation.")
+        assert bot_replies(sim, answered) == ["Done in abc"]  # the answered thread was left alone
