@@ -190,10 +190,15 @@ def inject(root: Path, rel: str, target: str, rng: random.Random) -> tuple[str, 
     tree = ast.parse(original)
     _name, line = target.split(":")
     func = next(
-        n
-        for n in ast.walk(tree)
-        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.lineno == int(line)
+        (
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.lineno == int(line)
+        ),
+        None,
     )
+    if func is None:  # the file changed under the candidate list (an earlier mutation moved it)
+        return None
     operator = mutate(func, rng)
     if operator is None:
         return None
