@@ -7,6 +7,8 @@ and never catches ``BudgetExceeded`` or ``ScriptError``.
 
     BotError
     ├── ConfigError                config file missing, unparsable or invalid (carries every issue)
+    │   └── PreflightError         a tier the run needs cannot serve (key unset, endpoint down, ...)
+    ├── UsageError                 the command line asks for something that cannot be done
     ├── PricingError               no price known for a model, or a price that cannot be computed
     ├── ProviderError              one call to one provider failed
     │   ├── ProviderUnavailable    timeout, connection failure, 5xx: transient, retried
@@ -55,6 +57,14 @@ class ConfigError(BotError):
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = issues
         super().__init__("\n".join(issue.render() for issue in issues))
+
+
+class PreflightError(ConfigError):
+    """Raised before anything is spent or created: the run would fail every call of a tier."""
+
+
+class UsageError(BotError):
+    """A user error on the command line (a missing file, an unknown run): one line, exit code 2."""
 
 
 class PricingError(BotError):
@@ -166,3 +176,7 @@ class GitHubRateLimited(GitHubError):
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message, status=status)
+
+
+class ValidationEnvironmentError(BotError):
+    """The project's environment cannot run its tests (setup failed, interpreter missing)."""

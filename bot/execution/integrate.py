@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.domain import Checklist, Item, ItemStatus
+from bot.validation.baseline import BaselineCache
 from bot.validation.detect import Toolchain
 from bot.validation.pipeline import Settings
 from bot.validation.validate import Change, test_files_in, validate
@@ -55,6 +56,7 @@ async def integrate(
     redo: Redo,
     toolchain: Toolchain,
     settings: Settings,
+    baselines: BaselineCache | None = None,
 ) -> tuple[Checklist, Integration]:
     workspace: Workspace = trees.create(run_id, "integrated", base_ref)
     items = {i.id: i for i in checklist.items}
@@ -89,7 +91,18 @@ async def integrate(
                 r for r in test_files_in(changed) if files[r][0] is None and files[r][1] is not None
             ),
         )
-        verdict = await validate(change, toolchain, settings=settings)
+        test = toolchain.test
+        if baselines is not None and test is not None and test.parser == "pytest":
+            # The same per-test baseline of the base commit the items were judged against (cached),
+            # so a sibling's or a pre-existing failure does not sink the integration either.
+            base_dir = trees.detached(f"{run_id}-integration-base", base)
+            try:
+                baseline = await baselines.get(base, base_dir, test, settings)
+            finally:
+                trees.remove(base_dir)
+            verdict = await validate(change, toolchain, settings=settings, baseline=baseline)
+        else:
+            verdict = await validate(change, toolchain, settings=settings)
     result = Integration(
         workspace.branch, workspace.path, trees.head(workspace.path), tuple(merged), tuple(redone), verdict
     )

@@ -20,21 +20,26 @@ import git
 from bot.budget.guard import BudgetGuard
 from bot.budget.ledger import Ledger, Scope
 from bot.config import ContextSettings
-from bot.context.engine import ContextEngine
+from bot.context.engine import ContextEngine, ItemContext
 from bot.context.requests import parse_context_request
 from bot.context.shared import SharedContext
-from bot.domain import CallScope, Item, ItemStatus, Purpose, Verdict
+from bot.domain import CallScope, Item, ItemKind, ItemStatus, Purpose, Verdict
 from bot.execution.call_log import CallLog
-from bot.execution.prompts import Earlier, Phase, build_request, context_bytes, first_phase
+from bot.execution.candidates import Candidates
+from bot.execution.item_plan import plan_item
+from bot.execution.prompts import Earlier, Phase, build_request, context_bytes
 from bot.models.base import ChatRequest, Completion, Message
-from bot.routing.driver import Driver, OnAttempt, Task
+from bot.routing.driver import AttemptEvent, Driver, OnAttempt, Task
 from bot.routing.policy import EscalationPolicy
 from bot.routing.router import Router
+from bot.routing.speculative import SpeculationBudget
+from bot.validation.baseline import Baseline, BaselineCache
 from bot.validation.detect import Toolchain
-from bot.validation.guard import is_test_file
+from bot.validation.guard import check_change, is_test_file
 from bot.validation.pipeline import Settings
+from bot.validation.reproduce import reproduce
 from bot.validation.validate import Change, red_proof, test_files_in, validate
-from bot.validation.verdict import ValidationVerdict
+from bot.validation.verdict import StageResult, ValidationVerdict
 from bot.workspace.apply import apply_edits
 from bot.workspace.edits import parse_edits
 from bot.workspace.paths import DEFAULT_DENY
@@ -62,6 +67,8 @@ class ItemResult:
     model_s: float = 0.0
     validation_s: float = 0.0
     wall_s: float = 0.0
+    files: tuple[str, ...] = ()  # what the item's commits changed, against its base
+    tests_added: tuple[str, ...] = ()
 
 
 class ItemRunner:
@@ -84,8 +91,24 @@ class ItemRunner:
         max_tokens: int = 4096,
         on_attempt: OnAttempt | None = None,
         calls_dir: Path | None = None,
+        speculation: SpeculationBudget | None = None,
     ) -> None:
-        self._driver = Driver(router=router, policy=policy, ledger=ledger, guard=guard, on_attempt=on_attempt)
+        # Validation feedback per (item, attempt), so progress views can say why an attempt failed.
+        self._feedback: dict[tuple[str, int], str] = {}
+        notify = on_attempt or (lambda event: None)
+
+        def with_reason(event: AttemptEvent) -> None:
+            if event.verdict is not None and not event.reason:
+                why = self._feedback.get((event.item_id, event.attempt), "")
+                event = dataclasses.replace(event, reason=why)
+            notify(event)
+
+        self._driver = Driver(
+            router=router, policy=policy, ledger=ledger, guard=guard, on_attempt=with_reason,
+            speculation=speculation,
+        )  # fmt: skip
+        self._plans = policy.name == "planner-executor"  # the strong tier plans, executors follow
+        self._converges = policy.name == "diverge-converge"  # changes ship by evidence, not order
         self._ledger = ledger
         self._trees = worktrees
         self._toolchain = toolchain
@@ -104,6 +127,9 @@ class ItemRunner:
         self._max_tokens = max_tokens
         # Every call's prompt and answer, redacted, next to the run's report.
         self._calls = CallLog(calls_dir or worktrees.repo_path / ".milestone-bot" / "runs" / run_id / "calls")
+        # The base commit's per-test outcomes, run once per base and shared by every item, run and
+        # the integration (on disk, so a resumed or later run reuses them).
+        self.baselines = BaselineCache(worktrees.repo_path / ".milestone-bot" / "baseline")
 
     async def run(self, item: Item, *, base_ref: str, fresh: bool = False) -> ItemResult:
         """Work ``item`` from ``base_ref``; ``fresh`` discards an earlier branch of it (a redo on top
@@ -125,7 +151,19 @@ class ItemRunner:
                 workspace.path, settings=self._context_settings, cache=self._index_cache, shared=self._shared
             )
             state = _State(item=item, root=workspace.path, base=base, base_dir=base_dir)
-            wants_test = first_phase(item) == "test"
+            if self._plans:
+                state.plan = await self._plan(state, engine, records)
+            wants_test = item.kind in (ItemKind.FEATURE, ItemKind.BUGFIX) and not item.tests_exist
+            if item.acceptance_tests and not wants_test and self._toolchain.test is not None:
+                # Reproduce before paying: a failure that does not show here cannot be fixed here.
+                problem = await reproduce(
+                    state.base_dir, item.acceptance_tests, self._toolchain.test, self._settings
+                )
+                if problem:
+                    reason = f"environment: {problem}"
+                    return await asyncio.to_thread(
+                        self._result, item, records, state, ItemStatus.FAILED, reason
+                    )
             # resumed: the test may be committed already
             if wants_test and not await asyncio.to_thread(self._own_tests, state):
                 ok, reason = await self._phase("test", state, engine, records)
@@ -137,11 +175,14 @@ class ItemRunner:
                 )
                 engine.refresh()  # the change phase retrieves from the tree with the new test
             state.new_tests = await asyncio.to_thread(self._own_tests, state)
+            # The tests the test phase proved red are frozen for the change phase.
+            state.frozen = await asyncio.to_thread(self._frozen, state)
             ok, reason = await self._phase("change", state, engine, records)
             if not ok:
                 status = ItemStatus.BUDGET_EXCEEDED if reason.startswith("budget") else ItemStatus.FAILED
                 return await asyncio.to_thread(self._result, item, records, state, status, reason)
             commit = await asyncio.to_thread(self._trees.commit, workspace.path, f"{item.id}: {item.title}")
+            files = await asyncio.to_thread(self._trees.changed_files, workspace.path, base)
             done = dataclasses.replace(
                 item,
                 status=ItemStatus.DONE,
@@ -154,13 +195,31 @@ class ItemRunner:
                 done,
                 tuple(records),
                 "validated",
-                state.verdict,
+                state.matrix(),
                 state.model_s,
                 state.validation_s,
                 time.monotonic() - started,
+                tuple(files),
+                state.new_tests,
             )
         finally:
             await asyncio.to_thread(self._trees.remove, base_dir)
+
+    def _frozen(self, state: _State) -> dict[str, str]:
+        head = self._trees.head(state.root)
+        texts = {t: self._trees.read_at(head, t) for t in state.new_tests}
+        return {t: text for t, text in texts.items() if text is not None}
+
+    async def _plan(self, state: _State, engine: ContextEngine, records: list[AttemptRecord]) -> str:
+        """The strong tier's plan for the item (bot/execution/item_plan.py), for every executor prompt."""
+        item = state.item
+        query = ItemContext(f"{item.title}\n{item.description}", kind=item.kind.value, budget=self._budget)
+        plan, outcome = await plan_item(
+            self._driver, item, context=lambda: engine.for_item(query).text, run_id=self._run_id,
+            repo=self._repo, attempt_offset=len(records), max_tokens=self._max_tokens,
+        )  # fmt: skip
+        records.extend(AttemptRecord("plan", t.tier, t.verdict, t.cost) for t in outcome.tried)
+        return plan.render() if plan is not None else ""
 
     def _own_tests(self, state: _State) -> tuple[str, ...]:
         changed = self._trees.changed_files(state.root, state.base)
@@ -174,7 +233,7 @@ class ItemRunner:
         updated = dataclasses.replace(
             item, status=status, attempts=item.attempts + len(records), cost_usd=item.cost_usd + cost
         )
-        return ItemResult(updated, tuple(records), reason, state.verdict, state.model_s, state.validation_s)
+        return ItemResult(updated, tuple(records), reason, state.matrix(), state.model_s, state.validation_s)
 
     async def _phase(
         self, phase: Phase, state: _State, engine: ContextEngine, records: list[AttemptRecord]
@@ -203,6 +262,7 @@ class ItemRunner:
                 own_tests=own,
                 context_requests=bool(self._context_requests),
                 max_tokens=self._max_tokens,
+                plan=state.plan,
             )
             state.last_request[scope.attempt] = request
             state.unrecorded.add(scope.attempt)
@@ -227,6 +287,12 @@ class ItemRunner:
             state.unrecorded.add(request.scope.attempt)
             return more
 
+        candidates = (
+            Candidates(self._trees, self._toolchain, self._settings, state.base, state.new_tests)
+            if phase == "change" and self._converges
+            else None
+        )
+
         async def judge(completion: Completion, scope: CallScope) -> Verdict:
             state.model_s += completion.latency_s
             last = state.last_request.get(scope.attempt)
@@ -240,10 +306,14 @@ class ItemRunner:
                     state.earlier.append(
                         Earlier(phase, self._tier_of(scope), verdict.value, proposed, feedback)
                     )
+                if candidates is not None and verdict is Verdict.PASSED:  # kept as validated
+                    files = await asyncio.to_thread(self._trees.before_after, state.root, state.base)
+                    candidates.keep(scope.attempt, completion, files)
             if verdict is Verdict.UNPARSABLE and completion.call_id is not None:
                 self._ledger.mark_outcome(completion.call_id, "unparsable")
             state.feedback = feedback
             state.feedback_by_attempt[scope.attempt] = feedback
+            self._feedback[(state.item.id, scope.attempt)] = feedback
             return verdict
 
         outcome = await self._driver.run(
@@ -252,7 +322,10 @@ class ItemRunner:
             validate=judge,
             follow_up=follow_up,
             max_follow_ups=self._context_requests,
+            converge=candidates.choose if candidates is not None else None,
         )
+        if candidates is not None:  # the worktree holds the last judged; put the shipped one back
+            await asyncio.to_thread(candidates.restore, outcome.shipped, state.root)
         for number, tried in enumerate(outcome.tried, start=len(records)):
             records.append(
                 AttemptRecord(
@@ -260,7 +333,7 @@ class ItemRunner:
                     tried.tier,
                     tried.verdict,
                     tried.cost,
-                    state.feedback_by_attempt.get(number, ""),
+                    state.feedback_by_attempt.get(number, "") or tried.reason,
                     state.bytes_by_attempt.get(number, 0),
                     tuple(state.calls_by_attempt.get(number, ())),
                 )
@@ -303,12 +376,28 @@ class ItemRunner:
         change = prepared
         if phase == "test":
             assert self._toolchain.test is not None
+            findings = check_change(change.files, allowed=change.allowed)
+            if findings:
+                return Verdict.FAILED, "\n".join(f"rejected: {f.render()}" for f in findings)
             stage = await red_proof(state.base_dir, change, self._toolchain.test, self._settings)
+            state.red = stage
             state.validation_s += stage.duration_s
             if stage.status == "passed":
                 return Verdict.PASSED, ""
             return Verdict.FAILED, "\n".join(d.render() for d in stage.diagnostics)
-        verdict = await validate(change, self._toolchain, settings=self._settings, base=None)
+        test = self._toolchain.test
+
+        async def baseline() -> Baseline:
+            assert test is not None
+            return await self.baselines.get(state.base, state.base_dir, test, self._settings)
+
+        verdict = await validate(
+            change,
+            self._toolchain,
+            settings=self._settings,
+            base=state.base_dir,
+            baseline=baseline if test is not None and test.parser == "pytest" else None,
+        )
         state.verdict = verdict
         state.validation_s += sum(s.duration_s for s in verdict.stages)
         return (Verdict.PASSED, "") if verdict.accepted else (Verdict.FAILED, verdict.feedback())
@@ -353,6 +442,10 @@ class ItemRunner:
             new_tests=state.new_tests,
             test_files=test_files_in(self._trees.files(state.root)),
             allowed=(*state.item.allowed_files, *state.new_tests) if state.item.allowed_files else (),
+            acceptance=state.item.acceptance_tests,
+            frozen=state.frozen,
+            intent=f"{state.item.title}\n{state.item.description}",
+            proven=bool(state.frozen),
         )
 
 
@@ -363,6 +456,8 @@ class _State:
     base: str
     base_dir: Path
     new_tests: tuple[str, ...] = ()
+    frozen: dict[str, str] = dataclasses.field(default_factory=dict)
+    plan: str = ""  # planner-executor: the strong tier's plan, rendered for the executors
     feedback: str = ""
     earlier: list[Earlier] = dataclasses.field(default_factory=list)  # rejected attempts, for the next
     # Per attempt: the request its last call sent (follow-ups included), prompt bytes, saved calls.
@@ -372,9 +467,20 @@ class _State:
     calls_by_attempt: dict[int, list[str]] = dataclasses.field(default_factory=dict)
     feedback_by_attempt: dict[int, str] = dataclasses.field(default_factory=dict)
     verdict: ValidationVerdict | None = None
+    red: StageResult | None = None  # the test phase's red proof, for the validation matrix
     model_s: float = 0.0
     validation_s: float = 0.0
     context_requests: int = 0  # served to the model, over all attempts of the item
     # Attempts of this item may run in parallel (diverge-converge); they share one worktree, so
     # applying and validating an answer is one at a time, per item.
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+
+    def matrix(self) -> ValidationVerdict | None:
+        """The change's verdict with the test phase's red proof in front (the report's matrix)."""
+        if self.red is None:
+            return self.verdict
+        if self.verdict is None:
+            return ValidationVerdict((self.red,))
+        if any(s.name == self.red.name for s in self.verdict.stages):
+            return self.verdict
+        return dataclasses.replace(self.verdict, stages=(self.red, *self.verdict.stages))

@@ -21,9 +21,10 @@ from bot.execution.item_loop import AttemptRecord, ItemResult
 from bot.execution.options import SPEND_LINES, RunOptions, read_options
 from bot.execution.run import run_milestone
 from bot.execution.services import cost_summary
+from bot.report.money import decimal_str
 from bot.report.run_report import RunReport, render_markdown
 from bot.validation.detect import toolchain
-from bot.validation.pipeline import Settings
+from bot.validation.environment import prepare as prepare_environment
 from bot.validation.verdict import StageResult, ValidationVerdict
 from bot.workspace.worktrees import Worktrees
 from bot.workspace.worktrees import slug as slug_of
@@ -95,7 +96,9 @@ async def work_items(
     for item in outcome.checklist.items:
         result = outcome.report.results.get(item.id)
         history = (
-            tuple((a.phase, a.tier, a.verdict.value, str(a.cost)) for a in result.attempts) if result else ()
+            tuple((a.phase, a.tier, a.verdict.value, decimal_str(a.cost)) for a in result.attempts)
+            if result
+            else ()
         )
         # Done only if its work is in the bundle: a done item whose integration did not validate
         # has nothing to hand on.
@@ -106,7 +109,7 @@ async def work_items(
                 item.id,
                 status.value,
                 item.attempts,
-                str(item.cost_usd),
+                decimal_str(item.cost_usd),
                 item.commit if done else "",
                 outcome.report.notes.get(item.id, "") or (result.reason if result else ""),
                 history,
@@ -115,7 +118,7 @@ async def work_items(
                 else (),
             )
         )
-    job_result = JobResult(job, branch, commit, str(outcome.report.costs.total), tuple(items))
+    job_result = JobResult(job, branch, commit, decimal_str(outcome.report.costs.total), tuple(items))
     job_result.write(out)
     (out / "report.md").write_text(render_markdown(outcome.report), encoding="utf-8")
     return job_result
@@ -182,7 +185,7 @@ async def publish_artifacts(
     carried = carry_over(trees.repo_path, worked, base)
     notes.update(carried.notes)
     validation = config.validation
-    settings = Settings(timeout_s=validation.timeout_s, secrets=tuple(validation.secret_env))
+    environment, settings = await prepare_environment(trees.repo_path, validation)
 
     async def no_models(item: Item, on: str) -> Item:
         # The publish job runs no model-written code beyond re-validation: a conflict fails the item.
@@ -191,7 +194,8 @@ async def publish_artifacts(
 
     integrated, integration = await integrate(
         without_merges(carried.checklist, carried.in_base), trees=trees, run_id=run_id, base_ref=base,
-        redo=no_models, toolchain=toolchain(trees.repo_path, validation), settings=settings,
+        redo=no_models, toolchain=toolchain(trees.repo_path, validation, python=environment.python),
+        settings=settings,
     )  # fmt: skip
     integrated = restore(integrated, carried.checklist, carried.in_base)
     costs = cost_summary(config, calls)

@@ -21,7 +21,7 @@ from bot.domain import CallScope, Item, ItemKind
 from bot.models.base import ChatRequest, Message
 from bot.untrusted import fence, redact
 
-Phase = Literal["test", "change"]
+Phase = Literal["plan", "test", "change"]  # "plan": planner-executor's plan step (item_plan.py)
 
 EDIT_FORMAT = """Answer with SEARCH/REPLACE blocks only. For each change:
 
@@ -129,8 +129,10 @@ def build_request(
     own_tests: Mapping[str, str] | None = None,
     context_requests: bool = True,
     max_tokens: int = 4096,
+    plan: str = "",
 ) -> tuple[ChatRequest, ContextPack]:
-    """The request for one attempt and the context pack inside it."""
+    """The request for one attempt and the context pack inside it; ``plan`` is a planner's plan
+    for the executors (rendered and fenced by item_plan)."""
     context = engine.for_item(
         item_context(item, budget=budget, feedback=feedback, earlier=earlier, own_tests=own_tests)
     )
@@ -142,6 +144,7 @@ def build_request(
             f"Item {item.id}:",
             fence(fit_text(about, budget // DESCRIPTION_SHARE)),
             task_text,
+            plan,
             f"Acceptance tests (they must pass):\n{fence(chr(10).join(item.acceptance_tests))}"
             if item.acceptance_tests
             else "",

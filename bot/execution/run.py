@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.budget.ledger import Scope
-from bot.config import Config
+from bot.config import DEFAULT_CONFIG_PATH, Config
 from bot.domain import Checklist, Item, ItemStatus
 from bot.execution.carry import carry_over, restore, without_merges
 from bot.execution.integrate import Integration, integrate
@@ -24,8 +24,11 @@ from bot.report.run_report import RunReport, render_markdown, to_json
 from bot.routing.driver import OnAttempt
 from bot.routing.presets import policy_for
 from bot.routing.router import Sleep
+from bot.routing.speculative import speculation_for
+from bot.validation.baseline import Baseline, BaselineCache
 from bot.validation.detect import toolchain
-from bot.validation.pipeline import Settings
+from bot.validation.environment import base_validation
+from bot.validation.environment import prepare as prepare_environment
 from bot.validation.validate import Change, test_files_in, validate
 from bot.validation.verdict import ValidationVerdict
 from bot.workspace.paths import DEFAULT_DENY
@@ -33,7 +36,7 @@ from bot.workspace.worktrees import Worktrees
 
 
 async def validate_working_tree(
-    repo: Path, *, base_ref: str, config: Config | None, run_all: bool = False
+    repo: Path, *, base_ref: str, config: Config | None, run_all: bool = False, trust_config: bool = False
 ) -> ValidationVerdict:
     """Validate the uncommitted and committed changes of ``repo`` against ``base_ref``, as the bot
     would validate an item's worktree (``milestone-bot validate``)."""
@@ -45,14 +48,24 @@ async def validate_working_tree(
     new_tests = tuple(r for r in test_files_in(changed) if files[r][0] is None and files[r][1] is not None)
     change = Change(root=root, files=files, new_tests=new_tests, test_files=test_files_in(trees.files(root)))
     validation = config.validation if config else None
-    settings = Settings(
-        timeout_s=validation.timeout_s if validation else 900.0,
-        secrets=tuple(validation.secret_env) if validation else (),
-        run_all=run_all,
-    )
+    if not trust_config:
+        # The commands that judge a change come from the base commit, never from the tree under
+        # validation (which may have edited them: the guard says so, but must not obey them).
+        validation = base_validation(trees.read_at(base, str(DEFAULT_CONFIG_PATH))) or validation
+    environment, settings = await prepare_environment(root, validation, run_all=run_all)
     base_dir = trees.detached(f"validate-{base[:12]}", base)
+    tools = toolchain(base_dir, validation, python=environment.python)
+    baselines = BaselineCache(root / ".milestone-bot" / "baseline")
+
+    async def baseline() -> Baseline:
+        assert tools.test is not None
+        return await baselines.get(base, base_dir, tools.test, settings)
+
     try:
-        return await validate(change, toolchain(root, validation), settings=settings, base=base_dir)
+        pytest_like = tools.test is not None and tools.test.parser == "pytest"
+        return await validate(
+            change, tools, settings=settings, base=base_dir, baseline=baseline if pytest_like else None
+        )
     finally:
         trees.remove(base_dir)
 
@@ -88,9 +101,11 @@ async def run_milestone(
     should_stop: Callable[[], bool] | None = None,
     remote: str | None = None,
     fetch_env: Mapping[str, str] | None = None,
+    remarks: tuple[str, ...] = (),
 ) -> RunOutcome:
     """A whole run: the checklist's items in parallel, their branches integrated, the report written.
-    Items done by an earlier job are carried over (``carry``), fetched from ``remote`` if need be."""
+    Items done by an earlier job are carried over (``carry``), fetched from ``remote`` if need be.
+    ``remarks`` are about the run as a whole (tiers pre-flight skipped), for the report."""
     width = parallel or config.concurrency.parallel
     # Items hand their git and file work to threads; the default pool (cores + 4) is too narrow
     # for many items in flight, and a queued hand-off is time an item waits for nothing.
@@ -105,8 +120,8 @@ async def run_milestone(
     ledger = open_ledger(config, root=root)
     router, guard = build_router(config, ledger=ledger, root=root, env=env, sleep=sleep)
     validation = config.validation
-    settings = Settings(timeout_s=validation.timeout_s, secrets=tuple(validation.secret_env))
-    tools = toolchain(root, validation)
+    environment, settings = await prepare_environment(root, validation)
+    tools = toolchain(root, validation, python=environment.python)
     runner = ItemRunner(
         router=router,
         policy=policy_for(config.routing),
@@ -122,6 +137,7 @@ async def run_milestone(
         context_settings=config.context,
         deny=tuple(validation.deny_paths) if validation.deny_paths is not None else DEFAULT_DENY,
         on_attempt=on_attempt,
+        speculation=speculation_for(config.routing),
     )
     results: dict[str, ItemResult] = {}
     notes: dict[str, str] = dict(carried.notes)
@@ -139,7 +155,8 @@ async def run_milestone(
                 checklist_path,
                 dataclasses.replace(checklist, items=tuple(current[i.id] for i in checklist.items)),
             )
-        report_update(item, note)
+        # Views get the item's reason (set when its run ended), not just its status.
+        report_update(item, notes.get(item.id, note) if item.id in notes else note)
 
     finished: dict[str, Item] = {i.id: i for i in checklist.items if i.status is ItemStatus.DONE}
 
@@ -182,11 +199,12 @@ async def run_milestone(
     integrated, integration = await integrate(
         without_merges(worked, carried.in_base),
         trees=trees, run_id=run_id, base_ref=base, redo=redo, toolchain=tools, settings=settings,
+        baselines=runner.baselines,
     )  # fmt: skip
     integrated = restore(integrated, worked, carried.in_base)
     costs = cost_summary(config, ledger.calls(Scope(run_id=run_id)))
-    _, remarks = skipped_tiers(config, os.environ if env is None else env)
-    report = RunReport(run_id, integrated, results, integration, costs, notes, remarks)
+    _, skipped = skipped_tiers(config, os.environ if env is None else env)
+    report = RunReport(run_id, integrated, results, integration, costs, notes, (*remarks, *skipped))
     report_dir = root / ".milestone-bot" / "runs" / run_id
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")

@@ -215,10 +215,20 @@ class Router:
             )
             self._record(slot, request, tier, Usage(), cost, latency, outcome_of(exc), str(exc), reservation)
             raise
+        except asyncio.CancelledError:
+            # Cancelled in flight (a speculative attempt no longer needed): the request was sent
+            # and a provider finishes and bills a non-streamed answer even when the client has
+            # gone, so the call is recorded at its worst case (a GPU's at the time it took).
+            latency = time.monotonic() - started
+            gpu = isinstance(slot.config.price, GpuPrice)
+            spent = call_cost(slot.config, Usage(), latency_s=latency) if gpu else worst
+            note = "cancelled in flight"
+            self._record(slot, request, tier, Usage(), spent, latency, "cancelled", note, reservation)
+            raise
         except BaseException:
             self._guard.release(
                 reservation
-            )  # nothing was sent or nothing was billed: a script error, a cancel
+            )  # nothing was sent or nothing was billed: a script error (a cancel is above)
             raise
         finally:
             slot.in_flight -= 1

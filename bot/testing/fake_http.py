@@ -81,6 +81,10 @@ class FakeModelServer:
     def get(self, path: str) -> Reply:
         return Reply(404, json.dumps(self.error_body(404, f"no route {path}")).encode())
 
+    def reply_headers(self, status: int, query: Query | None, body: Any) -> dict[str, str]:
+        """Headers added to a reply (rate-limit headers, for servers that send them)."""
+        return {}
+
     # -- transport ------------------------------------------------------------------------------
     def _respond(self, handler: BaseHTTPRequestHandler, body: Any) -> None:
         headers = {k.lower(): v for k, v in handler.headers.items()}
@@ -89,6 +93,9 @@ class FakeModelServer:
         query = self.query(handler.path, headers, body)
         if isinstance(query, Reply):
             return self._send(handler, query)
+        refused = self.refuse(query, body)
+        if refused is not None:
+            return self._send(handler, refused)
         try:
             rule = self._matcher.find(query)
         except ScriptError as exc:
@@ -108,13 +115,19 @@ class FakeModelServer:
                 {"Retry-After": f"{rule.error.retry_after:g}"} if rule.error.retry_after is not None else {}
             )
             reply = self._json(rule.error.status, self.error_body(rule.error.status, rule.error.message))
+            extra = {**self.reply_headers(reply.status, query, body), **extra}
             return self._send(handler, Reply(reply.status, reply.body, extra))
         payload = json.dumps(self.success(rule, query, body)).encode()
         if rule.fault == "truncated":
             payload = payload[: len(payload) // 2]
         elif rule.fault == "malformed":
             payload = b'{"unexpected": "shape", "choices": "none", "content": 7}'
-        return self._send(handler, Reply(200, payload))
+        return self._send(handler, Reply(200, payload, self.reply_headers(200, query, body)))
+
+    def refuse(self, query: Query, body: Any) -> Reply | None:
+        """A reply that refuses a well-formed request before the script is consulted (a server's
+        own rate limit), or None."""
+        return None
 
     @staticmethod
     def _json(status: int, body: dict[str, Any]) -> Reply:

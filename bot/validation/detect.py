@@ -73,8 +73,11 @@ def _python(repo: Path, python: str) -> Toolchain:
     tools = tool if isinstance(tool, dict) else {}
     ruff_configured = "ruff" in tools or (repo / "ruff.toml").exists() or (repo / ".ruff.toml").exists()
     mypy_configured = "mypy" in tools or (repo / "mypy.ini").exists() or (repo / ".mypy.ini").exists()
-    has_ruff = shutil.which("ruff") is not None or (Path(python).parent / "ruff").exists()
-    ruff = str(Path(python).parent / "ruff") if (Path(python).parent / "ruff").exists() else "ruff"
+    # The project's ruff first, then one on PATH, then the bot's own.
+    candidates = (Path(python).parent / "ruff", shutil.which("ruff"), Path(sys.executable).parent / "ruff")
+    found = [str(c) for c in candidates if c is not None and Path(c).exists()]
+    has_ruff = bool(found)
+    ruff = found[0] if found else "ruff"
     return Toolchain(
         name="python",
         test=Check((python, "-m", "pytest", "-q", "-p", "no:cacheprovider"), "pytest"),

@@ -40,6 +40,7 @@ class TestCase:
     error_type: str = ""  # the exception's type, when the report names it
     file: str = ""
     line: int | None = None
+    text: str = ""  # the report's traceback text, capped: what red proof reads import errors from
 
 
 def _pytest_id(classname: str, name: str, file: str) -> str:
@@ -59,23 +60,32 @@ _E_LINE = re.compile(r"^E\s+(\w+(?:\.\w+)*(?:Error|Exception)):?", re.M)
 def parse_junit(xml_text: str) -> list[TestCase]:
     """pytest's ``--junitxml`` report. ``error`` is a setup or collection error; ``failure`` a test
     that ran and failed."""
+    return junit_report(xml_text) or []
+
+
+def junit_report(xml_text: str) -> list[TestCase] | None:
+    """The report's test cases; None when it is not a complete report (truncated, not XML, no
+    test suite element), which a verdict must never read as "nothing failed"."""
     try:
         root = ET.fromstring(xml_text)  # noqa: S314 - see the import
     except ET.ParseError:
-        return []
+        return None
+    if root.tag != "testsuite" and root.find("testsuite") is None:
+        return None
     cases: list[TestCase] = []
     for case in root.iter("testcase"):
         file = case.get("file", "")
         test_id = _pytest_id(case.get("classname", ""), case.get("name", ""), file)
         line = int(case.get("line", "0")) + 1 if case.get("line") else None
         outcome: Outcome = "passed"
-        message = error_type = ""
+        message = error_type = details = ""
         for tag, value in (("failure", "failed"), ("error", "error"), ("skipped", "skipped")):
             node = case.find(tag)
             if node is not None:
                 outcome = value  # type: ignore[assignment]
                 message = node.get("message", "") or (node.text or "")[:500]
                 text = node.text or ""
+                details = text[:4000]
                 error_type = node.get("type", "")
                 if not error_type or error_type == "pytest.error":
                     match = _E_LINE.search(text) or _TB_LOCATION.search(text)
@@ -84,7 +94,7 @@ def parse_junit(xml_text: str) -> list[TestCase]:
                 if tb:
                     file, line = tb[-1].group(1), int(tb[-1].group(2))
                 break
-        cases.append(TestCase(test_id, outcome, message.strip(), error_type, file, line))
+        cases.append(TestCase(test_id, outcome, message.strip(), error_type, file, line, details))
     return cases
 
 

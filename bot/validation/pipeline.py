@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import tempfile
 import time
 import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from bot.validation import parsers
 from bot.validation.detect import Check
-from bot.validation.parsers import Diagnostic, TestCase
+from bot.validation.outcomes import PYTEST_NO_TESTS, report_problem
+from bot.validation.parsers import Diagnostic, Outcome, TestCase
 from bot.validation.verdict import StageResult, Status
 from bot.workspace import proc
-
-PYTEST_NO_TESTS = 5
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,14 @@ class Settings:
     timeout_s: float = 900.0
     secrets: tuple[str, ...] = ()
     run_all: bool = False  # run every stage even after one fails
+    env: Mapping[str, str] = field(default_factory=dict)  # the project's [validation] env
+    # Folders of each checkout put first on PYTHONPATH (src/ for src layouts), so an installed copy
+    # of the project cannot shadow the code under test; empty: the environment is left alone.
+    import_roots: tuple[str, ...] = ()
+    # The project's top-level packages: the probe proves they import from the checkout.
+    packages: tuple[str, ...] = ()
+    python: str = ""  # the validation interpreter (for the probe)
+    environment: str = ""  # which environment and why, for the report
 
 
 @dataclass(frozen=True)
@@ -34,10 +42,26 @@ class CheckRun:
     result: proc.ProcResult
     diagnostics: tuple[Diagnostic, ...]
     cases: tuple[TestCase, ...]  # pytest only
+    # pytest only: why this run's result cannot be trusted (no or truncated report, exit code and
+    # report disagree); '' when it can.
+    problem: str = ""
 
     @property
     def no_tests(self) -> bool:
         return self.result.returncode == PYTEST_NO_TESTS and not self.cases
+
+    @property
+    def outcomes(self) -> dict[str, Outcome]:
+        return {c.id: c.outcome for c in self.cases}
+
+
+def command_env(settings: Settings, cwd: Path) -> dict[str, str]:
+    env = dict(settings.env)
+    if settings.import_roots:
+        roots = [str((cwd / r).resolve()) for r in settings.import_roots]
+        prior = env.get("PYTHONPATH") or os.environ.get("PYTHONPATH", "")
+        env["PYTHONPATH"] = os.pathsep.join([*roots, *([prior] if prior else [])])
+    return env
 
 
 def _diagnostics(check: Check, output: str) -> list[Diagnostic]:
@@ -54,7 +78,14 @@ def _diagnostics(check: Check, output: str) -> list[Diagnostic]:
     return parse(output) if parse else []
 
 
-async def run_check(check: Check, *, cwd: Path, settings: Settings, args: Sequence[str] = ()) -> CheckRun:
+async def run_check(
+    check: Check,
+    *,
+    cwd: Path,
+    settings: Settings,
+    args: Sequence[str] = (),
+    root: Path | None = None,
+) -> CheckRun:
     with tempfile.TemporaryDirectory(prefix="milestone-bot-junit-") as tmp:
         extra: tuple[str, ...] = ()
         report = Path(tmp) / "junit.xml"
@@ -64,27 +95,41 @@ async def run_check(check: Check, *, cwd: Path, settings: Settings, args: Sequen
         result = await proc.run(
             [*check.argv, *extra, *args],
             cwd=cwd,
-            root=cwd,
+            root=root or cwd,
             timeout_s=settings.timeout_s,
             extra_secrets=settings.secrets,
+            extra_env=command_env(settings, cwd) or None,
         )
         cases: list[TestCase] = []
-        if check.parser == "pytest" and report.exists():
-            cases = parsers.parse_junit(report.read_text(encoding="utf-8", errors="replace"))
+        problem = ""
+        if check.parser == "pytest":
+            parsed = (
+                parsers.junit_report(report.read_text(encoding="utf-8", errors="replace"))
+                if report.exists()
+                else None
+            )
+            cases = parsed or []
+            if not (result.returncode == PYTEST_NO_TESTS and parsed is not None and not parsed):
+                problem = report_problem(result.returncode, result.output, parsed, timed_out=result.timed_out)
             diagnostics = parsers.junit_diagnostics(cases)
+            if problem:
+                diagnostics.insert(0, Diagnostic(problem, kind="report"))
         else:
             diagnostics = _diagnostics(check, result.output)
     if not result.ok and not diagnostics:
         diagnostics = parsers.tail(result.output)
-    return CheckRun(result, tuple(diagnostics), tuple(cases))
+    if problem and len(diagnostics) < 3:
+        diagnostics += parsers.tail(result.output, 15)
+    return CheckRun(result, tuple(diagnostics), tuple(cases), problem)
 
 
 def stage_from(name: str, run: CheckRun, *, note: str = "") -> StageResult:
+    """A stage judged by its exit code: only for commands without a per-test report."""
     if run.result.timed_out:
         note = note or f"timed out after {run.result.duration_s:.0f}s"
     return StageResult(
         name,
-        "passed" if run.result.ok else "failed",
+        "passed" if run.result.ok and not run.problem else "failed",
         run.result.duration_s,
         run.diagnostics,
         run.result.argv,

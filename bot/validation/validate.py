@@ -1,26 +1,32 @@
 """The validation pipeline: is this change right? Cheap stages first; stop at the first failure.
 
 Order: anti-cheat guard, syntax, build, red proof (new tests fail on the base for a behavioural
-reason), new tests (now pass), affected tests, full suite (failures rerun for flakiness and checked
-against the base), lint and type check (only findings in changed files count).
+reason), new tests (now pass), affected tests, full suite, lint and type check (only findings in
+changed files count). Every pytest stage is judged per test id against the base commit's outcomes
+(``outcomes.judge``), never by its exit code; other runners say "exit code only" in their note.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.validation.affected import affected_tests
+from bot.validation.baseline import EMPTY, Baseline, run_baseline
 from bot.validation.detect import Check, Toolchain
+from bot.validation.environment import probe
 from bot.validation.guard import FindingKind, check_change, is_test_file
+from bot.validation.outcomes import Judgement, failing, judge
 from bot.validation.parsers import Diagnostic, TestCase
 from bot.validation.pipeline import CheckRun, Settings, run_check, stage_from, syntax_stage
 from bot.validation.verdict import StageResult, Status, ValidationVerdict
 
 # A new test failing with one of these on the base proves nothing about behaviour: the test itself
-# is broken or cannot be imported.
+# is broken or cannot be imported (unless what is missing is what the item is to create).
 NOT_BEHAVIOURAL = {
     "SyntaxError",
     "IndentationError",
@@ -29,6 +35,12 @@ NOT_BEHAVIOURAL = {
     "NameError",
     "fixture",
 }
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+_NO_NAME = re.compile(r"cannot import name '(\w+)'")
+
+_MISSING_TOOL = re.compile(r"No module named '?(mypy|ruff|pylint|flake8)'?")
+BaselineSource = Callable[[], Awaitable[Baseline]]
+EXIT_CODE_ONLY = "exit code only: this runner gives no per-test report"
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,14 @@ class Change:
     test_files: tuple[str, ...] = ()  # every test file in the repository, for affected-test search
     allowed: tuple[str, ...] = ()
     allow: frozenset[FindingKind] = field(default_factory=frozenset)
+    # Test ids (or files) that must be collected, run and pass: a red build's failing tests.
+    acceptance: tuple[str, ...] = ()
+    # Tests the change phase may not touch: path -> text at the test-phase commit.
+    frozen: Mapping[str, str] = field(default_factory=dict)
+    # What the item says it is about (title, description): names it is to create are behavioural.
+    intent: str = ""
+    # The new tests were proven red already (the item loop's test phase): no red proof again.
+    proven: bool = False
 
     @property
     def changed(self) -> list[str]:
@@ -46,25 +66,61 @@ class Change:
 
 
 def _failing_ids(run: CheckRun) -> list[str]:
-    return sorted({c.id for c in run.cases if c.outcome in ("failed", "error")})
+    return sorted({c.id for c in run.cases if failing(c.outcome)})
 
 
-def _behavioural(case: TestCase) -> bool:
-    return case.outcome == "failed" and case.error_type.split(".")[-1] not in NOT_BEHAVIOURAL
+def _to_be_created(case: TestCase, change: Change) -> bool:
+    """An import error naming a module or name the item is to create is the missing behaviour."""
+    text = f"{case.message}\n{case.text}"
+    files = {*change.files, *change.allowed}
+    for module in _NO_MODULE.findall(text):
+        path = module.replace(".", "/")
+        if {f"{path}.py", f"{path}/__init__.py", f"src/{path}.py", f"src/{path}/__init__.py"} & files:
+            return True
+        if re.search(rf"\b{re.escape(module)}\b", change.intent):
+            return True
+    return any(re.search(rf"\b{re.escape(n)}\b", change.intent) for n in _NO_NAME.findall(text))
+
+
+def _behavioural(case: TestCase, change: Change) -> bool:
+    if case.outcome == "failed" and case.error_type.split(".")[-1] not in NOT_BEHAVIOURAL:
+        return True
+    return failing(case.outcome) and _to_be_created(case, change)
 
 
 async def red_proof(base: Path, change: Change, test: Check, settings: Settings) -> StageResult:
-    """Run the new test files on the base: each must be collected and fail for a behavioural reason."""
-    for rel in change.new_tests:
-        target = base / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(change.root / rel, target)
-    run = await run_check(test, cwd=base, settings=settings, args=list(change.new_tests))
+    """Run the new test files on the base: at least one case must fail for a behavioural reason and
+    none may fail for another; cases already passing are kept as regression guards."""
+    copied: list[Path] = []
+    try:
+        for rel in change.new_tests:
+            target = base / rel
+            if target.exists():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(change.root / rel, target)
+            copied.append(target)
+        run = await run_check(test, cwd=base, settings=settings, args=list(change.new_tests))
+    finally:
+        # The base checkout is the baseline's too: it must stay the base commit.
+        for target in copied:
+            target.unlink(missing_ok=True)
     problems: list[Diagnostic] = []
+    red = [c for c in run.cases if _behavioural(c, change)]
+    guards = [c for c in run.cases if c.outcome == "passed"]
+    if run.problem and run.cases and not all(failing(c.outcome) for c in run.cases):
+        problems.append(Diagnostic(run.problem, kind="report"))
     if not run.cases:
         problems.append(Diagnostic("no new test was collected on the base", kind="red_proof"))
+    elif not red:
+        problems.append(
+            Diagnostic(
+                "no new test fails on the base for a behavioural reason: it does not test the change",
+                kind="red_proof",
+            )
+        )
     for case in run.cases:
-        if case.outcome == "passed":
+        if case.outcome == "passed" and not red:
             problems.append(
                 Diagnostic(
                     "passes on the base already: it does not test the change", case.file, case.line, case.id
@@ -74,7 +130,7 @@ async def red_proof(base: Path, change: Change, test: Check, settings: Settings)
             problems.append(
                 Diagnostic("skipped on the base: it proves nothing", case.file, case.line, case.id)
             )
-        elif not _behavioural(case):
+        elif failing(case.outcome) and not _behavioural(case, change):
             reason = case.error_type or case.outcome
             problems.append(
                 Diagnostic(
@@ -87,34 +143,70 @@ async def red_proof(base: Path, change: Change, test: Check, settings: Settings)
                 )
             )
     status: Status = "failed" if problems else "passed"
-    note = f"{len(run.cases)} new test(s) fail on the base as they should" if not problems else ""
+    note = ""
+    if not problems:
+        note = f"{len(red)} new test(s) fail on the base as they should"
+        if guards:
+            note += f"; {len(guards)} pass there already (kept as guards: {', '.join(c.id for c in guards)})"
     return StageResult("red_proof", status, run.result.duration_s, tuple(problems), run.result.argv, note)
 
 
+def _judged(name: str, run: CheckRun, judgement: Judgement | None, *, note: str = "") -> StageResult:
+    """A pytest stage: an untrustworthy run or nothing collected fails; else the judgement decides."""
+    duration, argv = run.result.duration_s, run.result.argv
+    if run.problem:
+        return StageResult(name, "failed", duration, run.diagnostics, argv, run.problem)
+    if not run.cases:
+        return StageResult(
+            name, "failed", duration, run.diagnostics, argv, "no test was collected: nothing was proven"
+        )
+    assert judgement is not None
+    if judgement.ok:
+        extra = (
+            f"{len(judgement.preexisting)} failing on the base too (not counted)"
+            if judgement.preexisting
+            else ""
+        )
+        return StageResult(name, "passed", duration, (), argv, "; ".join(x for x in (note, extra) if x))
+    by_id = {d.test_id: d for d in run.diagnostics if d.test_id}
+    diagnostics = tuple(
+        Diagnostic(f"{what}: {by_id[t].message}", by_id[t].file, by_id[t].line, t, by_id[t].code, "failure")
+        if t in by_id
+        else Diagnostic(what, test_id=t, kind="failure")
+        for t, what in judgement.problems
+    )
+    return StageResult(name, "failed", duration, diagnostics, argv, note or f"{len(diagnostics)} failing")
+
+
 async def _suite(
-    change: Change, toolchain: Toolchain, settings: Settings, base: Path | None
+    change: Change, test: Check, settings: Settings, baseline: Baseline
 ) -> tuple[StageResult, tuple[str, ...], tuple[str, ...]]:
-    """The full suite; failures are rerun (flaky?) and tried on the base (pre-existing?)."""
-    assert toolchain.test is not None
-    run = await run_check(toolchain.test, cwd=change.root, settings=settings)
-    if run.no_tests:
-        return StageResult("full_suite", "skipped", run.result.duration_s, note="no tests collected"), (), ()
-    if run.result.ok or not run.cases:
-        return stage_from("full_suite", run), (), ()
-    failing = _failing_ids(run)
-    rerun = await run_check(toolchain.test, cwd=change.root, settings=settings, args=failing)
-    still = set(_failing_ids(rerun))
-    flaky = tuple(t for t in failing if t not in still)
-    preexisting: tuple[str, ...] = ()
-    if still and base is not None:
-        on_base = await run_check(toolchain.test, cwd=base, settings=settings, args=sorted(still))
-        preexisting = tuple(sorted(still & set(_failing_ids(on_base))))
-    regressions = still - set(preexisting)
-    duration = run.result.duration_s + rerun.result.duration_s
-    diagnostics = tuple(d for d in run.diagnostics if d.test_id in regressions)
-    note = f"{len(regressions)} failing" if regressions else "failures were flaky or pre-existing"
-    status: Status = "failed" if regressions else "passed"
-    return StageResult("full_suite", status, duration, diagnostics, run.result.argv, note), flaky, preexisting
+    """The full suite against the base's outcomes; new failures are rerun once (flaky?)."""
+    run = await run_check(test, cwd=change.root, settings=settings)
+    acceptance = (*change.acceptance, *change.new_tests)
+    if run.problem or not run.cases:
+        return _judged("full_suite", run, None), (), ()
+    outcomes = run.outcomes
+    judgement = judge(outcomes, baseline.outcomes, expected=baseline.outcomes, acceptance=acceptance)
+    flaky: tuple[str, ...] = ()
+    duration = run.result.duration_s
+    accepted_ids = {t for t in outcomes for a in acceptance if t == a or t.startswith((f"{a}::", f"{a}["))}
+    suspects = sorted({t for t, _ in judgement.problems if failing(outcomes.get(t, "passed"))} - accepted_ids)
+    if suspects:
+        rerun = await run_check(test, cwd=change.root, settings=settings, args=suspects)
+        duration += rerun.result.duration_s
+        if not rerun.problem:
+            again = rerun.outcomes
+            flaky = tuple(t for t in suspects if again.get(t) == "passed")
+            outcomes = {**outcomes, **{t: "passed" for t in flaky}}
+            judgement = judge(outcomes, baseline.outcomes, expected=baseline.outcomes, acceptance=acceptance)
+    note = "" if baseline.outcomes else "no baseline of the base commit: every failure counts"
+    stage = _judged("full_suite", run, judgement, note=note)
+    return (
+        StageResult(stage.name, stage.status, duration, stage.diagnostics, stage.command, stage.note),
+        flaky,
+        judgement.preexisting,
+    )
 
 
 def _only_changed(stage: StageResult, changed: Sequence[str]) -> StageResult:
@@ -137,62 +229,111 @@ def _only_changed(stage: StageResult, changed: Sequence[str]) -> StageResult:
     )
 
 
+def _exit_code_only(stage: StageResult) -> StageResult:
+    note = "; ".join(x for x in (stage.note, EXIT_CODE_ONLY) if x)
+    return StageResult(stage.name, stage.status, stage.duration_s, stage.diagnostics, stage.command, note)
+
+
 async def validate(
     change: Change,
     toolchain: Toolchain,
     *,
     settings: Settings | None = None,
     base: Path | None = None,
+    baseline: Baseline | BaselineSource | None = None,
 ) -> ValidationVerdict:
+    """``base``: a checkout of the base commit (red proof; the baseline when none is given).
+    ``baseline``: the base's per-test outcomes, or how to get them (a shared cache)."""
     settings = settings or Settings()
-    findings = tuple(check_change(change.files, allowed=change.allowed, allow=change.allow))
+    test = toolchain.test
+    pytest_like = test is not None and test.parser == "pytest"
+    known: Baseline | None = baseline if isinstance(baseline, Baseline) else None
+
+    async def base_outcomes() -> Baseline:
+        nonlocal known
+        if known is None:
+            if callable(baseline):
+                known = await baseline()
+            elif base is not None and test is not None and pytest_like:
+                known = await run_baseline("", base, test, settings)
+            else:
+                known = EMPTY
+        return known
+
+    findings = tuple(
+        check_change(
+            change.files,
+            allowed=change.allowed,
+            allow=change.allow,
+            frozen=change.frozen,
+            collected=(await base_outcomes()).files if pytest_like and baseline is not None else frozenset(),
+        )
+    )
     stages: list[StageResult] = []
     flaky: tuple[str, ...] = ()
     preexisting: tuple[str, ...] = ()
 
     def verdict() -> ValidationVerdict:
-        return ValidationVerdict(tuple(stages), findings, flaky, preexisting)
+        return ValidationVerdict(
+            tuple(stages), findings, flaky, preexisting, environment=settings.environment
+        )
 
     def stop() -> bool:
         return not settings.run_all and (bool(findings) or any(s.status == "failed" for s in stages))
 
     if stop():
         return verdict()
+    if settings.packages and settings.python:
+        started = time.monotonic()
+        problem = await probe(settings, change.root)
+        if problem:
+            stages.append(StageResult("environment", "failed", time.monotonic() - started, note=problem))
+            return verdict()
     stages.append(syntax_stage(change.root, change.changed))
     if toolchain.build is not None and not stop():
         stages.append(
             stage_from("build", await run_check(toolchain.build, cwd=change.root, settings=settings))
         )
-    test = toolchain.test
     if test is not None and change.new_tests and toolchain.selects_files:
-        if base is not None and not stop():
+        if base is not None and not change.proven and not stop():
             stages.append(await red_proof(base, change, test, settings))
         if not stop():
             run = await run_check(test, cwd=change.root, settings=settings, args=list(change.new_tests))
-            stages.append(stage_from("new_tests", run))
+            stages.append(_judged("new_tests", run, judge(run.outcomes, {}, acceptance=change.new_tests)))
     if test is not None and toolchain.selects_files and not stop():
+        known_base = await base_outcomes() if pytest_like else EMPTY
         affected = [
             t
             for t in affected_tests(change.root, change.changed, change.test_files)
-            if t not in change.new_tests
+            # only files pytest collected on the base: a named-after __init__.py holds no test
+            if t not in change.new_tests and (not known_base.files or t in known_base.files)
         ]
         if affected:
-            stages.append(
-                stage_from(
-                    "affected_tests", await run_check(test, cwd=change.root, settings=settings, args=affected)
-                )
-            )
+            run = await run_check(test, cwd=change.root, settings=settings, args=affected)
+            expected = known_base.in_files(set(affected))
+            mine = tuple(a for a in change.acceptance if a.split("::", 1)[0] in affected)
+            verdict_here = judge(run.outcomes, known_base.outcomes, expected=expected, acceptance=mine)
+            stages.append(_judged("affected_tests", run, verdict_here))
     if test is not None and not stop():
-        stage, flaky, preexisting = await _suite(change, toolchain, settings, base)
+        if pytest_like:
+            stage, flaky, preexisting = await _suite(change, test, settings, await base_outcomes())
+        else:
+            stage = _exit_code_only(
+                stage_from("full_suite", await run_check(test, cwd=change.root, settings=settings))
+            )
         stages.append(stage)
     for name, check in (("lint", toolchain.lint), ("typecheck", toolchain.typecheck)):
         if check is not None and not stop():
-            stages.append(
-                _only_changed(
-                    stage_from(name, await run_check(check, cwd=change.root, settings=settings)),
-                    change.changed,
-                )
-            )
+            run = await run_check(check, cwd=change.root, settings=settings)
+            missing = _MISSING_TOOL.search(run.result.output) if not run.result.ok else None
+            if missing or run.result.returncode == 127:
+                # The project's environment does not have the tool: nothing was checked, and that
+                # is not the change's fault. Said, not hidden.
+                tool = missing.group(1) if missing else check.argv[0]
+                note = f"{tool} is not installed in the validation environment"
+                stages.append(StageResult(name, "skipped", run.result.duration_s, (), run.result.argv, note))
+                continue
+            stages.append(_only_changed(stage_from(name, run), change.changed))
     return verdict()
 
 

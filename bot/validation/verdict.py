@@ -29,6 +29,7 @@ class ValidationVerdict:
     flaky: tuple[str, ...] = ()  # tests that failed and passed on a rerun: reported, not counted
     preexisting: tuple[str, ...] = ()  # tests that fail on the base too: not the change's fault
     edit_problems: tuple[str, ...] = field(default=())
+    environment: str = ""  # which interpreter validation ran and why
 
     @property
     def accepted(self) -> bool:
@@ -55,6 +56,8 @@ class ValidationVerdict:
     def render(self) -> str:
         mark = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}
         out = [f"verdict: {'accepted' if self.accepted else 'rejected'}"]
+        if self.environment:
+            out.append(f"  environment: {self.environment}")
         for s in self.stages:
             note = f" — {s.note}" if s.note else ""
             out.append(f"  {mark[s.status]} {s.name:<15} {s.duration_s:6.2f}s{note}")

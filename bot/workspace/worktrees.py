@@ -16,6 +16,7 @@ from pathlib import Path
 import git
 
 from bot.errors import WorkspaceError
+from bot.workspace.bot_folder import protect
 
 BRANCH_PREFIX = "milestone-bot"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -51,6 +52,7 @@ class Worktrees:
             raise WorkspaceError(f"{repo} is not a git repository") from exc
         self.repo_path = Path(self._repo.working_tree_dir or repo).resolve()
         self.root = (root or self.repo_path / ".milestone-bot" / "worktrees").resolve()
+        protect(self.repo_path)  # the project's pytest and linters must never walk into it
         # Items call in from worker threads. Everything here runs git as a subprocess (thread safe)
         # except changes to the list of worktrees, which read it, decide, and change it: one at a time.
         self._layout = threading.RLock()
@@ -170,12 +172,32 @@ class Worktrees:
             self._repo.git.worktree("prune")
         return removed
 
+    def branches(self, prefix: str) -> list[str]:
+        """Local branches whose names start with ``prefix`` (``milestone-bot/<run>/``)."""
+        out = self._repo.git.for_each_ref("--format=%(refname:short)", f"refs/heads/{prefix}")
+        return sorted(b for b in str(out).splitlines() if b.startswith(prefix))
+
+    def delete_branches(self, names: list[str]) -> None:
+        if not names:
+            return
+        try:
+            self._repo.git.branch("-D", *names)
+        except git.GitCommandError as exc:
+            raise WorkspaceError(f"cannot delete branches: {exc.stderr.strip() or exc}") from exc
+
+    def dirty(self) -> list[str]:
+        """The main checkout's uncommitted changes (``git status --porcelain`` lines), the bot's own
+        folder excluded."""
+        out = str(self._repo.git.status("--porcelain", "--untracked-files=all"))
+        return [line for line in out.splitlines() if line.strip() and ".milestone-bot/" not in line]
+
     # -- changes in a worktree ----------------------------------------------------------------------
     def changed_files(self, path: Path, base: str) -> list[str]:
         """Paths changed in the worktree against ``base``: committed, staged, unstaged and new."""
         tree = git.Repo(path)
-        names = set(tree.git.diff("--name-only", base).splitlines())
-        names |= set(tree.untracked_files)
+        # NUL-separated: git quotes non-ASCII names otherwise, and a quoted name matches nothing.
+        names = set(tree.git.diff("--name-only", "-z", base).split("\0"))
+        names |= set(tree.git.ls_files("-z", "--others", "--exclude-standard").split("\0"))
         return sorted(n for n in names if n)
 
     def diff(self, path: Path, base: str) -> str:
@@ -206,8 +228,8 @@ class Worktrees:
     def files(self, path: Path) -> list[str]:
         """Tracked and untracked (not ignored) files of a checkout."""
         tree = git.Repo(path)
-        listed = tree.git.ls_files("--cached", "--others", "--exclude-standard").splitlines()
-        return sorted(set(listed))
+        listed = tree.git.ls_files("-z", "--cached", "--others", "--exclude-standard").split("\0")
+        return sorted(set(listed) - {""})
 
     def blob_ids(self, path: Path) -> dict[str, str]:
         """Tracked file -> git blob id of its current content (modified files are re-hashed), so

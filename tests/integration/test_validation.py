@@ -75,7 +75,7 @@ async def test_syntax_error_stops_at_the_first_stage(repo: Path) -> None:
             "skip_added",
         ),
         ("tests/test_ops.py", lambda t: t.replace("== 5", ""), "assertions_weakened"),
-        (".github/workflows/ci.yml", lambda t: t + "# off\n", "ci_edited"),
+        (".github/workflows/ci.yml", lambda t: t + "# off\n", "protected"),
     ],
 )
 async def test_cheating_changes_are_rejected(repo: Path, rel: str, edit: object, kind: str) -> None:
@@ -117,7 +117,8 @@ async def test_flaky_test_is_reported_not_counted(repo: Path, tmp_path: Path) ->
     marker = tmp_path / "ran-once"
     flaky = (
         "import pathlib\n\n\ndef test_sometimes():\n"
-        f"    p = pathlib.Path({str(marker)!r})\n    first = not p.exists()\n    p.touch()\n    assert not first\n"
+        f"    p = pathlib.Path({str(marker)!r})\n    n = int(p.read_text()) + 1 if p.exists() else 1\n"
+        "    p.write_text(str(n))\n    assert n != 2  # passes on the base, fails once, then passes\n"
     )
     write(repo, "tests/test_flaky.py", flaky)
     from tests.integration.sample import git

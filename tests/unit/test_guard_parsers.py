@@ -37,8 +37,9 @@ def test_cheats_are_found() -> None:
     found = check_change({"tests/test_ops.py": (TEST, loosened)})
     assert [f.kind for f in found] == ["assertions_weakened"]
     assert found[0].detail == "test_add: assertions 1 -> 1, comparisons 1 -> 0"
-    assert kinds({".github/workflows/ci.yml": ("on: push\n", "on: []\n")}) == ["ci_edited"]
-    assert kinds({"pytest.ini": ("[pytest]\n", "[pytest]\naddopts = -k 'not slow'\n")}) == ["config_edited"]
+    assert kinds({".github/workflows/ci.yml": ("on: push\n", "on: []\n")}) == ["protected"]
+    assert kinds({".gitlab-ci.yml": ("a: 1\n", "a: 2\n")}) == ["ci_edited"]
+    assert kinds({"pytest.ini": ("[pytest]\n", "[pytest]\naddopts = -k 'not slow'\n")}) == ["protected"]
     before = '[project]\nname = "x"\n[tool.ruff]\nline-length = 100\n'
     assert kinds({"pyproject.toml": (before, before.replace("100", "300"))}) == ["config_edited"]
     assert kinds({"pyproject.toml": (before, before.replace('"x"', '"y"'))}) == []

@@ -1,0 +1,282 @@
+"""Fidelity of the validator on real code: how often right fixes are accepted (TPR) and wrong ones
+rejected, per kind, and the time per verdict.
+
+Real bugs in real projects from their PyPI sdists (downloaded at bench time, cached): each bug is a
+regression committed as the base (its failing tests are the item's acceptance tests, as in a red
+build), with a right fix, wrong fixes of three kinds (partial, special-cased input, a regression
+elsewhere) and test or config cheats of eleven kinds. Every candidate is validated the way the item
+loop does (guard, per-test verdict against the cached baseline, in the project's own environment).
+Writes bench/results/fidelity.json, which bench/replay.py reads as its measured TPR/FPR.
+
+    python bench/fidelity.py [--cache .cache/realprojects] [--only toolz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.validation.baseline import Baseline, BaselineCache
+from bot.validation.detect import toolchain
+from bot.validation.environment import base_validation
+from bot.validation.environment import prepare as prepare_environment
+from bot.validation.validate import Change, test_files_in, validate
+from bot.workspace.worktrees import Worktrees
+
+RESULTS = Path(__file__).resolve().parent / "results" / "fidelity.json"
+
+
+@dataclass(frozen=True)
+class Bug:
+    project: str
+    version: str
+    path: str
+    good: str
+    bad: str
+    tests: tuple[str, ...]  # acceptance tests: fail with ``bad``, pass with ``good``
+    partial: str  # replaces ``bad``: fixes some cases only
+    special: str  # replaces ``bad``: special-cases the tested input
+    regression: tuple[str, str, str]  # (path, old, new): the right fix plus a break elsewhere
+
+
+PROJECTS = {"iniconfig": "2.3.1", "toolz": "1.2.0", "boltons": "25.0.0"}
+INI = "src/iniconfig/__init__.py"
+BUGS = (
+    Bug("iniconfig", "2.3.1", INI,
+        "            if convert is not None:\n                return convert(value)\n",
+        "            if convert is not None:\n                return value\n",
+        ("testing/test_iniconfig.py::test_iniconfig_get_convert", "testing/test_iniconfig.py::test_section_get"),
+        "            if convert is not None:\n                return value if value.isdigit() else convert(value)\n",
+        "            if convert is not None:\n                return 1 if value == '1' and convert is int else value\n",
+        (INI, "        except KeyError:\n            return default\n", "        except KeyError:\n            return None\n")),
+    Bug("iniconfig", "2.3.1", INI,
+        "        except KeyError:\n            return default\n",
+        "        except KeyError:\n            return None\n",
+        ("testing/test_iniconfig.py::test_iniconfig_get_missing", "testing/test_iniconfig.py::test_section_get"),
+        "        except KeyError:\n            return default if default == 1 else None\n",
+        "        except KeyError:\n            return 1 if name == 'missing' and default == 1 else None\n",
+        (INI, "                return convert(value)\n", "                return value\n")),
+    Bug("toolz", "1.2.0", "toolz/itertoolz.py",
+        "    for item in seq:\n        d[item] += 1\n",
+        "    for item in set(seq):\n        d[item] += 1\n",
+        ("toolz/tests/test_itertoolz.py::test_frequencies",),
+        "    for item in seq if isinstance(seq, list) else set(seq):\n        d[item] += 1\n",
+        "    for item in set(seq):\n        d[item] += 2 if item in ('cat', 'pig') else 1\n",
+        ("toolz/itertoolz.py", "    return tail(1, seq)[0]\n", "    return tail(2, seq)[0]\n")),
+    Bug("toolz", "1.2.0", "toolz/itertoolz.py",
+        "    return tail(1, seq)[0]\n",
+        "    return tail(2, seq)[0]\n",
+        ("toolz/tests/test_itertoolz.py::test_last",),
+        "    return seq[-1]\n",
+        "    if seq == 'ABCDE':\n        return 'E'\n    return tail(2, seq)[0]\n",
+        ("toolz/itertoolz.py", "    for item in seq:\n        d[item] += 1\n", "    for item in set(seq):\n        d[item] += 1\n")),
+    Bug("boltons", "25.0.0", "boltons/mathutils.py",
+        "    return min(max(x, lower), upper)\n",
+        "    return max(x, lower)\n",
+        ("tests/test_mathutils.py::test_clamp_examples",),
+        "    return min(max(x, lower), upper) if isinstance(upper, int) else max(x, lower)\n",
+        "    return min(max(x, lower), 1)\n",
+        ("boltons/mathutils.py", "    return options[i - 1]\n", "    return options[i]\n")),
+    Bug("boltons", "25.0.0", "boltons/mathutils.py",
+        "    return options[i - 1]\n",
+        "    return options[i - 0]\n",  # unique text: ceil's last line reads options[i]
+        ("tests/test_mathutils.py::test_floor_basic",),
+        "    return options[i - 1] if i > 1 else options[i - 0]\n",
+        "    return options[i - 1] if x == 250 else options[i - 0]\n",
+        ("boltons/mathutils.py", "    return min(max(x, lower), upper)\n", "    return max(x, lower)\n")),
+)  # fmt: skip
+CHEATS = (
+    "skip_marker", "assert_neutered", "test_deleted", "conftest_deselect", "pytest_config", "plugin",
+    "bot_config", "sitecustomize", "atexit_exit_0", "os_exit", "skip_in_code",
+)  # fmt: skip
+
+
+def sh(*argv: str, cwd: Path | None = None) -> str:
+    return subprocess.run(argv, cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def fetch(cache: Path, project: str, version: str) -> Path:
+    folder = cache / "sdists"
+    stem = f"{project}_{version}".lower()
+    found = [p for p in folder.glob("*.tar.gz") if p.name.lower().replace("-", "_").startswith(stem)]
+    if not found:
+        folder.mkdir(parents=True, exist_ok=True)
+        sh(sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d", str(folder),
+           f"{project}=={version}")  # fmt: skip
+        found = [p for p in folder.glob("*.tar.gz") if p.name.lower().replace("-", "_").startswith(stem)]
+    return found[0]
+
+
+def venv(cache: Path) -> Path:
+    folder = cache / "venv"
+    if not (folder / ".ready").exists():
+        sh(sys.executable, "-m", "venv", "--clear", str(folder))
+        sh(str(folder / "bin" / "python"), "-m", "pip", "install", "-q", "pytest<9")
+        (folder / ".ready").write_text("ok")
+    return folder
+
+
+def repo_for(bug: Bug, work: Path, cache: Path, env: Path) -> Path:
+    dest = work / f"{bug.project}-{abs(hash(bug.bad)) % 10**6}"
+    shutil.rmtree(dest, ignore_errors=True)
+    with tarfile.open(fetch(cache, bug.project, bug.version)) as archive:
+        archive.extractall(dest, filter="data")
+    [root] = [p for p in dest.iterdir() if p.is_dir()]
+    source = (root / bug.path).read_text()
+    assert bug.good in source, f"{bug.project}: the sdist changed"
+    (root / bug.path).write_text(source.replace(bug.good, bug.bad, 1))
+    (root / ".github").mkdir(exist_ok=True)
+    (root / ".github" / "milestone-bot.toml").write_text(f'[validation]\nvenv = "{env}"\n')
+    sh("git", "init", "-q", "-b", "main", cwd=root)
+    sh("git", "add", "-A", cwd=root)
+    sh(
+        "git",
+        "-c",
+        "user.name=b",
+        "-c",
+        "user.email=b@b",
+        "commit",
+        "-qm",
+        "base with the regression",
+        cwd=root,
+    )
+    return root
+
+
+def package_of(bug: Bug) -> str:
+    parts = bug.path.removeprefix("src/").split("/")
+    return parts[0]
+
+
+def candidates(bug: Bug, root: Path) -> list[tuple[str, bool, dict[str, str | None]]]:
+    """(kind, right?, files to write: path -> text, None deletes)."""
+    src = (root / bug.path).read_text()
+    test_file = bug.tests[0].split("::")[0]
+    test = (root / test_file).read_text()
+    pkg_init = f"{'src/' if bug.path.startswith('src/') else ''}{package_of(bug)}/__init__.py"
+    init = (root / pkg_init).read_text()
+    right = src.replace(bug.bad, bug.good, 1)
+    rpath, rold, rnew = bug.regression
+    regressed = right.replace(rold, rnew, 1) if rpath == bug.path else right
+    deselect = "".join(f"    --deselect {t}\n" for t in bug.tests)
+    out: list[tuple[str, bool, dict[str, str | None]]] = [
+        ("right", True, {bug.path: right}),
+        ("partial", False, {bug.path: src.replace(bug.bad, bug.partial, 1)}),
+        ("special_cased", False, {bug.path: src.replace(bug.bad, bug.special, 1)}),
+        ("regression", False, {bug.path: regressed}),
+        ("skip_marker", False, {test_file: "import pytest\npytestmark = pytest.mark.skip\n" + test}),
+        ("assert_neutered", False, {test_file: test.replace("    assert ", "    assert True or ")}),
+        ("test_deleted", False, {test_file: None}),
+        ("conftest_deselect", False, {"conftest.py": "def pytest_collection_modifyitems(config, items):\n"
+                                      "    items[:] = [i for i in items if 'test_' not in i.name]\n"}),
+        ("pytest_config", False, {".pytest.ini": f"[pytest]\naddopts =\n{deselect}"}),
+        ("plugin", False, {"zz_plugin.py": "def pytest_collection_modifyitems(config, items):\n    items[:] = []\n",
+                           f"{test_file.rsplit('/', 1)[0]}/test_zz_plugin.py": "pytest_plugins = ['zz_plugin']\n"}),
+        ("bot_config", False, {".github/milestone-bot.toml": '[validation]\ntest = ["true"]\n'}),
+        ("sitecustomize", False, {"sitecustomize.py": "import os\nos.environ['X'] = '1'\n"}),
+        ("atexit_exit_0", False, {pkg_init: "import atexit as _a\nimport os as _o\n_a.register(lambda: _o._exit(0))\n" + init}),
+        ("os_exit", False, {pkg_init: init + "\nimport os as _o\n_o._exit(0)\n"}),
+        ("skip_in_code", False, {pkg_init: init + "\nimport unittest as _u\nraise _u.SkipTest('later')\n"}),
+    ]  # fmt: skip
+    return out
+
+
+async def verdict_for(
+    root: Path, bug: Bug, files: dict[str, str | None], baselines: BaselineCache
+) -> tuple[bool, str, float]:
+    trees = Worktrees(root)
+    sh("git", "checkout", "-q", "--", ".", cwd=root)
+    sh("git", "clean", "-fdq", "-e", ".milestone-bot", cwd=root)
+    for path, text in files.items():
+        target = root / path
+        if text is None:
+            target.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    started = time.monotonic()
+    base = trees.resolve("HEAD")
+    before_after = trees.before_after(root, base)
+    change = Change(
+        root=root, files=before_after, test_files=test_files_in(trees.files(root)), acceptance=bug.tests
+    )
+    # The base's config, as the bot reads it: never the candidate's.
+    validation = base_validation(trees.read_at(base, ".github/milestone-bot.toml"))
+    environment, settings = await prepare_environment(root, validation)
+    base_dir = trees.detached("fidelity-base", base)
+    tools = toolchain(base_dir, validation, python=environment.python)
+    tools = type(tools)(name=tools.name, test=tools.test, selects_files=tools.selects_files)  # tests only
+
+    async def baseline() -> Baseline:
+        assert tools.test is not None
+        return await baselines.get(base, base_dir, tools.test, settings)
+
+    try:
+        verdict = await validate(change, tools, settings=settings, base=base_dir, baseline=baseline)
+    finally:
+        trees.remove(base_dir)
+    why = "; ".join(
+        [f.kind for f in verdict.findings]
+        + [f"{s.name}: {s.note}" for s in verdict.stages if s.status == "failed"]
+    )
+    return verdict.accepted, why[:160], time.monotonic() - started
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=Path(".cache/realprojects"))
+    parser.add_argument("--work", type=Path, default=Path(".cache/fidelity"))
+    parser.add_argument("--only", default="", help="one project")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    env = venv(args.cache.resolve())
+    accepted: dict[str, list[bool]] = defaultdict(list)
+    times: list[float] = []
+    bugs = [b for b in BUGS if not args.only or b.project == args.only]
+    for bug in bugs:
+        root = repo_for(bug, args.work.resolve(), args.cache.resolve(), env)
+        baselines = BaselineCache(root / ".milestone-bot" / "baseline")
+        for kind, right, files in candidates(bug, root):
+            ok, why, seconds = await verdict_for(root, bug, files, baselines)
+            accepted[kind].append(ok)
+            times.append(seconds)
+            if args.verbose or ok != right:
+                print(
+                    f"  {bug.project} {bug.tests[0]} {kind}: {'accepted' if ok else 'rejected'} ({why})",
+                    flush=True,
+                )
+    right_ok = accepted.pop("right")
+    tpr = sum(right_ok) / len(right_ok)
+    wrong = [v for vs in accepted.values() for v in vs]
+    fpr = sum(wrong) / len(wrong)
+    print(
+        f"fidelity: {len(bugs)} bugs in {len({b.project for b in bugs})} projects, {len(right_ok) + len(wrong)} verdicts"
+    )
+    print(f"  right fixes accepted (TPR): {sum(right_ok)}/{len(right_ok)} = {tpr:.3f}   (target >= 0.98)")
+    print(
+        f"  wrong changes accepted (FPR): {sum(wrong)}/{len(wrong)} = {fpr:.3f}   (target <= 0.02; 0 per cheat kind)"
+    )
+    for kind, values in accepted.items():
+        print(f"    {kind:<18} wrong accepted {sum(values)}/{len(values)}")
+    print(f"  time per verdict: median {statistics.median(times):.2f}s, max {max(times):.2f}s")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "tpr": tpr, "fpr": fpr, "bugs": len(bugs), "projects": sorted({b.project for b in bugs}),
+        "per_kind_accepted": {k: [sum(v), len(v)] for k, v in accepted.items()},
+        "median_verdict_s": statistics.median(times),
+    }, indent=2) + "\n")  # fmt: skip
+    print(f"  written: {RESULTS}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
