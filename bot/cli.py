@@ -286,6 +286,10 @@ def _context(args: argparse.Namespace) -> int:
     engine = ContextEngine(repo, settings=settings)
     log = _read(Path(args.log), "log") if args.log else ""
     budget = args.context_bytes or (settings.budget_bytes if settings else 20_000)
+    if args.prompt:
+        return _context_prompt(args, engine, log=log, budget=budget)
+    if not args.item:
+        raise SystemExit("context: --item is needed (or --prompt with --checklist or --log)")
     if args.plan:
         pack = engine.for_plan(args.item, budget=budget)
     else:
@@ -303,6 +307,38 @@ def _context(args: argparse.Namespace) -> int:
     if args.show:
         print()
         print(pack.text)
+    return 0
+
+
+def _context_prompt(args: argparse.Namespace, engine: Any, *, log: str, budget: int) -> int:
+    """Exactly the request an item's first attempt gets in ``run``/``fix``: the same builder."""
+    from bot.domain import CallScope, Item, ItemKind, Purpose
+    from bot.execution.prompts import build_request, first_phase, render_request
+    from bot.planning.checklist_file import parse as parse_checklist
+    from bot.planning.planner import plan_red_build
+
+    if args.checklist:
+        items = parse_checklist(Path(args.checklist).read_text(encoding="utf-8"), file=args.checklist).items
+    elif log:
+        items = plan_red_build(log, ref="local#build", title="Fix the failing build").items  # as `fix` plans
+    elif args.item:
+        title, _, description = args.item.partition("\n")
+        kind = ItemKind(args.kind) if args.kind in ItemKind.__members__.values() else ItemKind.FEATURE
+        items = (Item("item", title, description.strip(), kind=kind),)
+    else:
+        raise SystemExit("context --prompt: give --checklist, --log or --item")
+    if args.item_id:
+        items = tuple(i for i in items if i.id == args.item_id)
+        if not items:
+            raise SystemExit(f"context --prompt: no item {args.item_id!r}")
+    for item in items:
+        phase = args.phase or first_phase(item)
+        purpose = Purpose.TEST if phase == "test" else Purpose.CHANGE
+        request, pack = build_request(
+            engine, item, phase, CallScope("preview", purpose, item.id), budget=budget
+        )
+        print(f"# item {item.id}, {phase} phase: {pack.size} bytes of context (budget {budget})")
+        print(render_request(request))
     return 0
 
 
@@ -812,7 +848,7 @@ def build_parser() -> argparse.ArgumentParser:
     ctx = sub.add_parser(
         "context", help="show the context the bot would send for an item, with sizes and reasons"
     )
-    ctx.add_argument("--item", required=True, help="the item's text (title and description)")
+    ctx.add_argument("--item", default="", help="the item's text (title and description)")
     ctx.add_argument("--log", help="a CI log or command output with the failure")
     ctx.add_argument("--kind", default="", help="task kind, for project guidance (bugfix, infra, api, ...)")
     ctx.add_argument("--context-bytes", type=_size, help="bytes: 20000, 20k (default: the config's, or 20k)")
@@ -820,6 +856,13 @@ def build_parser() -> argparse.ArgumentParser:
     ctx.add_argument("--plan", action="store_true", help="the planning context (repository map) instead")
     ctx.add_argument("--show", action="store_true", help="print the context text itself too")
     ctx.add_argument("--json", action="store_true", help="machine-readable output")
+    ctx.add_argument(
+        "--prompt", action="store_true",
+        help="print the whole request an item's attempt gets in run/fix (from --checklist, --log or --item)",
+    )  # fmt: skip
+    ctx.add_argument("--checklist", help="with --prompt: a checklist file to take the items from")
+    ctx.add_argument("--item-id", help="with --prompt: only this item")
+    ctx.add_argument("--phase", choices=("test", "change"), help="with --prompt: the phase (default: first)")
     _common(ctx)
     ctx.set_defaults(func=_context)
 

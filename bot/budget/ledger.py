@@ -175,7 +175,12 @@ class Ledger:
             raise LedgerError(f"cannot open ledger {self.path}: {exc}") from exc
 
     def _migrate(self) -> None:
-        """Ledgers written before reservations recorded their process get the columns."""
+        """Columns added after a ledger was first written: an existing database gains them."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(calls)")}
+        if "context_bytes" not in columns:
+            # Bytes of prompt (context) each call carried; 0 for calls recorded before.
+            self._db.execute("ALTER TABLE calls ADD COLUMN context_bytes INTEGER NOT NULL DEFAULT 0")
+        # Reservations record their process, so a dead process's are released at once.
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(reservations)")}
         for name, kind in (("pid", "INTEGER NOT NULL DEFAULT 0"), ("host", "TEXT NOT NULL DEFAULT ''"),
                            ("pid_start", "TEXT NOT NULL DEFAULT ''")):  # fmt: skip
@@ -289,6 +294,15 @@ class Ledger:
         """Re-label a recorded call, e.g. when its answer turned out unparsable; the cost stays."""
         with self.write() as db:
             db.execute("UPDATE calls SET outcome = ? WHERE id = ?", (outcome, call_id))
+
+    def set_context_bytes(self, call_id: int, size: int) -> None:
+        """How many bytes of prompt a recorded call carried (the caller built the prompt)."""
+        with self.write() as db:
+            db.execute("UPDATE calls SET context_bytes = ? WHERE id = ?", (size, call_id))
+
+    def context_bytes(self, scope: Scope = Scope()) -> int:
+        where, args = scope.where()
+        return int(self._read(f"SELECT SUM(context_bytes) FROM calls WHERE {where}", args)[0][0] or 0)  # noqa: S608
 
     def spent(self, scope: Scope = Scope()) -> Decimal:
         where, args = scope.where()

@@ -16,13 +16,14 @@ from bot.github.gateway import marker
 from bot.report.progress import Board
 from bot.report.progress import render_markdown as board_markdown
 from bot.report.run_report import RunReport, render_markdown, render_pull
+from bot.untrusted import redact
 
 _MENTION = re.compile(r"(?<![\w@])@(?=[A-Za-z0-9-])")
 
 
 def defuse(text: str) -> str:
-    """Untrusted text for a GitHub body: no @mentions, no HTML comments (markers), no closing tags."""
-    return _MENTION.sub("@\u200b", text).replace("<!--", "&lt;!--").replace("-->", "--&gt;")
+    """Untrusted text for a GitHub body: no secrets, no @mentions, no HTML comments (markers)."""
+    return _MENTION.sub("@\u200b", redact(text)).replace("<!--", "&lt;!--").replace("-->", "--&gt;")
 
 
 def quote_untrusted(text: str) -> str:

@@ -19,6 +19,7 @@ from bot.execution.item_loop import AttemptRecord, ItemResult
 from bot.report.cost import CostSummary, savings_line, to_data
 from bot.report.money import decimal_str, usd
 from bot.report.reasons import attempt_reason, escalation, first_diagnostic, item_reason
+from bot.untrusted import redact
 
 STAGES = ("syntax", "build", "red_proof", "new_tests", "affected_tests", "full_suite", "lint", "typecheck")
 _MARK = {"passed": "✅", "failed": "❌", "skipped": "➖"}
@@ -165,8 +166,13 @@ def _body(report: RunReport, *, heading: list[str], branch: str = "") -> str:
     out += ["", "### Items", ""]
     for item in c.items:
         out += _summary(report, item)
+        result = report.results.get(item.id)
+        out += _context_lines(result) if result else []
+    sent = sum(a.context_bytes for r in report.results.values() for a in r.attempts)
+    if sent:
+        out += ["", f"Context sent to models: {_kb(sent)} in all (prompts and answers in `calls/`)."]
     out += ["", *_matrix(report), "", *_costs(report.costs)]
-    return "\n".join(out).replace("\n\n\n", "\n\n") + "\n"
+    return redact("\n".join(out).replace("\n\n\n", "\n\n") + "\n")
 
 
 def render_markdown(report: RunReport) -> str:
@@ -177,6 +183,24 @@ def render_markdown(report: RunReport) -> str:
 def render_pull(report: RunReport, *, branch: str) -> str:
     """A PR body: the milestone or issue title as heading, and the PR's own branch."""
     return _body(report, heading=[f"## {report.checklist.title}", ""], branch=branch)
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1000:.1f} KB"
+
+
+def _context_lines(result: ItemResult) -> list[str]:
+    """Per attempt: the context it sent and links to its saved calls (relative to the run folder)."""
+    lines = []
+    for n, a in enumerate(result.attempts, start=1):
+        if not a.context_bytes and not a.calls:
+            continue
+        links = ", ".join(f"[call {k}]({c})" for k, c in enumerate(a.calls, start=1))
+        lines.append(
+            f"  - attempt {n} ({a.phase}@{a.tier}): {_kb(a.context_bytes)} of context"
+            + (f"; {links}" if links else "")
+        )
+    return lines
 
 
 def _stages(report: RunReport, item_id: str) -> dict[str, str]:
@@ -212,6 +236,8 @@ def to_json(report: RunReport) -> str:
                         "verdict": a.verdict.value,
                         "reason": first_diagnostic(a.feedback) if a.verdict is not Verdict.PASSED else "",
                         "cost_usd": decimal_str(a.cost),
+                        "context_bytes": a.context_bytes,
+                        "calls": list(a.calls),
                     }
                     for a in _attempts(report, i.id)
                 ],
@@ -242,4 +268,4 @@ def to_json(report: RunReport) -> str:
             ],
         },
     }
-    return json.dumps(data, indent=2)
+    return redact(json.dumps(data, indent=2))

@@ -21,7 +21,7 @@ def test_demo_runs_the_whole_product_offline(tmp_path: Path, capsys: pytest.Capt
     assert any(line.split()[2:6] == ["add-div", "change", "local:", "failed"] for line in lines)
     assert "add-sub    done   test@local:passed -> change@local:passed" in out
     assert "add-div    done   test@local:passed -> change@local:failed -> change@fast:passed" in out
-    assert "tests/test_div.py::test_div: AssertionError: assert 3 == 3.5" in out  # diagnostics shown
+    assert "tests/test_div.py::test_div: failed (a new test): AssertionError: assert 3 == 3.5" in out  # diagnostics shown
     assert (
         "safe-div   done   test@local:passed -> change@local:unparsable -> change@fast:failed -> change@premium:passed"
         in out
