@@ -188,7 +188,7 @@ def cost_summary(config: Config, calls: Iterable[CallRecord]) -> CostSummary:
 
 def model_lister(env: Mapping[str, str], *, root: Path) -> Callable[[ProviderConfig], Any]:
     """For pre-flight's online part: each provider's ``models()`` (free: no completion is asked
-    for), or None for a provider without one (scripted, anthropic)."""
+    for), or None for a provider without one (scripted)."""
 
     def list_models(cfg: ProviderConfig) -> Any:
         provider, _ = build_provider(cfg, env=env, root=root)

@@ -5,6 +5,7 @@ As with the OpenAI adapter, the SDK does not retry; the router does, and records
 
 from __future__ import annotations
 
+import re
 import time
 
 import anthropic
@@ -50,8 +51,25 @@ class AnthropicProvider(NamedModel):
             raise translate_sdk_error(exc, _ERRORS, provider=self._name) from exc
         return _completion(response, provider=self._name, latency_s=time.monotonic() - started)
 
+    async def models(self) -> list[str]:
+        """The model ids the API serves, with their aliases: Anthropic lists dated ids
+        (``claude-sonnet-4-5-20250929``) and documents the id without the date as its alias."""
+        served: list[str] = []
+        try:
+            async for info in self._client.models.list(limit=1000):
+                served.append(info.id)
+                alias = _DATED.sub("", info.id)
+                if alias != info.id:
+                    served.append(alias)
+        except Exception as exc:
+            raise translate_sdk_error(exc, _ERRORS, provider=self._name) from exc
+        return served
+
     async def aclose(self) -> None:
         await self._client.close()
+
+
+_DATED = re.compile(r"-\d{8}$")
 
 
 _ERRORS = SdkErrors(

@@ -70,6 +70,17 @@ class FakeAnthropicServer(FakeModelServer):
             },
         }
 
+    def get(self, path: str) -> Reply:
+        """``GET /v1/models``, one page, as the Models API answers it."""
+        if path.split("?")[0].rstrip("/") == "/v1/models":
+            data = [
+                {"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
+                for m in self.models
+            ]
+            first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+            return self._json(200, {"data": data, "has_more": False, "first_id": first, "last_id": last})
+        return super().get(path)
+
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         kind = _ERROR_TYPES.get(status, "api_error")
         return {"type": "error", "error": {"type": kind, "message": message}}

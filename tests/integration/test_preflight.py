@@ -12,6 +12,7 @@ from bot.config import parse_config
 from bot.errors import PreflightError
 from bot.execution.services import model_lister
 from bot.models.script import Script
+from bot.testing.anthropic_server import FakeAnthropicServer
 from bot.testing.groq_server import FakeGroqServer
 from bot.testing.openai_server import FakeOpenAIServer
 
@@ -57,3 +58,20 @@ async def test_endpoints_and_models_are_checked_without_a_completion(tmp_path: P
     assert (
         "connection failed" in failing["local"][0].problem or "did not answer" in failing["local"][0].problem
     )
+
+
+async def test_an_anthropic_endpoint_is_asked_which_models_it_serves(tmp_path: Path) -> None:
+    env = {"ANTHROPIC_API_KEY": "k"}
+    text = (
+        '[routing]\npreset = "single-model"\n[tiers.premium]\n[[tiers.premium.providers]]\n'
+        'type = "anthropic"\nbase_url = "{url}"\nmodel = "{model}"\n'
+    )
+    # The Models API lists dated ids; the undated alias a config names is served too.
+    with FakeAnthropicServer(EMPTY, models=("claude-sonnet-4-5-20250929",)) as server:
+        lister = model_lister(env, root=tmp_path)
+        ok = parse_config(text.format(url=server.base_url, model="claude-sonnet-4-5"))
+        assert await preflight.check(ok, env=env, root=tmp_path, list_models=lister) == {}
+        wrong = parse_config(text.format(url=server.base_url, model="claude-opus-4-5"))
+        failing = await preflight.check(wrong, env=env, root=tmp_path, list_models=lister)
+        assert "does not serve model 'claude-opus-4-5'" in failing["premium"][0].problem
+        assert [r.method for r in server.requests] == ["GET", "GET"]
