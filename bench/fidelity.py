@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -376,7 +377,9 @@ async def verdict_for(
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path(".cache/realprojects"))
-    parser.add_argument("--work", type=Path, default=Path(".cache/fidelity"))
+    # Outside this repository: a project without pytest configuration of its own (idna) would
+    # otherwise pick up milestone-bot's pyproject.toml from a parent folder as its rootdir.
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "milestone-bot-fidelity")
     parser.add_argument("--only", default="", help="one project")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
