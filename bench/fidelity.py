@@ -127,7 +127,7 @@ BUGS = (
         (IDNA, "    if label[0] == \"-\" or label[-1] == \"-\":\n", "    if label[-1] == \"-\":\n")),
     Bug("idna", "3.10", IDNA,
         "        ulabel(label_bytes)\n        if not valid_label_length(label_bytes):\n            raise IDNAError(\"Label too long\")\n",
-        "        ulabel(label_bytes)\n",  # the ASCII fast path forgot the length check
+        "        ulabel(label_bytes)\n",  # historical kind: idna HISTORY 1.1 "Identify some cases when label would be too longer"
         (f"{IDNA_T}::test_encode",),
         "        ulabel(label_bytes)\n        if len(label_bytes) > 64:\n            raise IDNAError(\"Label too long\")\n",
         "        ulabel(label_bytes)\n        if label_bytes == b\"a\" * 64:\n            raise IDNAError(\"Label too long\")\n",
@@ -148,7 +148,7 @@ BUGS = (
         ("parse.py", "    return float(string[:-1]) / 100.0\n", "    return float(string[:-1]) / 10.0\n")),
     Bug("parse", "1.20.2", "parse.py",
         "        if isinstance(item, (int, slice)):\n",
-        "        if isinstance(item, int):\n",  # slices fell through to the named fields
+        "        if isinstance(item, int):\n",  # parse README 1.19.0 "Added slice access to fixed results": the state before it
         ("tests/test_result.py::test_slice_access",),
         "        if isinstance(item, (int, slice)) and not (isinstance(item, slice) and item.step):\n",
         "        if isinstance(item, (int, slice)) and item != slice(None, None, -2):\n",
@@ -176,7 +176,7 @@ BUGS = (
         ("six.py", "    byte2int = operator.itemgetter(0)\n", "    byte2int = operator.itemgetter(-1)\n")),
     Bug("six", "1.17.0", "six.py",
         "            if isinstance(slots, str):\n                slots = [slots]\n            for slots_var in slots:\n",
-        "            for slots_var in slots:\n",  # a string __slots__ iterated per character
+        "            for slots_var in slots:\n",  # historical: six CHANGES "Issue #47: Fix add_metaclass on classes with a string for the __slots__"
         ("test_six.py::test_add_metaclass",),
         "            for slots_var in (slots if isinstance(slots, list) else [slots]):\n",
         "            for slots_var in ([slots] if slots == \"ab\" else slots):\n",
