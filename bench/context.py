@@ -7,7 +7,11 @@ engine is asked for the context of "Fix the failing build". Recall: the mutated 
 the packed context. Also: index build time cold and warm (Django-sized tree), peak memory, and
 issue-text localization on the 7 SWE-bench tasks in ../shared/data/swebench-small.jsonl.
 
-    python bench/context.py [--bugs 40] [--seed 1] [--cache ~/.cache/milestone-bot-bench]
+    python bench/context.py [--bugs 40] [--seeds 1 2] [--cache ~/.cache/milestone-bot-bench]
+
+Per project: recall (the buggy function inside the pack) at 8, 20 and 50 KB with the relevance
+floor, the median pack at 20 KB, how often the buggy chunk ranks first and in the top 3, and the
+plain alternative (packing to the budget, no floor) with its median size and the byte ratio.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 from bot.context.engine import ContextEngine, ItemContext
 
 BUDGETS = (8_000, 20_000, 50_000)
+DEFAULT = 20_000
 # (distribution, version, package folder, test folder)
 PROJECTS = [
     ("toolz", "1.2.0", "toolz", "toolz/tests"),
@@ -185,10 +190,15 @@ def inject(root: Path, rel: str, target: str, rng: random.Random) -> tuple[str, 
     tree = ast.parse(original)
     _name, line = target.split(":")
     func = next(
-        n
-        for n in ast.walk(tree)
-        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.lineno == int(line)
+        (
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.lineno == int(line)
+        ),
+        None,
     )
+    if func is None:  # the file changed under the candidate list (an earlier mutation moved it)
+        return None
     operator = mutate(func, rng)
     if operator is None:
         return None
@@ -204,6 +214,18 @@ def inject(root: Path, rel: str, target: str, rng: random.Random) -> tuple[str, 
 
 
 def collect_bugs(
+    name: str, version: str, package: str, tests: str, want: int, cache: Path, python: str, seed: int
+) -> list[Bug]:
+    """The bugs of one project and seed, cached: collecting runs the project's tests per mutation."""
+    saved = cache / f"bugs-{name}-{version}-seed{seed}-n{want}.json"
+    if saved.exists():
+        return [Bug(**b) for b in json.loads(saved.read_text())]
+    bugs = _collect(name, version, package, tests, want, cache, python, random.Random(f"{seed}-{name}"))
+    saved.write_text(json.dumps([b.__dict__ for b in bugs]))
+    return bugs
+
+
+def _collect(
     name: str, version: str, package: str, tests: str, want: int, cache: Path, python: str, rng: random.Random
 ) -> list[Bug]:
     root = fetch_sdist(name, version, cache)
@@ -234,11 +256,22 @@ def collect_bugs(
     return bugs
 
 
-def recall(name: str, version: str, bugs: list[Bug], cache: Path) -> tuple[dict[int, list[int]], list[int]]:
-    """Per budget, 1/0 for each bug found in the context; and the context sizes at 20 KB."""
+@dataclass
+class Result:
+    hits: dict[int, int]  # budget -> 1 when the buggy function is in the pack (relevance floor on)
+    size: int  # the pack's bytes at the default budget
+    plain_hit: int  # filled to the budget, no floor: the plain alternative
+    plain_size: int
+    rank: int  # 1-based position of the buggy chunk in the ranking; 0: not ranked
+
+
+def _is_bug(bug: Bug, path: str, start: int, end: int, symbol: str) -> bool:
+    return path == bug.path and (start <= bug.line <= end or symbol.split(".")[-1] == bug.function)
+
+
+def recall(name: str, version: str, bugs: list[Bug], cache: Path) -> list[Result]:
     root = fetch_sdist(name, version, cache)
-    hits: dict[int, list[int]] = {b: [] for b in BUDGETS}
-    sizes: list[int] = []
+    out = []
     for bug in bugs:
         # Re-inject exactly this bug, then ask the engine, whose index sees the mutated file.
         path = root / bug.path
@@ -246,22 +279,37 @@ def recall(name: str, version: str, bugs: list[Bug], cache: Path) -> tuple[dict[
         path.write_text(bug.mutated, encoding="utf-8")
         try:
             engine = ContextEngine(root, cache=cache / f"index-{name}.json")
+            hits = {}
+            size = 0
             for budget in BUDGETS:
                 pack = engine.for_item(ItemContext("Fix the failing build", log=bug.log, budget=budget))
-                found = any(
-                    i.key.split(":")[0] == bug.path
-                    and int(i.key.split(":")[1].split("-")[0]) <= bug.line <= int(i.key.split("-")[-1])
-                    for i in pack.included
-                ) or any(
-                    i.symbol.split(".")[-1] == bug.function and i.key.startswith(bug.path)
-                    for i in pack.included
+                hits[budget] = int(
+                    any(_is_bug(bug, *_span(i.key), i.symbol) for i in pack.included)
                 )
-                hits[budget].append(int(found))
-                if budget == 20_000:
-                    sizes.append(pack.size)
+                if budget == DEFAULT:
+                    size = pack.size
+            request = ItemContext("Fix the failing build", log=bug.log, budget=DEFAULT)
+            plain = engine.for_item(request, floor=0.0)
+            ranked = engine.rank(request)
+            rank = next(
+                (
+                    n
+                    for n, s in enumerate(ranked, start=1)
+                    if _is_bug(bug, s.chunk.path, s.chunk.start, s.chunk.end, s.chunk.symbol)
+                ),
+                0,
+            )
+            plain_hit = int(any(_is_bug(bug, *_span(i.key), i.symbol) for i in plain.included))
+            out.append(Result(hits, size, plain_hit, plain.size, rank))
         finally:
             path.write_text(original, encoding="utf-8")
-    return hits, sizes
+    return out
+
+
+def _span(key: str) -> tuple[str, int, int]:
+    path, span = key.rsplit(":", 1)
+    start, end = span.split("-")
+    return path, int(start), int(end)
 
 
 def index_timing(root: Path, cache_file: Path) -> tuple[float, float, float, int]:
@@ -292,14 +340,71 @@ def swebench(cache: Path) -> list[tuple[str, list[str], list[str], int]]:
     return out
 
 
+TIMING = r"""
+import json, resource, subprocess, sys, time
+from pathlib import Path
+from bot.context.engine import ContextEngine, ItemContext
+from bot.context.shared import SharedContext
+
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+
+root, cache, changed = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+first_q = ItemContext("QuerySet filter ordering is wrong", budget=20000)
+second_q = ItemContext("Form field clean does not strip whitespace", budget=20000)
+out = {}
+m0 = rss(); t = time.perf_counter()
+shared = SharedContext(cache=cache)
+e = ContextEngine(root, cache=cache, shared=shared)
+e.index
+out["index_s"] = time.perf_counter() - t; m1 = rss(); t = time.perf_counter()
+e.retriever
+out["retriever_s"] = time.perf_counter() - t; out["retriever_mib"] = rss() - m1
+t = time.perf_counter(); e.for_item(first_q); out["first_s"] = time.perf_counter() - t
+# The second item: its own tree (here the same checkout with one file changed, as an item's
+# worktree differs from the base), its own engine, the run's shared index and retriever.
+path = root / changed; original = path.read_text()
+path.write_text(original + "\n\ndef added_by_the_item():\n    return 1\n")
+try:
+    m2 = rss(); t = time.perf_counter()
+    second = ContextEngine(root, cache=cache, shared=shared)
+    second.for_item(second_q)
+    out["second_s"] = time.perf_counter() - t; out["second_mib"] = rss() - m2
+    assert not second.retriever.is_base
+    # The plain alternative: an engine of its own per item (index from the disk cache, full build).
+    m3 = rss(); t = time.perf_counter()
+    ContextEngine(root, cache=cache).for_item(second_q)
+    out["plain_second_s"] = time.perf_counter() - t; out["plain_second_mib"] = rss() - m3
+finally:
+    path.write_text(original)
+out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
+"""
+
+
+def retriever_timing(root: Path, cache_file: Path, changed: str) -> dict[str, float]:
+    """In a fresh process with a warm index cache: the retriever's build, a first item's context,
+    and a second item's context through the run's shared index and retriever (one file changed),
+    with the resident memory each step added; compared with an engine of its own (plain)."""
+    sh(sys.executable, "-c", "from pathlib import Path; from bot.context.engine import ContextEngine; "
+       f"ContextEngine(Path({str(root)!r}), cache=Path({str(cache_file)!r})).index")  # fmt: skip
+    done = sh(sys.executable, "-c", TIMING, str(root), str(cache_file), changed)
+    if done.returncode != 0:
+        raise SystemExit(done.stderr)
+    return dict(json.loads(done.stdout))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--bugs", type=int, default=40, help="injected bugs per project")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--bugs", type=int, default=40, help="injected bugs per project and seed")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--collect-only", action="store_true", help="collect (and cache) the bugs, then stop")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "milestone-bot-bench")
-    parser.add_argument("--skip-large", action="store_true", help="skip the Django index timing")
+    parser.add_argument("--skip-large", action="store_true", help="skip the Django timing")
+    parser.add_argument("--skip-swebench", action="store_true", help="skip the SWE-bench localization")
+    parser.add_argument("--projects", nargs="+", help="only these of the small projects (by name)")
     args = parser.parse_args(argv)
     cache: Path = args.cache
     venv = cache / "venv"
@@ -307,44 +412,71 @@ def main(argv: list[str] | None = None) -> int:
         sh(sys.executable, "-m", "venv", str(venv))
         sh(str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "pytest")
     python = str(venv / "bin" / "python")
-    rng = random.Random(args.seed)
     started = time.perf_counter()
     rows = []
-    all_hits: dict[int, list[int]] = {b: [] for b in BUDGETS}
-    all_sizes: list[int] = []
+    everything: list[Result] = []
     for name, version, package, tests in PROJECTS:
-        bugs = collect_bugs(name, version, package, tests, args.bugs, cache, python, rng)
-        hits, sizes = recall(name, version, bugs, cache)
-        cold, warm, mem, files = index_timing(
-            fetch_sdist(name, version, cache), cache / f"timing-{name}.json"
+        if args.projects and name not in args.projects:
+            continue
+        results: list[Result] = []
+        for seed in args.seeds:
+            bugs = collect_bugs(name, version, package, tests, args.bugs, cache, python, seed)
+            if not args.collect_only:
+                results += recall(name, version, bugs, cache)
+        if args.collect_only:
+            continue
+        cold, warm, mem, files = index_timing(fetch_sdist(name, version, cache), cache / f"timing-{name}.json")
+        rows.append((f"{name} {version}", results, cold, warm, mem, files))
+        everything += results
+    if args.collect_only:
+        print(f"bugs collected in {time.perf_counter() - started:.0f}s")
+        return 0
+
+    def line(label: str, results: list[Result]) -> str:
+        rates = " ".join(f"{statistics.mean(r.hits[b] for r in results):>7.1%}" for b in BUDGETS)
+        ranks = [r.rank for r in results]
+        top1 = statistics.mean(int(k == 1) for k in ranks)
+        top3 = statistics.mean(int(0 < k <= 3) for k in ranks)
+        med = statistics.median(r.size for r in results)
+        plain = statistics.mean(r.plain_hit for r in results)
+        plain_med = statistics.median(r.plain_size for r in results)
+        return (
+            f"{label:<24} {len(results):>5} {rates} {med:>9.0f} {top1:>6.1%} {top3:>6.1%}"
+            f" {plain:>9.1%} {plain_med:>9.0f} {plain_med / med if med else 0:>6.2f}x"
         )
-        rows.append((f"{name} {version}", len(bugs), hits, sizes, cold, warm, mem, files))
-        for b in BUDGETS:
-            all_hits[b] += hits[b]
-        all_sizes += sizes
+
+    print(f"seeds {args.seeds}, {args.bugs} bugs per project and seed; default budget {DEFAULT} B")
     print(
-        f"{'project':<24} {'bugs':>5} {'@8KB':>7} {'@20KB':>7} {'@50KB':>7} {'median B':>9} {'files':>6} {'cold s':>7} {'warm s':>7} {'peak MiB':>9}"
+        f"{'project':<24} {'bugs':>5} {'@8KB':>7} {'@20KB':>7} {'@50KB':>7} {'median B':>9} {'top1':>6} {'top3':>6}"
+        f" {'plain@20':>9} {'plain B':>9} {'bytes':>7}"
     )
-    for label, n, hits, sizes, cold, warm, mem, files in rows:
-        rates = " ".join(f"{statistics.mean(hits[b]):>7.1%}" if hits[b] else f"{'-':>7}" for b in BUDGETS)
-        med = statistics.median(sizes) if sizes else 0
-        print(f"{label:<24} {n:>5} {rates} {med:>9.0f} {files:>6} {cold:>7.2f} {warm:>7.2f} {mem:>9.0f}")
-    total = sum(len(v) for v in [all_hits[BUDGETS[0]]])
-    rates = " ".join(f"{statistics.mean(all_hits[b]):>7.1%}" for b in BUDGETS)
-    print(f"{'all':<24} {total:>5} {rates} {statistics.median(all_sizes):>9.0f}")
+    for label, results, *_ in rows:
+        print(line(label, results))
+    print(line("all", everything))
+    print(f"\n{'project':<24} {'files':>6} {'index cold s':>13} {'warm s':>7} {'peak MiB':>9}")
+    for label, _results, cold, warm, mem, files in rows:
+        print(f"{label:<24} {files:>6} {cold:>13.2f} {warm:>7.2f} {mem:>9.0f}")
     if not args.skip_large:
         root = fetch_sdist(*LARGE, cache)
         cold, warm, mem, files = index_timing(root, cache / "timing-django.json")
+        print(f"{'Django ' + LARGE[1]:<24} {files:>6} {cold:>13.2f} {warm:>7.2f} {mem:>9.0f}")
+        t = retriever_timing(root, cache / "timing-django.json", "django/forms/fields.py")
         print(
-            f"{'Django ' + LARGE[1] + ' (index only)':<24} {'':>5} {'':>7} {'':>7} {'':>7} {'':>9} {files:>6} {cold:>7.2f} {warm:>7.2f} {mem:>9.0f}"
+            f"\nDjango {LARGE[1]}, one engine per run: retriever build {t['retriever_s']:.2f}s"
+            f" (+{t['retriever_mib']:.0f} MiB), first item's context {t['first_s']:.2f}s,"
+            f" second item's context {t['second_s']:.2f}s (+{t['second_mib']:.1f} MiB);"
+            f" plain (an engine per item): second item {t['plain_second_s']:.2f}s"
+            f" (+{t['plain_second_mib']:.0f} MiB), {t['plain_second_s'] / max(t['second_s'], 1e-9):.0f}x slower;"
+            f" peak {t['peak_mib']:.0f} MiB"
         )
-    print(
-        "\nissue-text localization, SWE-bench small (changed .py files in a 20 KB context from the problem text alone):"
-    )
-    for instance, present, found, size in swebench(cache):
+    if not args.skip_swebench and SHARED.exists():
         print(
-            f"  {instance:<38} {len(found)}/{len(present)} changed files in context ({size} B): {', '.join(present)}"
+            "\nissue-text localization, SWE-bench small (changed .py files in a 20 KB context from the problem text alone):"
         )
+        for instance, present, found, size in swebench(cache):
+            print(
+                f"  {instance:<38} {len(found)}/{len(present)} changed files in context ({size} B): {', '.join(present)}"
+            )
     print(f"\nelapsed {time.perf_counter() - started:.0f}s")
     return 0
 

@@ -6,18 +6,41 @@ A noisy validator (true-positive rate, false-positive rate) decides what ships; 
 the scaffold's limits (250 calls, or about $3) are always rejected. Task order is shuffled per
 seed. Nothing is tuned to task ids.
 
-    python bench/replay.py [--seeds 3] [--tpr 0.95] [--fpr 0.10]
+Three patterns need more than the data, and each assumption is a printed parameter:
+
+- planner-executor: before an item's attempts the plan tier (premium) writes a plan. A plan
+  costs ``--plan-calls`` of the premium model's own calls on that task (its logged cost / its
+  logged calls, so the price per call is measured). A plan is good iff the premium model resolved
+  the task; with a good plan an executor attempt that was wrong becomes right with probability
+  ``--plan-uplift``. No published measurement of that lift on SWE-bench Verified is in the data
+  (aider's architect/editor pairs beat single models on aider's own editing benchmark, a different
+  task), so the preset is printed at several values of it.
+- diverge-converge: the validated candidates of a round are cross-checked (each one's new tests
+  on the others' code) and chosen by bot/execution/converge.py's own rule. The replay draws each
+  cross-check: a right change passes a right sibling's test at the validator's TPR and a wrong
+  sibling's test with probability ``--wrong-test-passes-right``; a wrong change passes a right
+  sibling's test at the validator's FPR (an independent check of the same kind) and a wrong
+  sibling's test with probability ``--wrong-agree``.
+- speculative escalation: an attempt takes ``--s-per-call`` seconds per logged API call and its
+  validation ``--validation-s``. While an attempt is validated the policy's next attempt starts;
+  on success it is cancelled after the validation time, having cost that fraction of its logged
+  cost (an agent's cost accrues call by call). Speculation changes no decision (the same
+  attempts are validated in the same order), so it is computed on each preset's traces.
+
+    python bench/replay.py [--seeds 3] [--tpr 0.95] [--fpr 0.10] [--plan-uplift 0.2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import random
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,12 +48,14 @@ from bot.budget.guard import BudgetGuard
 from bot.budget.ledger import Ledger, Scope
 from bot.config import Budget, Preset, Routing, TokenPrice
 from bot.config import ScriptedProvider as ScriptedConfig
-from bot.domain import CallScope, Verdict
+from bot.domain import CallScope, Purpose, Verdict
+from bot.execution.converge import Candidate, CrossCheck, decide
 from bot.models.base import ChatRequest, Completion, Message
 from bot.models.script import Match, Rule, RuleUsage, Script
 from bot.models.scripted import ScriptedProvider
 from bot.routing.breaker import CircuitBreaker
-from bot.routing.driver import Driver, Task
+from bot.routing.driver import Converge, Driver, Task
+from bot.routing.policy import Attempt, EscalationContext, EscalationPolicy, Tried
 from bot.routing.presets import policy_for
 from bot.routing.quota import QuotaTracker
 from bot.routing.router import Router, Slot, TierSlots
@@ -38,6 +63,8 @@ from bot.routing.router import Router, Slot, TierSlots
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "swebench-verified-outcomes.json"
 TOKENS_PER_USD = 1_000_000  # each model is priced at $1 per million output tokens, so tokens carry cost
 MAX_TOKENS = 4_000_000  # above the scaffold's ~$3 ceiling, so no real attempt is cut off
+# Assumed until measured: bench/validation.py's fidelity figures may replace them (validator_rates).
+ASSUMED_TPR, ASSUMED_FPR = 0.95, 0.10
 
 # The tiers: a self-hostable open model, cheap APIs, and a premium API (Gemini 3 Pro via OpenRouter:
 # within 0.2 points of Claude 4.5 Opus alone, at 64% of its price).
@@ -45,6 +72,13 @@ LOCAL = ["Devstral small (2512)", "gpt-oss-120b", "Qwen2.5-Coder 32B Instruct"]
 FAST = ["DeepSeek V3.2 Reasoner", "GPT-5 mini (2025-08-07) (medium reasoning)", "GLM-4.6 (T=1)"]
 PREMIUM = ["Gemini 3 Pro Preview (2025-11-18)"]
 BEST_SINGLE = "Claude 4.5 Opus medium (20251101)"
+PLAN_MARK = "plan:good"
+
+
+def validator_rates() -> tuple[float, float]:
+    """The validator's (true-positive rate, false-positive rate): measured by bench/fidelity.py
+    when it has run, else assumed."""
+    return _measured_validator() or ASSUMED
 
 
 @dataclass(frozen=True)
@@ -66,10 +100,30 @@ def load(path: Path) -> Outcomes:
     )
 
 
-def script_for(model: str, data: Outcomes) -> Script:
+@dataclass(frozen=True)
+class Assumptions:
+    """What the data does not say, each a command-line parameter (see the module docstring)."""
+
+    tpr: float = ASSUMED_TPR
+    fpr: float = ASSUMED_FPR
+    plan_calls: int = 5
+    plan_uplift: float = 0.2
+    wrong_test_passes_right: float = 0.5
+    wrong_agree: float = 0.5
+    s_per_call: float = 5.0
+    validation_s: float = 120.0
+    spec_cap_usd: float | None = None  # per seed-run; None: uncapped
+
+
+def script_for(model: str, data: Outcomes, a: Assumptions) -> Script:
     rules = []
     for task in data.instances:
         cost = data.cost[model][task]
+        calls = max(data.calls[model][task], 1)
+        # A plan is a few of this model's own calls on the task, at its measured cost per call.
+        plan_usage = RuleUsage(output_tokens=round(cost / calls * a.plan_calls * TOKENS_PER_USD))
+        good = PLAN_MARK if task in data.resolved[model] else "plan:poor"
+        rules.append(Rule(match=Match(item=task, purpose="plan"), reply=good, usage=plan_usage))
         limited = data.calls[model][task] >= 250 or cost >= 2.95
         reply = ("resolved" if task in data.resolved[model] else "wrong") + (" limit" if limited else "")
         usage = RuleUsage(output_tokens=round(cost * TOKENS_PER_USD))
@@ -77,85 +131,244 @@ def script_for(model: str, data: Outcomes) -> Script:
     return Script(rules=rules)
 
 
+class Planned(ScriptedProvider):
+    """An executor that follows a good plan: a wrong attempt becomes right with the uplift."""
+
+    def __init__(self, script: Script, *, model: str, uplift: float, rng: random.Random) -> None:
+        super().__init__(script, model=model, name=model)
+        self._uplift = uplift
+        self._rng = rng
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        completion = await super().complete(request)
+        planned = PLAN_MARK in request.prompt_text and request.scope.purpose is not Purpose.PLAN
+        if planned and completion.text == "wrong" and self._rng.random() < self._uplift:
+            return Completion(
+                "resolved (planned)", completion.usage, completion.model, completion.finish_reason
+            )
+        return completion
+
+
 @dataclass(frozen=True)
+class Step:
+    """One attempt of a task, as run: for the speculative model."""
+
+    tier: str
+    model: str
+    verdict: Verdict
+    cost: float
+    round: int  # attempts of one parallel round share it
+
+
+@dataclass
 class Result:
     name: str
     success: float
     false_ship: float
     usd: float
+    preset: str = ""
+    # per seed: (task, plan cost, steps)
+    traces: list[list[tuple[str, float, list[Step]]]] = field(default_factory=list)
+    policy: EscalationPolicy | None = None
+    tiers: tuple[str, ...] = ()
+    first_model: dict[str, str] = field(default_factory=dict)
 
 
 class Replay:
-    def __init__(self, data: Outcomes, *, seeds: int, tpr: float, fpr: float) -> None:
+    def __init__(self, data: Outcomes, *, seeds: int, assume: Assumptions) -> None:
         self.data = data
         self.seeds = seeds
-        self.tpr = tpr
-        self.fpr = fpr
-        self._scripts = {m: script_for(m, data) for m in data.resolved}
+        self.a = assume
+        self._scripts = {m: script_for(m, data, assume) for m in data.resolved}
 
-    def _slot(self, model: str, *, free: bool) -> Slot:
+    def _slot(self, model: str, *, free: bool, rng: random.Random, uplift: float) -> Slot:
         price = TokenPrice(input_per_mtok=Decimal(0), output_per_mtok=Decimal(0 if free else 1))
         config = ScriptedConfig(type="scripted", script="-", model=model, name=model, price=price)
         return Slot(
             config=config,
-            provider=ScriptedProvider(self._scripts[model], model=model, name=model),
+            provider=Planned(self._scripts[model], model=model, uplift=uplift, rng=rng),
             breaker=CircuitBreaker(failures=3, cooldown_s=60),
             quota=QuotaTracker(None),
         )
 
     def _tiers(
-        self, tiers: list[tuple[str, list[str]]], *, free_local: bool, balance: str
+        self,
+        tiers: list[tuple[str, list[str]]],
+        *,
+        free_local: bool,
+        balance: str,
+        rng: random.Random,
+        uplift: float,
     ) -> list[TierSlots]:
         return [
             TierSlots(name, balance if name == "local" else "ordered",
-                      [self._slot(m, free=free_local and name == "local") for m in models])
+                      [self._slot(m, free=free_local and name == "local", rng=rng, uplift=uplift) for m in models])
             for name, models in tiers
         ]  # fmt: skip
 
+    def _converge(self, rng: random.Random) -> Converge:
+        """bot/execution/converge.py's rule on cross-checks drawn from the stated rates."""
+        a = self.a
+
+        async def choose(candidates: Sequence[tuple[CallScope, Completion]]) -> int | None:
+            right = [c.text.startswith("resolved") for _, c in candidates]
+            names = [str(s.attempt) for s, _ in candidates]
+            checks = []
+            for j, code_right in enumerate(right):
+                for i, tests_right in enumerate(right):
+                    if i == j:
+                        continue
+                    if code_right:
+                        p = a.tpr if tests_right else a.wrong_test_passes_right
+                    else:
+                        p = a.fpr if tests_right else a.wrong_agree
+                    checks.append(CrossCheck(names[j], names[i], rng.random() < p))
+            choice = decide([Candidate(n, {}, ()) for n in names], checks)
+            return None if choice.chosen is None else names.index(choice.chosen)
+
+        return choose
+
     async def run(
-        self, name: str, preset: Preset, tiers: list[tuple[str, list[str]]], *, free_local: bool = False
+        self,
+        name: str,
+        preset: Preset,
+        tiers: list[tuple[str, list[str]]],
+        *,
+        free_local: bool = False,
+        converge: bool = True,
+        uplift: float | None = None,
     ) -> Result:
         shipped_right = shipped_wrong = 0
         spent = Decimal(0)
         balance = "round_robin" if preset == "diverge-converge" else "ordered"
+        routing = Routing(preset=preset, retries=0)
+        policy = policy_for(routing)
+        result = Result(name, 0, 0, 0, preset, policy=policy, tiers=tuple(t for t, _ in tiers),
+                        first_model={t: models[0] for t, models in tiers})  # fmt: skip
         for seed in range(self.seeds):
             rng = random.Random(seed)
             ledger = Ledger(":memory:")
             guard = BudgetGuard(ledger, Budget(per_run_usd=None))
-            routing = Routing(preset=preset, retries=0)
-            router = Router(
-                self._tiers(tiers, free_local=free_local, balance=balance),
-                routing=routing,
-                guard=guard,
-                ledger=ledger,
-            )
-            driver = Driver(router=router, policy=policy_for(routing), ledger=ledger, guard=guard)
+            slots = self._tiers(tiers, free_local=free_local, balance=balance, rng=random.Random(seed + 1000),
+                                uplift=self.a.plan_uplift if uplift is None else uplift)  # fmt: skip
+            router = Router(slots, routing=routing, guard=guard, ledger=ledger)
+            driver = Driver(router=router, policy=policy, ledger=ledger, guard=guard)
+            verdicts: dict[tuple[str, int], tuple[Verdict, str]] = {}
 
-            async def validate(completion: Completion, scope: CallScope, rng: random.Random = rng) -> Verdict:
+            async def validate(
+                completion: Completion,
+                scope: CallScope,
+                rng: random.Random = rng,
+                verdicts: dict[tuple[str, int], tuple[Verdict, str]] = verdicts,
+            ) -> Verdict:
+                if scope.purpose is Purpose.PLAN:
+                    return Verdict.PASSED  # a plan in the expected form; its quality acts on the executors
                 if "limit" in completion.text:
-                    return Verdict.FAILED
-                rate = self.tpr if completion.text.startswith("resolved") else self.fpr
-                return Verdict.PASSED if rng.random() < rate else Verdict.FAILED
+                    verdict = Verdict.FAILED
+                else:
+                    rate = self.a.tpr if completion.text.startswith("resolved") else self.a.fpr
+                    verdict = Verdict.PASSED if rng.random() < rate else Verdict.FAILED
+                verdicts[(scope.item_id, scope.attempt)] = (verdict, completion.model)
+                return verdict
 
-            def make_request(scope: CallScope) -> ChatRequest:
-                return ChatRequest(
-                    messages=(Message("user", scope.item_id),), scope=scope, max_tokens=MAX_TOKENS
-                )
+            plan_text: dict[str, str] = {}
+
+            def make_request(scope: CallScope, plan_text: dict[str, str] = plan_text) -> ChatRequest:
+                text = f"{scope.item_id}\n{plan_text.get(scope.item_id, '')}"
+                return ChatRequest(messages=(Message("user", text),), scope=scope, max_tokens=MAX_TOKENS)
 
             order = list(self.data.instances)
             rng.shuffle(order)
+            trace: list[tuple[str, float, list[Step]]] = []
             for task_id in order:
-                task = Task(run_id=name, item_id=task_id, repo=task_id.split("__")[0])
-                outcome = await driver.run(task, make_request=make_request, validate=validate)
+                repo = task_id.split("__")[0]
+                offset, plan_cost = 0, 0.0
+                if preset == "planner-executor":
+                    plan = Task(run_id=name, item_id=task_id, purpose=Purpose.PLAN, repo=repo)
+                    planned = await driver.run(plan, make_request=make_request, validate=validate)
+                    plan_text[task_id] = planned.shipped.text if planned.shipped else ""
+                    offset, plan_cost = len(planned.tried), float(planned.cost)
+                task = Task(run_id=name, item_id=task_id, repo=repo, attempt_offset=offset)
+                outcome = await driver.run(
+                    task, make_request=make_request, validate=validate,
+                    converge=self._converge(rng) if converge else None,
+                )  # fmt: skip
                 if outcome.shipped is not None:
                     if outcome.shipped.text.startswith("resolved"):
                         shipped_right += 1
                     else:
                         shipped_wrong += 1
+                steps = []
+                for number, tried in enumerate(outcome.tried, start=offset):
+                    verdict, model = verdicts.get((task_id, number), (tried.verdict, ""))
+                    first = number - offset < 3 and preset == "diverge-converge"
+                    steps.append(Step(tried.tier, model, verdict, float(tried.cost), 0 if first else number))
+                trace.append((task_id, plan_cost, steps))
+            result.traces.append(trace)
             spent += ledger.spent(Scope(run_id=name))
             ledger.close()
         n = self.seeds * len(self.data.instances)
-        return Result(name, shipped_right / n, shipped_wrong / n, float(spent) / n)
+        result.success, result.false_ship, result.usd = shipped_right / n, shipped_wrong / n, float(spent) / n
+        return result
+
+
+@dataclass(frozen=True)
+class Speculation:
+    name: str
+    hours: float  # sequential
+    hours_speculative: float
+    usd: float  # sequential, per task
+    extra_usd: float  # lost to cancelled attempts, per task
+    cancelled: int
+    adopted: int
+
+
+def speculate(r: Result, data: Outcomes, a: Assumptions) -> Speculation:
+    """Time and money of ``r``'s traces with speculative escalation, on the time model above."""
+    assert r.policy is not None
+    sequential = spec_total = extra = 0.0
+    cancelled = adopted = 0
+    for trace in r.traces:
+        lost = 0.0  # per run, against the cap
+        for task, _plan_cost, steps in trace:
+            plan_s = a.plan_calls * a.s_per_call if r.preset == "planner-executor" else 0.0
+            rounds: dict[int, list[Step]] = {}
+            for s in steps:
+                rounds.setdefault(s.round, []).append(s)
+            durations = [max(a.s_per_call * data.calls[s.model][task] for s in g) for g in rounds.values()]
+            singles = [len(g) == 1 for g in rounds.values()]
+            sequential += plan_s + sum(d + a.validation_s for d in durations)
+            call_end = plan_s + durations[0]
+            val_end = call_end + a.validation_s
+            for k in range(1, len(durations)):
+                may = singles[k - 1] and singles[k] and (a.spec_cap_usd is None or lost < a.spec_cap_usd)
+                start = call_end if may else val_end
+                adopted += may
+                call_end = start + durations[k]
+                val_end = max(call_end, val_end) + a.validation_s
+            spec_total += val_end
+            last = steps[-1]
+            if last.verdict is not Verdict.PASSED or not singles[-1]:
+                continue
+            if a.spec_cap_usd is not None and lost >= a.spec_cap_usd:
+                continue
+            # The attempt the policy would have made had the last one failed: started, then cancelled.
+            tried = tuple(Tried(s.tier, s.verdict, Decimal(str(s.cost))) for s in steps[:-1])
+            ctx = EscalationContext(
+                Purpose.CHANGE, r.tiers, (*tried, Tried(last.tier, Verdict.FAILED, Decimal(str(last.cost))))
+            )
+            nxt = r.policy.decide(ctx)
+            if not isinstance(nxt, Attempt) or nxt.parallel != 1:
+                continue
+            model = r.first_model[nxt.tier]
+            free = "$0" in r.name and nxt.tier == "local"
+            d = a.s_per_call * data.calls[model][task]
+            cost = 0.0 if free else data.cost[model][task] * min(1.0, a.validation_s / d if d else 1.0)
+            lost += cost
+            extra += cost
+            cancelled += 1
+    n = sum(len(t) for t in r.traces)
+    return Speculation(r.name, sequential / 3600, spec_total / 3600, r.usd, extra / n, cancelled, adopted)
 
 
 def oracle(data: Outcomes) -> tuple[float, float]:
@@ -174,13 +387,26 @@ def row(r: Result, best_usd: float) -> str:
     return f"{r.name:<58} {r.success:>7.1%} {r.false_ship:>7.1%} {r.usd:>9.3f} {saving:>8.0%}"
 
 
+PRESETS: tuple[Preset, ...] = (
+    "single-model", "local-first", "three-tier", "planner-executor", "diverge-converge", "adaptive",
+)  # fmt: skip
+
+
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    d = Assumptions()
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--tpr", type=float, default=None, help="default: measured, else 0.95")
-    parser.add_argument("--fpr", type=float, default=None, help="default: measured, else 0.10")
+    parser.add_argument("--tpr", type=float, default=None, help=f"default: measured, else {ASSUMED_TPR}")
+    parser.add_argument("--fpr", type=float, default=None, help=f"default: measured, else {ASSUMED_FPR}")
+    parser.add_argument("--plan-calls", type=int, default=d.plan_calls)
+    parser.add_argument("--plan-uplift", type=float, default=d.plan_uplift)
+    parser.add_argument("--wrong-test-passes-right", type=float, default=d.wrong_test_passes_right)
+    parser.add_argument("--wrong-agree", type=float, default=d.wrong_agree)
+    parser.add_argument("--s-per-call", type=float, default=d.s_per_call)
+    parser.add_argument("--validation-s", type=float, default=d.validation_s)
+    parser.add_argument("--spec-cap", type=float, default=5.0, help="USD lost to speculation per seed-run")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args(argv)
     measured = _measured_validator()
@@ -194,35 +420,37 @@ async def main(argv: list[str] | None = None) -> int:
     )
     started = time.perf_counter()
     data = load(args.data)
-    replay = Replay(data, seeds=args.seeds, tpr=args.tpr, fpr=args.fpr)
+    a = Assumptions(
+        args.tpr, args.fpr, args.plan_calls, args.plan_uplift, args.wrong_test_passes_right,
+        args.wrong_agree, args.s_per_call, args.validation_s,
+    )  # fmt: skip
+    replay = Replay(data, seeds=args.seeds, assume=a)
     three = [("local", LOCAL), ("fast", FAST), ("premium", PREMIUM)]
 
     singles = [await replay.run(m, "single-model", [("only", [m])]) for m in data.resolved]
     best = next(r for r in singles if r.name == BEST_SINGLE)
     presets: list[Result] = []
-    for free in (False, True):
-        label = "local at $0" if free else "local at API price"
-        for preset in (
-            "single-model",
-            "local-first",
-            "three-tier",
-            "planner-executor",
-            "diverge-converge",
-            "adaptive",
-        ):
+    extra: list[Result] = []
+    labels = ("local at API price", "local at $0")
+    for free, label in zip((False, True), labels, strict=True):
+        for preset in PRESETS:
             tiers = three if preset != "single-model" else [("premium", PREMIUM)]
-            result = await replay.run(f"{preset} ({label})", preset, tiers, free_local=free)  # type: ignore[arg-type]
-            presets.append(result)
+            presets.append(await replay.run(f"{preset} ({label})", preset, tiers, free_local=free))
+        extra.append(await replay.run(
+            f"diverge, first to validate ships ({label})", "diverge-converge", three, free_local=free, converge=False
+        ))  # fmt: skip
 
     header = f"{'configuration':<58} {'success':>7} {'false':>7} {'USD/task':>9} {'saving':>8}"
-    print(
-        f"replay: {len(data.instances)} tasks x {args.seeds} seeds; validator TPR {args.tpr}, FPR {args.fpr}"
-    )
+    print(f"replay: {len(data.instances)} tasks x {args.seeds} seeds; validator TPR {a.tpr}, FPR {a.fpr}")
     print(f"tiers: local={LOCAL[0]} (diverge: {', '.join(LOCAL)}); fast={FAST[0]}; premium={PREMIUM[0]}")
-    print(f"saving is against the best single model, {BEST_SINGLE}, under the same validator\n")
+    print(f"saving is against the best single model, {BEST_SINGLE}, under the same validator")
+    print(
+        f"assumed: plan = {a.plan_calls} premium calls, uplift {a.plan_uplift}; cross-checks: wrong test passes "
+        f"right code {a.wrong_test_passes_right}, wrong changes pass each other's tests {a.wrong_agree}\n"
+    )
     print(header)
     print("-" * len(header))
-    for r in presets:
+    for r in [*presets, *extra]:
         print(row(r, best.usd))
     print("-" * len(header))
     for r in sorted(singles, key=lambda r: -r.success):
@@ -232,34 +460,91 @@ async def main(argv: list[str] | None = None) -> int:
     label = "oracle (cheapest model that resolves each task, no validator)"
     print(f"{label:<58} {solved:>7.1%} {0:>7.1%} {cost:>9.3f}")
 
-    target = [r for r in presets if r.success >= 0.75 and r.usd <= 0.20 and r.false_ship <= 0.10]
+    print(
+        "\nplanner-executor at several plan uplifts (P[a wrong executor attempt is right given a good plan])"
+    )
+    print(header)
+    for uplift in (0.0, 0.1, 0.2, 0.4):
+        for free, label in zip((False, True), labels, strict=True):
+            r = await replay.run(f"planner-executor, uplift {uplift} ({label})", "planner-executor", three,
+                                 free_local=free, uplift=uplift)  # fmt: skip
+            print(row(r, best.usd))
+
+    print(
+        "\ndiverge-converge (local at $0) at other cross-check rates: rows P[a wrong change passes another"
+        " wrong one's test], columns P[a right change passes a wrong one's test]; success / false-ship / USD"
+    )
+    for wrong_agree in (0.25, 0.5, 0.75):
+        cells = []
+        for passes_right in (0.25, 0.5, 0.75):
+            replay.a = dataclasses.replace(a, wrong_agree=wrong_agree, wrong_test_passes_right=passes_right)
+            r = await replay.run("grid", "diverge-converge", three, free_local=True)
+            cells.append(f"{r.success:6.1%} {r.false_ship:5.1%} {r.usd:6.3f}")
+        print(f"  {wrong_agree:<5}  " + "  |  ".join(cells))
+    replay.a = a
+
     by = {r.name: r for r in presets}
+    print(
+        f"\nspeculative escalation (time model: {a.s_per_call:g} s per logged API call, validation "
+        f"{a.validation_s:g} s; cap ${args.spec_cap:g} lost per {len(data.instances)}-task run, and uncapped)"
+    )
+    print(
+        "task h: hours from each task's start to its verdict, summed over tasks and seeds; diverge-converge"
+    )
+    print("is left out: its first round runs in parallel already")
+    sh = f"{'configuration':<46} {'cap':>6} {'task h':>7} {'spec h':>7} {'saved':>6} {'USD/task':>9} {'+USD/task':>10} {'cancelled':>9}"
+    print(sh)
+    print("-" * len(sh))
+    for name in (
+        f"{p} ({lbl})"
+        for lbl in labels
+        for p in ("local-first", "three-tier", "planner-executor", "adaptive")
+    ):
+        for cap in (args.spec_cap, None):
+            s = speculate(by[name], data, Assumptions(**{**a.__dict__, "spec_cap_usd": cap}))
+            saved = 1 - s.hours_speculative / s.hours if s.hours else 0.0
+            print(
+                f"{s.name:<46} {'none' if cap is None else f'${cap:g}':>6} {s.hours:>7.1f} {s.hours_speculative:>7.1f} "
+                f"{saved:>6.1%} {s.usd:>9.3f} {s.extra_usd:>10.4f} {s.cancelled:>9}"
+            )
+
+    target = [r for r in presets if r.success >= 0.75 and r.usd <= 0.20 and r.false_ship <= 0.10]
     adaptive_ok = all(
         by[f"adaptive ({lbl})"].success >= by[f"three-tier ({lbl})"].success - 1e-9
         and by[f"adaptive ({lbl})"].usd <= by[f"three-tier ({lbl})"].usd + 1e-9
-        for lbl in ("local at API price", "local at $0")
+        for lbl in labels
     )
     met = ", ".join(r.name for r in target) or "MISSED"
     print(f"\ntarget (>=75% success, <=$0.20/task, <=10% false-ship): {met}")
     print(f"adaptive no worse than three-tier on success and cost: {'yes' if adaptive_ok else 'NO'}")
+    for lbl in labels:
+        dc, tt = by[f"diverge-converge ({lbl})"], by[f"three-tier ({lbl})"]
+        ok = dc.false_ship <= tt.false_ship + 1e-9
+        cheaper = dc.usd < tt.usd
+        print(
+            f"diverge-converge false-ship {dc.false_ship:.1%} vs three-tier {tt.false_ship:.1%} ({lbl}): "
+            f"{'at or below' if ok else 'ABOVE'}, at {'lower' if cheaper else 'HIGHER'} cost "
+            f"(${dc.usd:.3f} vs ${tt.usd:.3f})"
+        )
     if (args.tpr, args.fpr) != ASSUMED:
-        assumed = Replay(data, seeds=args.seeds, tpr=ASSUMED[0], fpr=ASSUMED[1])
+        assumed = Replay(data, seeds=args.seeds, assume=Assumptions(**{**a.__dict__, "tpr": ASSUMED[0], "fpr": ASSUMED[1]}))
         print(f"\nthe same presets under the assumed validator (TPR {ASSUMED[0]}, FPR {ASSUMED[1]}):")
-        for r in presets[: len(presets) // 2]:
-            preset = r.name.split(" (")[0]
-            tiers = three if preset != "single-model" else [("premium", PREMIUM)]
-            other = await assumed.run(r.name, preset, tiers)  # type: ignore[arg-type]
-            print(
-                f"  {r.name:<56} success {r.success:.1%} vs {other.success:.1%}, false-ship "
-                f"{r.false_ship:.1%} vs {other.false_ship:.1%}, USD/task {r.usd:.3f} vs {other.usd:.3f}"
-            )
+        for free, lbl in zip((False, True), labels, strict=True):
+            for preset in PRESETS:
+                r = by[f"{preset} ({lbl})"]
+                tiers = three if preset != "single-model" else [("premium", PREMIUM)]
+                other = await assumed.run(r.name, preset, tiers, free_local=free)
+                print(
+                    f"  {r.name:<56} success {r.success:.1%} vs {other.success:.1%}, false-ship "
+                    f"{r.false_ship:.1%} vs {other.false_ship:.1%}, USD/task {r.usd:.3f} vs {other.usd:.3f}"
+                )
     print(f"elapsed {time.perf_counter() - started:.1f}s")
     return 0
 
 
 # The validator's fidelity: measured on real projects by bench/fidelity.py when it has run.
 FIDELITY = Path(__file__).resolve().parent / "results" / "fidelity.json"
-ASSUMED = (0.95, 0.10)
+ASSUMED = (ASSUMED_TPR, ASSUMED_FPR)
 
 
 def _measured_validator() -> tuple[float, float] | None:

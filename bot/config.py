@@ -133,6 +133,22 @@ class AnthropicProvider(_ProviderBase):
     _env = field_validator("api_key_env")(_check_env_name)
 
 
+class GroqProvider(_ProviderBase):
+    """Groq through its own SDK, which reads the rate-limit headers so free-tier quotas are the
+    server's real numbers, not guesses (bot/models/groq_api.py)."""
+
+    type: Literal["groq"]
+    base_url: str | None = None  # default: the SDK's (https://api.groq.com)
+    api_key_env: str | None = "GROQ_API_KEY"
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value)
+
+    _env = field_validator("api_key_env")(_check_env_name)
+
+
 class ScriptedProvider(_ProviderBase):
     """Answers from a script file (docs/scripted-provider.md); used by tests and the demo."""
 
@@ -141,7 +157,7 @@ class ScriptedProvider(_ProviderBase):
 
 
 ProviderConfig = Annotated[
-    OpenAICompatProvider | AnthropicProvider | ScriptedProvider, Field(discriminator="type")
+    OpenAICompatProvider | AnthropicProvider | GroqProvider | ScriptedProvider, Field(discriminator="type")
 ]
 
 
@@ -151,6 +167,9 @@ class Tier(_Strict):
     # least_busy spread calls over providers that serve the same model.
     balance: Literal["ordered", "round_robin", "least_busy"] = "ordered"
     context_bytes: int = Field(default=20_000, ge=1_000)
+    # When pre-flight finds this tier cannot serve (key unset, endpoint down), run without it and
+    # say so in the report, instead of stopping the run.
+    optional: bool = False
 
 
 Preset = Literal[
@@ -165,6 +184,10 @@ class Routing(_Strict):
     diverge_attempts: int = Field(default=3, ge=2, le=16)
     start_tier: str | None = None
     plan_tier: str | None = None
+    # Speculative escalation (bot/routing/speculative.py): start the next tier's attempt while one
+    # is validated; cancelled attempts may cost at most speculative_cap_usd per run.
+    speculative: bool = False
+    speculative_cap_usd: Usd = Decimal("0.50")
     # Transport: retries on transient errors within a provider, then fallback to the next one.
     retries: int = Field(default=2, ge=0, le=10)
     backoff_initial_s: float = Field(default=1.0, ge=0)
@@ -186,6 +209,19 @@ class Budget(_Strict):
 
 class Concurrency(_Strict):
     parallel: int = Field(default=4, ge=1, le=64)
+
+
+class SandboxSettings(_Strict):
+    """How repository code is isolated (bot/workspace/sandbox.py). ``required``: no sandbox on the
+    host means no validation; ``best-effort``: unsandboxed when the host cannot isolate; ``off``:
+    never isolated. The last two are said in every report."""
+
+    isolation: Literal["required", "best-effort", "off"] = "required"
+    network: bool = False  # loopback only unless a test suite needs the network
+    pass_env: list[str] = Field(default_factory=list)  # more variables (globs) commands may see
+    hidden: list[str] = Field(default_factory=list)  # more paths commands may not read
+    readable: list[str] = Field(default_factory=list)  # folders shown read-only though hidden
+    uid: int = Field(default=65534, ge=1)  # who commands run as when the bot runs as root
 
 
 class Validation(_Strict):
@@ -213,6 +249,7 @@ class Validation(_Strict):
     # Folders (relative to a checkout) put first on the import path; None: src/ when the project has
     # a src layout, else the checkout itself.
     import_roots: list[str] | None = None
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
 
 class ContextSettings(_Strict):
@@ -241,6 +278,12 @@ class GitHubSettings(_Strict):
     bot_login: str = "github-actions[bot]"  # whose comments are the bot's own
 
 
+class Cleanup(_Strict):
+    """After a run, the worktrees and branches of older finished runs are removed (``clean``)."""
+
+    keep_runs: int = Field(default=5, ge=0)
+
+
 class Ledger(_Strict):
     path: str = ".milestone-bot/ledger.sqlite"
 
@@ -256,6 +299,7 @@ class Config(_Strict):
     context: ContextSettings = Field(default_factory=ContextSettings)
     ledger: Ledger = Field(default_factory=Ledger)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
+    cleanup: Cleanup = Field(default_factory=Cleanup)
 
     @field_validator("tiers")
     @classmethod

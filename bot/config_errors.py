@@ -16,7 +16,7 @@ from bot import config as cfg
 from bot.errors import ConfigIssue, PricingError
 
 # Union tags pydantic puts into error locations; they are not keys the user wrote.
-_TAGS = {"openai_compat", "anthropic", "scripted", "tokens", "gpu", "function-after"}
+_TAGS = {"openai_compat", "anthropic", "groq", "scripted", "tokens", "gpu", "function-after"}
 _SECRET_KEYS = {"api_key", "token", "password", "secret", "key", "auth_token", "github_token"}
 
 
@@ -37,7 +37,9 @@ _MODELS: list[type[BaseModel]] = [
     cfg.GpuPrice,
     cfg.OpenAICompatProvider,
     cfg.AnthropicProvider,
+    cfg.GroqProvider,
     cfg.ScriptedProvider,
+    cfg.Cleanup,
 ]
 _FIELDS = _all_fields(_MODELS)
 
@@ -66,10 +68,11 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
             continue
         if model is cfg.Tier and part == "providers":
             # Which provider type? Guess from the tag pydantic left in the location.
-            tags = [p for p in loc if p in {"openai_compat", "anthropic", "scripted"}]
+            tags = [p for p in loc if p in {"openai_compat", "anthropic", "groq", "scripted"}]
             by_tag: dict[str, type[BaseModel]] = {
                 "openai_compat": cfg.OpenAICompatProvider,
                 "anthropic": cfg.AnthropicProvider,
+                "groq": cfg.GroqProvider,
                 "scripted": cfg.ScriptedProvider,
             }
             model, i = (by_tag[tags[0]] if tags else cfg.OpenAICompatProvider), i + 2
@@ -82,6 +85,7 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
             "context": cfg.ContextSettings,
             "ledger": cfg.Ledger,
             "quota": cfg.Quota,
+            "cleanup": cfg.Cleanup,
         }
         if part == "price":
             is_gpu = "gpu" in loc

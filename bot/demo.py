@@ -5,9 +5,10 @@ milestone with dependencies runs through the real pipeline: tests first, proven 
 items in parallel, validation with the project's own pytest, escalation from the local tier to the
 fast and premium tiers, integration of the item branches, and the report with its cost table.
 
-The three tiers are real clients (openai, anthropic SDKs) talking HTTP to the in-tree fake servers
-on 127.0.0.1, which answer from the bundled script: a local vLLM-style server priced by GPU time,
-a Groq-style fast API and an Anthropic premium API priced from the catalog.
+The three tiers are real clients (openai, groq, anthropic SDKs) talking HTTP to the in-tree fake
+servers on 127.0.0.1, which answer from the bundled script: a local vLLM-style server priced by GPU
+time, a Groq fast API (sending Groq's rate-limit headers) and an Anthropic premium API priced from
+the catalog.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from pathlib import Path
 
 from bot.config import Config, load_config
 from bot.demo_project import CHECKLIST, FILES, SCRIPT
-from bot.domain import ItemStatus, Verdict
+from bot.domain import ItemStatus
 from bot.execution.run import run_milestone
 from bot.models.script import Script
 from bot.planning.checklist_file import parse
 from bot.report.progress import Board
+from bot.report.run_report import escalations
 from bot.testing.anthropic_server import FakeAnthropicServer
+from bot.testing.groq_server import FakeGroqServer
 from bot.testing.openai_server import FakeOpenAIServer
 from bot.workspace.worktrees import init_repository
 
@@ -55,7 +58,7 @@ price = {{ gpu_usd_per_hour = 1.20 }}
 
 [tiers.fast]
 [[tiers.fast.providers]]
-type = "openai_compat"
+type = "groq"
 name = "groq"
 base_url = "{fast}"
 model = "llama-3.3-70b-versatile"
@@ -98,7 +101,7 @@ async def _run(workdir: Path, out: Callable[[str], None]) -> int:
     (workdir / "demo-script.json").write_text(json.dumps(SCRIPT, indent=2), encoding="utf-8")
     with (
         FakeOpenAIServer(script) as local,
-        FakeOpenAIServer(script) as fast,
+        FakeGroqServer(script) as fast,
         FakeAnthropicServer(script) as premium,
     ):
         config = write_config(workdir, local.base_url, fast.base_url, premium.base_url)
@@ -130,10 +133,8 @@ async def _run(workdir: Path, out: Callable[[str], None]) -> int:
     for item_id, result in outcome.report.results.items():
         path = " -> ".join(f"{a.phase}@{a.tier}:{a.verdict.value}" for a in result.attempts)
         out(f"{item_id:<10} {result.item.status.value:<6} {path}")
-        for attempt in result.attempts:
-            if attempt.verdict in (Verdict.FAILED, Verdict.UNPARSABLE) and attempt.feedback:
-                first = [x.strip() for x in attempt.feedback.splitlines() if x.strip()][:2]
-                out(f"{'':<17}{attempt.tier} was rejected: {' | '.join(first)[:150]}")
+        for line in escalations(result.attempts):  # which tier was left, and why
+            out(f"{'':<17}{line}")
     report = (outcome.report_dir / "report.md").read_text(encoding="utf-8")
     out("")
     out(report[report.index("### Cost") :].split("### Attempts")[0].strip())

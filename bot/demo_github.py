@@ -29,6 +29,7 @@ from bot.models.script import Script
 from bot.planning.checklist_file import parse
 from bot.testing.anthropic_server import FakeAnthropicServer
 from bot.testing.github_server import BOT_LOGIN, GitHubSimulator
+from bot.testing.groq_server import FakeGroqServer
 from bot.testing.openai_server import FakeOpenAIServer
 
 MAINTAINER = "mona"
@@ -112,7 +113,7 @@ async def _run(workdir: Path, out: Callable[[str], None]) -> int:
     script = Script.model_validate(rules)
     with (
         FakeOpenAIServer(script) as local,
-        FakeOpenAIServer(script) as fast,
+        FakeGroqServer(script) as fast,
         FakeAnthropicServer(script) as premium,
         GitHubSimulator("octo-org/calc", permissions={MAINTAINER: "maintain"}) as sim,
     ):

@@ -7,9 +7,12 @@ and never catches ``BudgetExceeded`` or ``ScriptError``.
 
     BotError
     ├── ConfigError                config file missing, unparsable or invalid (carries every issue)
+    │   └── PreflightError         a tier the run needs cannot serve (key unset, endpoint down, ...)
+    ├── UsageError                 the command line asks for something that cannot be done
     ├── PricingError               no price known for a model, or a price that cannot be computed
     ├── ProviderError              one call to one provider failed
     │   ├── ProviderUnavailable    timeout, connection failure, 5xx: transient, retried
+    │   │   └── DeadlineExceeded   no whole answer within the call's overall deadline
     │   ├── RateLimited            429; carries retry_after seconds when the server sent one
     │   ├── ProviderRejected       any other 4xx: the request itself is wrong, never retried
     │   └── MalformedResponse      the server answered, but not with a usable body
@@ -24,6 +27,7 @@ and never catches ``BudgetExceeded`` or ``ScriptError``.
     │   └── GitHubRateLimited      403/429 secondary rate limit; carries retry_after seconds
     └── WorkspaceError             git worktrees, or a command that cannot be run as asked
         ├── UnsafePath             a path outside the worktree, in .git, on the deny list...
+        ├── SandboxUnavailable     repository code would run unisolated and the config does not accept it
         └── PushRejected           a push without force refused: the branch moved meanwhile
 """
 
@@ -57,6 +61,14 @@ class ConfigError(BotError):
         super().__init__("\n".join(issue.render() for issue in issues))
 
 
+class PreflightError(ConfigError):
+    """Raised before anything is spent or created: the run would fail every call of a tier."""
+
+
+class UsageError(BotError):
+    """A user error on the command line (a missing file, an unknown run): one line, exit code 2."""
+
+
 class PricingError(BotError):
     pass
 
@@ -70,6 +82,10 @@ class ProviderError(BotError):
 
 class ProviderUnavailable(ProviderError):
     pass
+
+
+class DeadlineExceeded(ProviderUnavailable):
+    """The call's overall deadline passed (a slow or dripping answer); it may have been billed."""
 
 
 class RateLimited(ProviderError):
@@ -128,6 +144,10 @@ class UnsafePath(WorkspaceError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class SandboxUnavailable(WorkspaceError):
+    """The host cannot isolate repository code and the config requires isolation."""
 
 
 @dataclass(frozen=True)

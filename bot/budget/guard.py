@@ -2,7 +2,9 @@
 
 Each call reserves its worst-case cost in the ledger inside the same transaction that checks every
 limit (attempt, item, run, UTC day), and the reservation is replaced by the real cost when the call
-ends. So parallel calls, in one process or several, cannot overspend together.
+ends. So parallel calls, in one process or several, cannot overspend together. A reservation of a
+process that died is released at the next check (it records its pid and start time); the expiry is
+only the backstop for processes on other machines.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class BudgetGuard:
         """Reserve ``amount`` against every limit or raise ``BudgetExceeded``; returns the reservation."""
         limits = self.limits(scope)
         with self._ledger.write() as db:
+            self._ledger.drop_dead_reservations(db)
             for limit in limits:
                 committed = self._ledger.committed(db, limit.scope)
                 if committed + amount > limit.usd:
@@ -83,6 +86,7 @@ class BudgetGuard:
         if not limits:
             return None
         with self._ledger.write() as db:
+            self._ledger.drop_dead_reservations(db)
             return min(limit.usd - self._ledger.committed(db, limit.scope) for limit in limits)
 
     def note_spend(self, scope: CallScope) -> list[str]:

@@ -10,6 +10,8 @@ transaction that checks the limits, so two processes can never both take the las
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -55,7 +57,10 @@ CREATE TABLE IF NOT EXISTS reservations (
     run_id TEXT NOT NULL,
     item_id TEXT NOT NULL,
     attempt INTEGER NOT NULL,
-    amount_pico INTEGER NOT NULL
+    amount_pico INTEGER NOT NULL,
+    pid INTEGER NOT NULL DEFAULT 0,
+    host TEXT NOT NULL DEFAULT '',
+    pid_start TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS attempts (
     id INTEGER PRIMARY KEY,
@@ -79,6 +84,26 @@ def to_pico(amount: Decimal) -> int:
 
 def from_pico(pico: int | None) -> Decimal:
     return Decimal(pico or 0) / PICO
+
+
+def process_start(pid: int) -> str:
+    """When ``pid`` started (clock ticks since boot, from /proc), so a reused pid is not taken for
+    the process that made a reservation; '' where /proc is not there."""
+    try:
+        stat = open(f"/proc/{pid}/stat", encoding="ascii", errors="replace").read()  # noqa: SIM115
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19] if ")" in stat else ""
+
+
+def process_alive(pid: int, start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process: alive
+    return not start or process_start(pid) in ("", start)
 
 
 @dataclass(frozen=True)
@@ -145,8 +170,22 @@ class Ledger:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.executescript(_SCHEMA)
+            self._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise LedgerError(f"cannot open ledger {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        """Columns added after a ledger was first written: an existing database gains them."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(calls)")}
+        if "context_bytes" not in columns:
+            # Bytes of prompt (context) each call carried; 0 for calls recorded before.
+            self._db.execute("ALTER TABLE calls ADD COLUMN context_bytes INTEGER NOT NULL DEFAULT 0")
+        # Reservations record their process, so a dead process's are released at once.
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(reservations)")}
+        for name, kind in (("pid", "INTEGER NOT NULL DEFAULT 0"), ("host", "TEXT NOT NULL DEFAULT ''"),
+                           ("pid_start", "TEXT NOT NULL DEFAULT ''")):  # fmt: skip
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE reservations ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -189,12 +228,31 @@ class Ledger:
 
     def add_reservation(self, db: sqlite3.Connection, scope: Scope, amount: Decimal, *, ttl_s: float) -> int:
         now = self._clock()
+        pid = os.getpid()
         cursor = db.execute(
-            "INSERT INTO reservations (ts, expires, run_id, item_id, attempt, amount_pico)"
-            " VALUES (?,?,?,?,?,?)",
-            (now, now + ttl_s, scope.run_id or "", scope.item_id or "", scope.attempt or 0, to_pico(amount)),
-        )
+            "INSERT INTO reservations (ts, expires, run_id, item_id, attempt, amount_pico,"
+            " pid, host, pid_start) VALUES (?,?,?,?,?,?,?,?,?)",
+            (now, now + ttl_s, scope.run_id or "", scope.item_id or "", scope.attempt or 0, to_pico(amount),
+             pid, socket.gethostname(), process_start(pid)),
+        )  # fmt: skip
         return int(cursor.lastrowid or 0)
+
+    def drop_dead_reservations(self, db: sqlite3.Connection) -> int:
+        """Release the reservations of processes on this machine that are gone (killed, crashed):
+        their calls will never be recorded, so the money is free again now, not when they expire."""
+        host, me = socket.gethostname(), os.getpid()
+        rows = db.execute(
+            "SELECT DISTINCT pid, pid_start FROM reservations WHERE host = ? AND pid != ? AND pid > 0",
+            (host, me),
+        ).fetchall()
+        dropped = 0
+        for pid, start in rows:
+            if not process_alive(int(pid), str(start)):
+                dropped += db.execute(
+                    "DELETE FROM reservations WHERE host = ? AND pid = ? AND pid_start = ?",
+                    (host, pid, start),
+                ).rowcount
+        return dropped
 
     def record_call(self, record: CallRecord, *, reservation: int | None = None) -> int:
         """Record a finished call and drop its reservation in one transaction."""
@@ -236,6 +294,15 @@ class Ledger:
         """Re-label a recorded call, e.g. when its answer turned out unparsable; the cost stays."""
         with self.write() as db:
             db.execute("UPDATE calls SET outcome = ? WHERE id = ?", (outcome, call_id))
+
+    def set_context_bytes(self, call_id: int, size: int) -> None:
+        """How many bytes of prompt a recorded call carried (the caller built the prompt)."""
+        with self.write() as db:
+            db.execute("UPDATE calls SET context_bytes = ? WHERE id = ?", (size, call_id))
+
+    def context_bytes(self, scope: Scope = Scope()) -> int:
+        where, args = scope.where()
+        return int(self._read(f"SELECT SUM(context_bytes) FROM calls WHERE {where}", args)[0][0] or 0)  # noqa: S608
 
     def spent(self, scope: Scope = Scope()) -> Decimal:
         where, args = scope.where()

@@ -119,10 +119,19 @@ def _save_cache(path: Path, entries: Mapping[str, FileEntry]) -> None:
     tmp.replace(path)  # atomic: a concurrent reader sees the old cache or the new one
 
 
-def build_index(root: Path, blobs: Mapping[str, str], *, cache: Path | None = None) -> RepoIndex:
-    """Index the files in ``blobs`` (path -> blob id, from git) under ``root``."""
+def build_index(
+    root: Path,
+    blobs: Mapping[str, str],
+    *,
+    cache: Path | None = None,
+    known: Mapping[str, FileEntry] | None = None,
+) -> RepoIndex:
+    """Index the files in ``blobs`` (path -> blob id, from git) under ``root``.
+
+    ``known`` (blob id -> entry, held in memory by a run) replaces the disk cache: then nothing is
+    read from or written to it."""
     started = time.perf_counter()
-    cached = _load_cache(cache) if cache else {}
+    cached = known if known is not None else (_load_cache(cache) if cache else {})
     files: dict[str, FileEntry] = {}
     parsed = 0
     for rel, blob in sorted(blobs.items()):
@@ -136,6 +145,6 @@ def build_index(root: Path, blobs: Mapping[str, str], *, cache: Path | None = No
             continue
         files[rel] = _entry(root, rel, blob)
         parsed += 1
-    if cache is not None and parsed:
+    if cache is not None and parsed and known is None:
         _save_cache(cache, {e.blob: e for e in files.values()})
     return RepoIndex(root, files, parsed, time.perf_counter() - started)

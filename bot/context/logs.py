@@ -22,19 +22,37 @@ class Frame:
     function: str = ""
 
 
+_NOT_PROJECT = ("site-packages/", "dist-packages/", "/lib/python", "<frozen", "<string>", "node_modules/")
+
+
+def in_project(frame: Frame) -> bool:
+    """A frame in the project's own code, not the interpreter's or an installed package's."""
+    return not any(mark in frame.file for mark in _NOT_PROJECT)
+
+
 @dataclass(frozen=True)
 class Failure:
     tool: str
     test_id: str
-    message: str
+    message: str  # the full first line of the assertion or exception, never a truncated summary
     frames: tuple[Frame, ...] = ()
+    details: tuple[str, ...] = ()  # the assertion's further lines (pytest's diff, "where" lines)
+
+    def project_frames(self) -> tuple[Frame, ...]:
+        return tuple(f for f in self.frames if in_project(f)) or self.frames
 
     def render(self) -> str:
         where = ", ".join(
-            f"{f.file}:{f.line}" + (f" in {f.function}" if f.function else "") for f in self.frames[-5:]
+            f"{f.file}:{f.line}" + (f" in {f.function}" if f.function else "")
+            for f in self.project_frames()[-MAX_FRAMES:]
         )
         head = f"{self.test_id}: " if self.test_id else ""
-        return f"[{self.tool}] {head}{self.message}" + (f" (at {where})" if where else "")
+        first = f"[{self.tool}] {head}{self.message}" + (f" (at {where})" if where else "")
+        return "\n".join([first, *(f"    {line}" for line in self.details)])
+
+
+MAX_FRAMES = 8
+MAX_DETAILS = 12
 
 
 def clean_log(text: str) -> str:
@@ -55,7 +73,7 @@ _PYTEST_FRAME = re.compile(
     r"^(?P<file>[^\s:][^:\n]*\.py):(?P<line>\d+):(?: in (?P<func>[\w<>]+)| \w+)?[ \t]*$", re.M
 )
 _PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>[\w<>]+)', re.M)
-_E_LINE = re.compile(r"^E\s+(?P<msg>.+)$", re.M)
+_E_LINE = re.compile(r"^E[ \t]+(?P<msg>.*\S)[ \t]*$", re.M)
 _NOT_TESTS = {"FAILURES", "ERRORS", "warnings summary", "short test summary info", "test session starts"}
 _UNITTEST = re.compile(r"^(?P<kind>FAIL|ERROR): (?P<test>\w+) \((?P<cls>[\w.]+)\)", re.M)
 _SEPARATOR = re.compile(r"^(?:-{20,}|={20,})$", re.M)
@@ -70,9 +88,11 @@ def _section_key(name: str) -> str:
 def _pytest_failure(test_id: str, summary_message: str, body: str) -> Failure:
     frames = [Frame(f["file"], int(f["line"]), f["func"] or "") for f in _PYTEST_FRAME.finditer(body)]
     frames += [Frame(f["file"], int(f["line"]), f["func"]) for f in _PY_FRAME.finditer(body)]
-    e_lines = [e["msg"] for e in _E_LINE.finditer(body)]
-    message = summary_message or (e_lines[0] if e_lines else "failed")
-    return Failure("pytest", test_id, message.strip(), tuple(frames))
+    e_lines = [e["msg"].strip() for e in _E_LINE.finditer(body)]
+    # The E lines hold the whole assertion; the summary line is cut to the terminal's width.
+    message = e_lines[0] if e_lines else (summary_message or "failed")
+    details = tuple(line for line in e_lines[1 : 1 + MAX_DETAILS] if line.strip())
+    return Failure("pytest", test_id, message.strip(), tuple(frames), details)
 
 
 def _pytest(text: str) -> list[Failure]:
@@ -207,12 +227,35 @@ def _go(text: str) -> list[Failure]:
     return out
 
 
+# -- failures as Failure.render writes them (a red-build item's description) --------------------------
+_RENDERED = re.compile(
+    r"^\[(?P<tool>[\w ]+)\] (?:(?P<id>[^\s:]*(?:::|\.py|/)[^\s]*?): )?(?P<msg>.*?)"
+    r"(?: \(at (?P<at>[^()]*)\))?$"
+    r"(?P<details>(?:\n    .*)*)",
+    re.M,
+)
+_RENDERED_FRAME = re.compile(r"(?P<file>[^\s,]+?):(?P<line>\d+)(?: in (?P<func>[\w<>]+))?")
+
+
+def _rendered(text: str) -> list[Failure]:
+    out = []
+    for m in _RENDERED.finditer(text):
+        frames = tuple(
+            Frame(f["file"], int(f["line"]), f["func"] or "") for f in _RENDERED_FRAME.finditer(m["at"] or "")
+        )
+        details = tuple(x.strip() for x in m["details"].splitlines() if x.strip())
+        out.append(Failure(m["tool"], m["id"] or "", m["msg"].strip(), frames, details))
+    return out
+
+
 def extract_failures(log: str) -> list[Failure]:
     """Every failure the log shows, de-duplicated, in the order the parsers found them."""
     text = clean_log(log)
     found: list[Failure] = []
     for parse in (_pytest, _unittest, _rust, _javascript, _go):
         found += parse(text)
+    if not found:
+        found += _rendered(text)
     if (
         not any(f.tool in ("pytest", "unittest") for f in found)
         and "Traceback (most recent call last)" in text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.context.index import RepoIndex
@@ -17,7 +17,7 @@ class Included:
     bytes: int
     score: float
     reasons: tuple[str, ...]
-    digest: str = ""  # of the rendered text: a retry skips chunks the model already has unchanged
+    digest: str = ""  # of the rendered text, to tell whether two calls saw the same code
 
 
 @dataclass(frozen=True)
@@ -33,17 +33,14 @@ class Section:
 
 @dataclass(frozen=True)
 class ContextPack:
+    """What one model call gets: self-contained, whatever an earlier call or another model got."""
+
     text: str
     included: tuple[Included, ...]
     left_out: tuple[Included, ...]
     sections: tuple[str, ...]  # titles of the non-code sections, in order
     budget: int
-    bytes_saved: int = 0  # differential context: bytes not resent
-    section_digests: tuple[str, ...] = ()
-
-    def sent(self) -> dict[str, str]:
-        """What the model has from this pack: chunk key -> digest, for the next (differential) call."""
-        return {i.key: i.digest for i in self.included}
+    below_floor: int = 0  # ranked chunks not sent because their score fell under the floor
 
     @property
     def size(self) -> int:
@@ -51,15 +48,24 @@ class ContextPack:
 
 
 def fit_text(text: str, budget: int, *, note: str = "[cut to fit the context budget]") -> str:
+    """``text`` in at most ``budget`` bytes (the note included); empty when not even the note fits."""
     data = text.encode("utf-8")
     if len(data) <= budget:
         return text
-    room = max(0, budget - len(note) - 1)
+    room = budget - len(note.encode("utf-8")) - 1
+    if room <= 0:
+        return ""
     return data[:room].decode("utf-8", "ignore").rstrip() + "\n" + note
 
 
 def _digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+
+
+# Relevance floor: a chunk is sent only while its score is at least this share of the top score.
+# Measured on bench/context.py (see its docstring): past it chunks are padding, not evidence.
+FLOOR = 0.3
+MIN_CHUNKS = 3  # the best few are sent whatever their scores (a flat ranking has no clear winner)
 
 
 def pack(
@@ -68,31 +74,21 @@ def pack(
     *,
     budget: int,
     sections: Sequence[Section] = (),
-    already: Mapping[str, str] | None = None,
-    already_sections: frozenset[str] = frozenset(),
+    floor: float = FLOOR,
+    min_chunks: int = MIN_CHUNKS,
     max_left_out: int = 20,
 ) -> ContextPack:
-    """Sections first (they are small and specific), then the best chunks that fit, whole.
-
-    ``already`` (chunk key -> digest) and ``already_sections`` are what an earlier attempt sent:
-    unchanged, they are referred to by name instead of resent, and the bytes saved are counted.
-    """
-    already = already or {}
+    """Sections first (they are small and specific), then the best chunks, whole, while they are
+    relevant (the floor) and fit (the budget). The budget is a ceiling on the whole text, every
+    header included; a section that does not fit is cut, a chunk that does not fit is left out."""
     parts: list[str] = []
     used = 0
-    saved = 0
     titles = []
-    digests = []
     for section in sections:
         rendered = section.render()
-        digest = _digest(rendered)
-        if digest in already_sections:
-            saved += len(rendered.encode("utf-8"))
-            continue
-        digests.append(digest)
         size = len(rendered.encode("utf-8"))
         if used + size > budget:
-            rendered = fit_text(rendered, max(0, budget - used))
+            rendered = fit_text(rendered, budget - used)
             size = len(rendered.encode("utf-8"))
         if size:
             parts.append(rendered)
@@ -101,18 +97,17 @@ def pack(
     included: list[Included] = []
     left: list[Included] = []
     chosen: list[Scored] = []
-    unchanged: list[str] = []
+    top = max((s.score for s in ranked), default=0.0)
+    below = 0
     for scored in ranked:
         chunk = scored.chunk
+        if len(chosen) >= min_chunks and scored.score < floor * top:
+            below += 1
+            continue
         text = render_chunk(chunk, lines(chunk))
         size = len(text.encode("utf-8"))
-        record = Included(
-            chunk.key, chunk.symbol, size, round(scored.score, 4), scored.reasons, _digest(text)
-        )
-        if already.get(chunk.key) == record.digest:
-            unchanged.append(chunk.key)
-            saved += size
-            continue
+        score = round(scored.score, 4)
+        record = Included(chunk.key, chunk.symbol, size, score, scored.reasons, _digest(text))
         if used + size <= budget:
             chosen.append(scored)
             included.append(record)
@@ -125,11 +120,7 @@ def pack(
         order.setdefault(s.chunk.path, len(order))
     for s in sorted(chosen, key=lambda s: (order[s.chunk.path], s.chunk.start)):
         parts.append(render_chunk(s.chunk, lines(s.chunk)))
-    if unchanged:
-        parts.append(Section("Sent before and unchanged (not repeated)", "\n".join(unchanged)).render())
-    return ContextPack(
-        "".join(parts), tuple(included), tuple(left), tuple(titles), budget, saved, tuple(digests)
-    )
+    return ContextPack("".join(parts), tuple(included), tuple(left), tuple(titles), budget, below)
 
 
 def repo_map(index: RepoIndex, *, budget: int) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from bot.context.index import RepoIndex
 from bot.context.pack import fit_text
 from bot.errors import UnsafePath
+from bot.untrusted import fence
 from bot.workspace.paths import DEFAULT_DENY, check_path
 
 MAX_NAMES = 5  # names served per request; more are listed as not served
@@ -105,7 +106,8 @@ def serve_request(
                 continue
             parts.append(_numbered(path, start, text.splitlines()[start - 1 : end], qualified))
     if problems:
-        parts.append("## Not served\n" + "\n".join(problems) + "\n")
+        # The names come from model output: data, fenced.
+        parts.append("## Not served\n" + fence("\n".join(problems)) + "\n")
     return fit_text("".join(parts), budget) if parts else "## Not served\nnothing was asked for\n"
 
 

@@ -2,29 +2,34 @@
 
 Chunks are whole top-level functions and classes (big classes split into their methods) and
 windows over the lines no symbol covers. The query is the item's text with its failing tests,
-messages and frames. BM25 (bm25s) gives the lexical score; boosts add what a person would look at
+messages and frames. BM25 (bot.context.bm25) gives the lexical score; boosts add what a person would look at
 first: the frames' functions, files and symbols named in the item, the failing tests' imports,
 import-graph neighbours and recently changed files. Equal scores order by path and line.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-import bm25s
 import numpy as np
 
-from bot.context.index import RepoIndex
+from bot.context.bm25 import BM25
+from bot.context.index import FileEntry, RepoIndex
 from bot.context.logs import Failure
 
-# bm25s logs every index build at DEBUG through its own handler; the CLI's output is not the place.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
-
 WINDOW = 60
+# Measured on bench/context.py: a red build's tests weigh half, and the frame where the failure was
+# raised outside the tests weighs more than the frames that led to it.
+TEST_WEIGHT = 0.5
+INNERMOST = 1.0
+ON_LINE = 1.0
+MISSING_ATTRIBUTE = 2.0
+_NO_ATTRIBUTE = re.compile(r"'(\w+)' object has no attribute")
+_MISSING = re.compile(r"'(\w+)' object has no attribute '(\w+)'")
+_WHERE = re.compile(r"\bwhere .*? = (?:<[^>]*>\.)?([A-Za-z_]\w*)\(")
 SPLIT_CLASS_LINES = 150
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -66,16 +71,25 @@ STOP = {
 }
 
 
-def tokens(text: str) -> list[str]:
-    """Identifiers, whole and split on snake_case and camelCase, lowercased."""
+def tokens(text: str, *, memo: dict[str, list[str]] | None = None) -> list[str]:
+    """Identifiers, whole and split on snake_case and camelCase, lowercased. ``memo`` keeps each
+    identifier's tokens: a repository repeats its identifiers, and an index build splits them all."""
     out: list[str] = []
+    memo = {} if memo is None else memo
     for ident in _IDENT.findall(text):
-        lower = ident.lower()
-        if len(lower) > 1 and lower not in STOP:
-            out.append(lower)
-        parts = [p.lower() for piece in ident.split("_") for p in _CAMEL.findall(piece)]
-        if len(parts) > 1:
-            out += [p for p in parts if len(p) > 1 and p not in STOP]
+        found = memo.get(ident)
+        if found is None:
+            found = memo[ident] = _ident_tokens(ident)
+        out += found
+    return out
+
+
+def _ident_tokens(ident: str) -> list[str]:
+    lower = ident.lower()
+    out = [lower] if len(lower) > 1 and lower not in STOP else []
+    parts = [p.lower() for piece in ident.split("_") for p in _CAMEL.findall(piece)]
+    if len(parts) > 1:
+        out += [p for p in parts if len(p) > 1 and p not in STOP]
     return out
 
 
@@ -107,7 +121,7 @@ class Query:
     extra_terms: tuple[str, ...] = field(default=())
 
     def named_paths(self) -> set[str]:
-        found = set(_PATHISH.findall(self.text))
+        found = set(_PATHISH.findall(self.text)) | {t for t in self.extra_terms if _PATHISH.fullmatch(t)}
         for f in self.failures:
             found |= {fr.file for fr in f.frames}
             if "::" in f.test_id:
@@ -125,7 +139,7 @@ class Query:
             for part in parts[-2:]:
                 names.add(part)
                 names.add(re.sub(r"^(?:test_?|Test)|(?:_?tests?|Tests?)$", "", part))
-            names |= {n for n in _IDENT.findall(f.message) if "_" in n}
+            names |= {n for line in (f.message, *f.details) for n in _IDENT.findall(line) if "_" in n}
         return {norm(n.split(".")[-1]) for n in names if len(n) > 2} - {""}
 
 
@@ -181,8 +195,28 @@ def _module_candidates(imported: str) -> list[str]:
     return [f"{dotted}.py", f"{dotted}/__init__.py"] if dotted else []
 
 
+_GONE = Chunk("\x00gone", 1, 0)  # stands in for a chunk of a file changed since the base was built
+# Past a tenth of the files (and 20) changed, a fresh build is cheaper than an overlay.
+MAX_CHANGED_SHARE = 10
+MAX_CHANGED = 20
+
+
+def _file_chunks(entry: FileEntry, lines: list[str]) -> list[Chunk]:
+    symbols = [(s.name, s.kind, s.start, s.end) for s in entry.symbols]
+    return [
+        c
+        for c in _chunks_of(entry.path, len(lines), symbols)
+        if any(x.strip() for x in lines[c.start - 1 : c.end])
+    ]
+
+
+def _chunk_tokens(chunk: Chunk, lines: list[str], memo: dict[str, list[str]]) -> list[str]:
+    return tokens(f"{chunk.path} {chunk.symbol} " + "\n".join(lines), memo=memo)
+
+
 class Retriever:
-    """Built once per index (chunking and the BM25 index), then asked many queries."""
+    """Built once per index (chunking and the BM25 index), then asked many queries; ``updated``
+    gives the retriever of a tree that differs in a few files without rebuilding the rest."""
 
     def __init__(self, index: RepoIndex) -> None:
         self.index = index
@@ -192,41 +226,120 @@ class Retriever:
             text = (index.root / entry.path).read_text(encoding="utf-8", errors="replace")
             lines = text.splitlines()
             self._texts[entry.path] = lines
-            symbols = [(s.name, s.kind, s.start, s.end) for s in entry.symbols]
-            chunks += [
-                c
-                for c in _chunks_of(entry.path, len(lines), symbols)
-                if any(x.strip() for x in lines[c.start - 1 : c.end])
-            ]
+            chunks += _file_chunks(entry, lines)
         self.chunks = chunks
-        corpus = [tokens(f"{c.path} {c.symbol} " + "\n".join(self.lines(c))) for c in chunks]
-        self._bm25 = bm25s.BM25()
-        self._bm25.index(corpus or [["empty"]], show_progress=False)
+        memo: dict[str, list[str]] = {}
+        self._bm25 = BM25([_chunk_tokens(c, self.lines(c), memo) for c in chunks])
+        self._base = self  # what ``updated`` overlays: always the full build
+        self._index_views()
+        self._build_graph()
+
+    @property
+    def is_base(self) -> bool:
+        """A full build (not an overlay on another retriever)."""
+        return self._base is self
+
+    def _index_views(self) -> None:
+        self._gone = np.fromiter((c is _GONE for c in self.chunks), dtype=bool, count=len(self.chunks))
         self._by_file: dict[str, list[int]] = {}
-        for i, c in enumerate(chunks):
-            self._by_file.setdefault(c.path, []).append(i)
-        self._modules = self._module_map()
+        for i, c in enumerate(self.chunks):
+            if c is not _GONE:
+                self._by_file.setdefault(c.path, []).append(i)
+        tests = {p: is_test_path(p) for p in self._by_file}
+        self._test = [tests.get(c.path, False) for c in self.chunks]  # per chunk: in a test file
+        self._leaves = [norm(c.symbol.split(".")[-1]) if c.symbol else "" for c in self.chunks]
+
+    def _overlay_views(self, base: Retriever, changed: set[str], first: int) -> None:
+        """The base's per-chunk views with the changed files' chunks gone and the added ones
+        (from ``first`` on) appended: linear in what changed, not in the repository."""
+        gone = [i for p in changed for i in base._by_file.get(p, ())]
+        self._gone = np.concatenate([base._gone, np.zeros(len(self.chunks) - first, dtype=bool)])
+        self._gone[gone] = True
+        self._by_file = {p: members for p, members in base._by_file.items() if p not in changed}
+        added = self.chunks[first:]
+        for n, c in enumerate(added, start=first):
+            self._by_file.setdefault(c.path, []).append(n)
+        self._test = base._test + [is_test_path(c.path) for c in added]
+        self._leaves = base._leaves + [norm(c.symbol.split(".")[-1]) if c.symbol else "" for c in added]
+
+    def updated(self, index: RepoIndex) -> Retriever:
+        """The retriever for ``index``, a tree that differs from this one's base in a few files:
+        the base's chunks and BM25 postings are shared, the changed files' chunks replace theirs."""
+        base = self._base
+        old, new = base.index.files, index.files
+        changed = {p for p, e in new.items() if p not in old or old[p].blob != e.blob} | (
+            old.keys() - new.keys()
+        )
+        if not changed:
+            return base
+        if len(changed) > max(MAX_CHANGED, len(new) // MAX_CHANGED_SHARE):
+            return Retriever(index)
+        out = object.__new__(Retriever)
+        out.index = index
+        out._base = base
+        out._texts = {p: lines for p, lines in base._texts.items() if p not in changed}
+        out.chunks = [_GONE if c.path in changed else c for c in base.chunks]
+        added: list[Chunk] = []
+        for path in sorted(changed):
+            entry = new.get(path)
+            if entry is None or not entry.language or entry.skipped:
+                continue
+            lines = (index.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+            out._texts[path] = lines
+            added += _file_chunks(entry, lines)
+        out.chunks += added
+        out._bm25 = base._bm25.extend([_chunk_tokens(c, out.lines(c), {}) for c in added])
+        out._overlay_views(base, changed, len(base.chunks))
+        out._update_graph(base, changed)
+        return out
 
     def lines(self, chunk: Chunk) -> list[str]:
         return self._texts.get(chunk.path, [])[chunk.start - 1 : chunk.end]
 
-    def _module_map(self) -> dict[str, set[str]]:
-        """Import graph over indexed Python files: file -> files it imports (both directions kept)."""
-        paths = set(self._texts)
-        suffixes: dict[str, str] = {}
-        for p in paths:
+    def _imports(self, entry: FileEntry, suffixes: dict[str, str]) -> set[str]:
+        targets = set()
+        for imported in entry.imports:
+            for candidate in _module_candidates(imported):
+                target = suffixes.get(candidate)
+                if target and target != entry.path:
+                    targets.add(target)
+        return targets
+
+    def _build_graph(self) -> None:
+        """Import graph over indexed Python files: what each file imports, and what imports it."""
+        self._suffixes: dict[str, str] = {}
+        for p in sorted(self._texts):
             parts = PurePosixPath(p).parts
             for i in range(len(parts)):
-                suffixes.setdefault("/".join(parts[i:]), p)
-        graph: dict[str, set[str]] = {p: set() for p in paths}
+                self._suffixes.setdefault("/".join(parts[i:]), p)
+        self._forward: dict[str, set[str]] = {}
+        self._reverse: dict[str, set[str]] = {}
         for entry in self.index.source_files():
-            for imported in entry.imports:
-                for candidate in _module_candidates(imported):
-                    target = suffixes.get(candidate)
-                    if target and target != entry.path:
-                        graph[entry.path].add(target)
-                        graph.setdefault(target, set()).add(entry.path)
-        return graph
+            targets = self._forward[entry.path] = self._imports(entry, self._suffixes)
+            for t in targets:
+                self._reverse.setdefault(t, set()).add(entry.path)
+
+    def _update_graph(self, base: Retriever, changed: set[str]) -> None:
+        """The base's graph with the changed files' edges redone (copy on write)."""
+        self._suffixes = dict(base._suffixes)
+        for p in sorted(changed & self._texts.keys()):
+            parts = PurePosixPath(p).parts
+            for i in range(len(parts)):
+                self._suffixes.setdefault("/".join(parts[i:]), p)
+        self._forward = dict(base._forward)
+        self._reverse = dict(base._reverse)
+        for p in changed:
+            for t in self._forward.pop(p, set()):
+                self._reverse[t] = self._reverse[t] - {p}
+            entry = self.index.files.get(p)
+            if entry is None or p not in self._texts:
+                continue
+            targets = self._forward[p] = self._imports(entry, self._suffixes)
+            for t in targets:
+                self._reverse[t] = self._reverse.get(t, set()) | {p}
+
+    def _neighbours(self, path: str) -> set[str]:
+        return self._forward.get(path, set()) | self._reverse.get(path, set())
 
     def rank(self, query: Query, *, limit: int = 200) -> list[Scored]:
         if not self.chunks:
@@ -235,7 +348,8 @@ class Retriever:
             " ".join([query.text, *query.extra_terms, *(f"{f.test_id} {f.message}" for f in query.failures)])
         )
         terms += [t for f in query.failures for fr in f.frames for t in tokens(fr.function)]
-        raw = np.asarray(self._bm25.get_scores(terms), dtype=float) if terms else np.zeros(len(self.chunks))
+        raw = self._bm25.scores(terms) if terms else np.zeros(len(self.chunks))
+        raw[self._gone] = 0.0
         top = float(raw.max()) if raw.size and raw.max() > 0 else 1.0
         scores = raw / top
         reasons: dict[int, list[str]] = {}
@@ -248,29 +362,52 @@ class Retriever:
         indexed_paths = {p for p in self._by_file if any(p.endswith(n) or n.endswith(p) for n in paths)}
         frames = [fr for f in query.failures for fr in f.frames]
         framed: list[int] = []
+        # Where each failure was raised in library code: its innermost frame outside the tests.
+        innermost = set()
+        for f in query.failures:
+            library = [fr for fr in f.frames if not is_test_path(fr.file)]
+            if library:
+                innermost.add((library[-1].file, library[-1].line))
         for i, c in enumerate(self.chunks):
             for fr in frames:
                 same_file = fr.file.endswith(c.path) or c.path.endswith(fr.file.lstrip("./"))
                 if same_file and c.start <= fr.line <= c.end:
                     boost(i, 3.0, f"stack frame {fr.file}:{fr.line}")
+                    if (fr.file, fr.line) in innermost:
+                        boost(i, INNERMOST, "where the failure was raised")
                     framed.append(i)
                     break
+        # The failing statement itself: names called on a test frame's line (and the next few, for a
+        # statement over several lines) and in pytest's "where" lines name what is under test.
+        on_line: set[str] = set()
+        line_dunders: set[str] = set()  # operators the failing statement applies
+        for fr in frames:
+            if not is_test_path(fr.file):
+                continue
+            text = self._texts.get(next((p for p in self._by_file if fr.file.endswith(p)), ""), [])
+            statement = "\n".join(text[max(0, fr.line - 1) : fr.line + 3])
+            on_line |= {
+                norm(n) for n in _CALLED.findall(statement) if n not in STOP and not n.startswith("assert")
+            }
+            line_dunders |= {name for op, name in _OPERATORS.items() if op in statement}
+        for f in query.failures:
+            on_line |= {norm(m) for line in f.details for m in _WHERE.findall(line)}
+            # "'curry' object has no attribute '_sigspec'": the class did not set it up.
+            on_line |= {norm(m) for line in (f.message, *f.details) for m in _NO_ATTRIBUTE.findall(line)}
         # What the failing tests call is what they test.
         called = {
             norm(n)
             for i in framed
-            if is_test_path(self.chunks[i].path)
+            if self._test[i]
             for n in _CALLED.findall("\n".join(self.lines(self.chunks[i])))
             if n not in STOP and not n.startswith(("assert", "test"))
         }
         # One hop further: what the tested code calls, and the classes the tests use. A bug is often
         # in a helper of the function the test calls.
-        leaves = [norm(c.symbol.split(".")[-1]) if c.symbol else "" for c in self.chunks]
+        leaves = self._leaves
         used_classes = {norm(c.symbol.split(".")[0]) for c, leaf in zip(self.chunks, leaves, strict=True)
                         if c.kind == "class" and leaf in called}  # fmt: skip
-        test_text = "\n".join(
-            "\n".join(self.lines(self.chunks[i])) for i in framed if is_test_path(self.chunks[i].path)
-        )
+        test_text = "\n".join("\n".join(self.lines(self.chunks[i])) for i in framed if self._test[i])
         dunders = {name for op, name in _OPERATORS.items() if op in test_text}
         # Calling a class runs its constructor.
         constructors = {
@@ -283,17 +420,40 @@ class Retriever:
         second = {
             norm(n)
             for i, c in enumerate(self.chunks)
-            if not is_test_path(c.path) and (leaves[i] in called or i in framed or i in constructors)
+            if not self._test[i] and (leaves[i] in called or i in framed or i in constructors)
             for n in _CALLED.findall("\n".join(self.lines(c)))
             if n not in STOP
         } - called
+        failing_classes = {
+            norm(c.symbol) for i, c in enumerate(self.chunks) if c.kind == "class" and leaves[i] in on_line
+        }
+        framed_set = set(framed)
+        # "'X' object has no attribute 'y'": the code of X that sets self.y did not run or is gone.
+        for cls, attr in {
+            m for f in query.failures for line in (f.message, *f.details) for m in _MISSING.findall(line)
+        }:
+            sets = re.compile(rf"\bself\.{attr}\s*(?:=|:[^=]*=)")
+            for i, c in enumerate(self.chunks):
+                if norm(c.symbol.split(".")[0]) == norm(cls) and sets.search("\n".join(self.lines(c))):
+                    boost(i, MISSING_ATTRIBUTE, f"sets the attribute the failure misses: {c.symbol}")
         for i, c in enumerate(self.chunks):
             leaf = leaves[i]
-            if leaf and leaf in names:
+            if not self._test[i] and (
+                (leaf and leaf in on_line)
+                or (
+                    c.symbol.count(".") == 1
+                    and norm(c.symbol.split(".")[0]) in failing_classes
+                    and (leaf in _CONSTRUCTORS or (leaf in line_dunders and c.symbol.endswith("__")))
+                )
+            ):
+                boost(i, ON_LINE, f"called by the failing statement: {c.symbol}")
+            if i in framed_set:
+                pass  # a frame's own function: its frame boost says it all
+            elif leaf and leaf in names:
                 boost(i, 1.5, f"names {c.symbol}")
             elif leaf and len(leaf) >= 6 and any(len(n) >= 6 and (n in leaf or leaf in n) for n in names):
                 boost(i, 0.6, f"resembles a name in the item or log: {c.symbol}")
-            if leaf and not is_test_path(c.path):
+            if leaf and not self._test[i] and i not in framed_set:
                 if leaf in called:
                     boost(i, 1.2, f"called by the failing test: {c.symbol}")
                 elif leaf in second:
@@ -303,31 +463,34 @@ class Retriever:
                         boost(i, 0.7, f"operator the failing test applies: {c.symbol}")
                     else:
                         boost(i, 0.3, f"method of a class the failing test uses: {c.symbol}")
-            if c.path in indexed_paths and not is_test_path(c.path):
+            if c.path in indexed_paths and not self._test[i]:
                 boost(i, 0.6, "file named in the item or log")
         test_files = {p for p in indexed_paths if "test" in PurePosixPath(p).name}
-        imported = set().union(*(self._modules.get(t, set()) for t in test_files)) if test_files else set()
-        neighbours = (
-            set().union(*(self._modules.get(p, set()) for p in indexed_paths)) if indexed_paths else set()
-        )
+        imported = set().union(*(self._neighbours(t) for t in test_files)) if test_files else set()
+        neighbours = set().union(*(self._neighbours(p) for p in indexed_paths)) if indexed_paths else set()
         recent = set(query.recent)
-        for path, members in self._by_file.items():
-            for i in members:
+        for path in sorted((imported | neighbours | recent) & self._by_file.keys()):
+            for i in self._by_file[path]:
                 if path in imported:
                     boost(i, 0.5, "imported by the failing tests")
                 elif path in neighbours:
                     boost(i, 0.2, "import-graph neighbour")
                 if path in recent:
                     boost(i, 0.1, "recently changed")
+        if query.failures:
+            # A failing test is evidence, seldom the bug: the code it exercises ranks above it.
+            scores[np.asarray(self._test, dtype=bool)] *= TEST_WEIGHT
+        candidates = np.flatnonzero((scores > 0) & ~self._gone)
+        if len(candidates) > limit:
+            # Only what can make the cut is sorted in Python: everything scoring at least the
+            # limit-th best score (ties included, so the order stays deterministic).
+            kth = np.partition(scores[candidates], len(candidates) - limit)[len(candidates) - limit]
+            candidates = candidates[scores[candidates] >= kth]
         order = sorted(
-            range(len(self.chunks)),
+            candidates.tolist(),
             key=lambda i: (-round(float(scores[i]), 9), self.chunks[i].path, self.chunks[i].start),
         )
-        return [
-            Scored(self.chunks[i], float(scores[i]), tuple(reasons.get(i, ())))
-            for i in order[:limit]
-            if scores[i] > 0
-        ]
+        return [Scored(self.chunks[i], float(scores[i]), tuple(reasons.get(i, ()))) for i in order[:limit]]
 
 
 def render_chunk(chunk: Chunk, lines: Iterable[str]) -> str:

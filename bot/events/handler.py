@@ -47,6 +47,7 @@ from bot.github.bodies import (
 from bot.github.gateway import WRITE_PERMISSIONS, CommentRef, GitHubGateway, RunData, marker
 from bot.planning.checklist_file import parse, render, slug
 from bot.planning.planner import IssueText, PlanSource, plan_red_build
+from bot.report.money import usd
 
 log = logging.getLogger(__name__)
 _RUN_URL = re.compile(r"/actions/runs/(\d+)")
@@ -265,7 +266,7 @@ class EventHandler:
         self._reply(
             event.issue.number,
             key,
-            f"Runs on this issue have spent ${total.quantize(Decimal('0.0001'))} in total ({len(spent)} run"
+            f"Runs on this issue have spent {usd(total)} in total ({len(spent)} run"
             f"{'s' if len(spent) != 1 else ''} reported).",
         )
         return Outcome("replied", f"cost {total}")

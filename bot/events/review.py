@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from bot.github.bodies import cost_marker, defuse
 from bot.github.gateway import PullFile, marker
+from bot.report.money import usd
 from bot.untrusted import fence
 from bot.validation.guard import is_test_file
 
@@ -127,7 +128,7 @@ def review_body(
     removed = sum(f.deletions for f in files)
     lines += [
         "",
-        f"{len(files)} files, +{added}/-{removed}. Review cost: ${cost.quantize(Decimal('0.0001'))}.",
+        f"{len(files)} files, +{added}/-{removed}. Review cost: {usd(cost)}.",
         "",
         marker("review", number),
         cost_marker(cost),

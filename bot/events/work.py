@@ -33,6 +33,7 @@ from bot.github.git_push import git_env, push
 from bot.models.base import ChatRequest, Message
 from bot.planning.checklist_file import render, slug
 from bot.planning.planner import PlanSource
+from bot.report.money import usd
 from bot.report.progress import Board
 from bot.report.run_report import RunReport, render_markdown
 from bot.routing.driver import AttemptEvent
@@ -311,7 +312,7 @@ def publish_pull(
     commit = trees.commit(workspace.path, f"milestone-bot: checklist for {checklist.title}")
     branch = pr_branch(key)
     push(trees.repo_path, commit, branch, remote=remote, token=token)
-    body = pr_body(report, closes=closes, key=key)
+    body = pr_body(report, closes=closes, key=key, branch=branch)
     if not ci_token:
         body = NO_CI_NOTE + body
     pull = gateway.upsert_pull(
@@ -358,9 +359,9 @@ def conclude(report: RunReport) -> tuple[str, str, str]:
             f"{len(done)} of {total} items done",
             f"{len(done)} of {total} items done; the PR is a draft.",
         )
-    spent = report.costs.total.quantize(Decimal("0.0001"))
+    spent = usd(report.costs.total)
     return (
         "success",
         f"All {len(done)} items done",
-        f"All {len(done)} items done and validated; spent ${spent}.",
+        f"All {len(done)} items done and validated; spent {spent}.",
     )

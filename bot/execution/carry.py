@@ -38,8 +38,10 @@ class Carried:
 def _git(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, **env} if env else None
     return subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False, env=full
-    )
+        # Hooks off: a fetch runs reference-transaction hooks, and .git/hooks may hold planted ones.
+        ["git", "-C", str(repo), "-c", "core.hooksPath=/dev/null", *args],
+        capture_output=True, text=True, check=False, env=full,
+    )  # fmt: skip
 
 
 def _is_ancestor(repo: Path, commit: str, of: str) -> bool:

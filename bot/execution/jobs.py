@@ -20,7 +20,8 @@ from bot.execution.integrate import integrate
 from bot.execution.item_loop import AttemptRecord, ItemResult
 from bot.execution.options import SPEND_LINES, RunOptions, read_options
 from bot.execution.run import run_milestone
-from bot.execution.services import cost_summary
+from bot.execution.services import cost_summary, sandbox_for
+from bot.report.money import decimal_str
 from bot.report.run_report import RunReport, render_markdown
 from bot.validation.detect import toolchain
 from bot.validation.environment import prepare as prepare_environment
@@ -95,7 +96,9 @@ async def work_items(
     for item in outcome.checklist.items:
         result = outcome.report.results.get(item.id)
         history = (
-            tuple((a.phase, a.tier, a.verdict.value, str(a.cost)) for a in result.attempts) if result else ()
+            tuple((a.phase, a.tier, a.verdict.value, decimal_str(a.cost)) for a in result.attempts)
+            if result
+            else ()
         )
         # Done only if its work is in the bundle: a done item whose integration did not validate
         # has nothing to hand on.
@@ -106,7 +109,7 @@ async def work_items(
                 item.id,
                 status.value,
                 item.attempts,
-                str(item.cost_usd),
+                decimal_str(item.cost_usd),
                 item.commit if done else "",
                 outcome.report.notes.get(item.id, "") or (result.reason if result else ""),
                 history,
@@ -115,7 +118,7 @@ async def work_items(
                 else (),
             )
         )
-    job_result = JobResult(job, branch, commit, str(outcome.report.costs.total), tuple(items))
+    job_result = JobResult(job, branch, commit, decimal_str(outcome.report.costs.total), tuple(items))
     job_result.write(out)
     (out / "report.md").write_text(render_markdown(outcome.report), encoding="utf-8")
     return job_result
@@ -183,6 +186,7 @@ async def publish_artifacts(
     notes.update(carried.notes)
     validation = config.validation
     environment, settings = await prepare_environment(trees.repo_path, validation)
+    settings = dataclasses.replace(settings, sandbox=sandbox_for(config, root=trees.repo_path))
 
     async def no_models(item: Item, on: str) -> Item:
         # The publish job runs no model-written code beyond re-validation: a conflict fails the item.

@@ -18,12 +18,13 @@ from bot.execution.carry import carry_over, restore, without_merges
 from bot.execution.integrate import Integration, integrate
 from bot.execution.item_loop import ItemResult, ItemRunner
 from bot.execution.scheduler import run_checklist
-from bot.execution.services import build_router, cost_summary, open_ledger, skipped_tiers
+from bot.execution.services import build_router, cost_summary, open_ledger, sandbox_for, skipped_tiers
 from bot.planning.checklist_file import render
 from bot.report.run_report import RunReport, render_markdown, to_json
 from bot.routing.driver import OnAttempt
 from bot.routing.presets import policy_for
 from bot.routing.router import Sleep
+from bot.routing.speculative import speculation_for
 from bot.validation.baseline import Baseline, BaselineCache
 from bot.validation.detect import toolchain
 from bot.validation.environment import base_validation
@@ -52,6 +53,7 @@ async def validate_working_tree(
         # validation (which may have edited them: the guard says so, but must not obey them).
         validation = base_validation(trees.read_at(base, str(DEFAULT_CONFIG_PATH))) or validation
     environment, settings = await prepare_environment(root, validation, run_all=run_all)
+    settings = dataclasses.replace(settings, sandbox=sandbox_for(config, root=root))
     base_dir = trees.detached(f"validate-{base[:12]}", base)
     tools = toolchain(base_dir, validation, python=environment.python)
     baselines = BaselineCache(root / ".milestone-bot" / "baseline")
@@ -100,9 +102,11 @@ async def run_milestone(
     should_stop: Callable[[], bool] | None = None,
     remote: str | None = None,
     fetch_env: Mapping[str, str] | None = None,
+    remarks: tuple[str, ...] = (),
 ) -> RunOutcome:
     """A whole run: the checklist's items in parallel, their branches integrated, the report written.
-    Items done by an earlier job are carried over (``carry``), fetched from ``remote`` if need be."""
+    Items done by an earlier job are carried over (``carry``), fetched from ``remote`` if need be.
+    ``remarks`` are about the run as a whole (tiers pre-flight skipped), for the report."""
     width = parallel or config.concurrency.parallel
     # Items hand their git and file work to threads; the default pool (cores + 4) is too narrow
     # for many items in flight, and a queued hand-off is time an item waits for nothing.
@@ -118,6 +122,7 @@ async def run_milestone(
     router, guard = build_router(config, ledger=ledger, root=root, env=env, sleep=sleep)
     validation = config.validation
     environment, settings = await prepare_environment(root, validation)
+    settings = dataclasses.replace(settings, sandbox=sandbox_for(config, root=root))
     tools = toolchain(root, validation, python=environment.python)
     runner = ItemRunner(
         router=router,
@@ -134,6 +139,7 @@ async def run_milestone(
         context_settings=config.context,
         deny=tuple(validation.deny_paths) if validation.deny_paths is not None else DEFAULT_DENY,
         on_attempt=on_attempt,
+        speculation=speculation_for(config.routing),
     )
     results: dict[str, ItemResult] = {}
     notes: dict[str, str] = dict(carried.notes)
@@ -151,7 +157,8 @@ async def run_milestone(
                 checklist_path,
                 dataclasses.replace(checklist, items=tuple(current[i.id] for i in checklist.items)),
             )
-        report_update(item, note)
+        # Views get the item's reason (set when its run ended), not just its status.
+        report_update(item, notes.get(item.id, note) if item.id in notes else note)
 
     finished: dict[str, Item] = {i.id: i for i in checklist.items if i.status is ItemStatus.DONE}
 
@@ -198,8 +205,8 @@ async def run_milestone(
     )  # fmt: skip
     integrated = restore(integrated, worked, carried.in_base)
     costs = cost_summary(config, ledger.calls(Scope(run_id=run_id)))
-    _, remarks = skipped_tiers(config, os.environ if env is None else env)
-    report = RunReport(run_id, integrated, results, integration, costs, notes, remarks)
+    _, skipped = skipped_tiers(config, os.environ if env is None else env)
+    report = RunReport(run_id, integrated, results, integration, costs, notes, (*remarks, *skipped))
     report_dir = root / ".milestone-bot" / "runs" / run_id
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")

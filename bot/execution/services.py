@@ -8,23 +8,24 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from bot.budget.guard import BudgetGuard
 from bot.budget.ledger import CallRecord, Ledger
-from bot.budget.pricing import call_cost
 from bot.config import AnthropicProvider as AnthropicConfig
-from bot.config import Config, GpuPrice, ProviderConfig
+from bot.config import Config, ProviderConfig
+from bot.config import GroqProvider as GroqConfig
 from bot.config import OpenAICompatProvider as OpenAIConfig
 from bot.config import ScriptedProvider as ScriptedConfig
 from bot.errors import ConfigError, ConfigIssue
-from bot.models.base import Provider, Usage
+from bot.models.base import Provider
 from bot.models.scripted import ScriptedProvider
-from bot.report.cost import CostSummary, summarize
+from bot.report.cost import CostSummary
 from bot.routing.breaker import CircuitBreaker
 from bot.routing.quota import DAY, QuotaTracker
 from bot.routing.router import Router, Sleep, Slot, TierSlots
+from bot.workspace.sandbox import SandboxPolicy, policy_from
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +56,32 @@ def build_provider(cfg: ProviderConfig, *, env: Mapping[str, str], root: Path) -
             name=name, model=cfg.model, base_url=cfg.base_url, api_key=key, timeout_s=cfg.timeout_s
         )
         return provider, missing
+    if isinstance(cfg, GroqConfig):
+        from bot.models.groq_api import GroqProvider  # the groq SDK, imported only when used
+
+        provider = GroqProvider(
+            name=name, model=cfg.model, base_url=cfg.base_url, api_key=key, timeout_s=cfg.timeout_s
+        )
+        return provider, missing
     raise AssertionError(f"unhandled provider config {type(cfg).__name__}")  # pragma: no cover
 
 
 def open_ledger(config: Config, *, root: Path) -> Ledger:
+    return Ledger(ledger_path(config, root=root))
+
+
+def ledger_path(config: Config, *, root: Path) -> Path:
     path = Path(config.ledger.path)
-    return Ledger(path if path.is_absolute() else root / path)
+    return path if path.is_absolute() else root / path
+
+
+def sandbox_for(config: Config | None, *, root: Path) -> SandboxPolicy:
+    """The sandbox validation runs in: the config's, with the ledger (and its journal) hidden."""
+    if config is None:
+        return SandboxPolicy()
+    ledger = ledger_path(config, root=root)
+    hidden = [ledger, *(ledger.with_name(ledger.name + s) for s in ("-wal", "-shm", "-journal"))]
+    return policy_from(config.validation.sandbox, hidden=hidden)
 
 
 SKIP_TIERS_ENV = "MILESTONE_BOT_SKIP_TIERS"  # e.g. "local": set by workflows when `runner check` fails
@@ -150,7 +171,10 @@ def build_router(
                     breaker=CircuitBreaker(
                         failures=config.routing.breaker_failures, cooldown_s=config.routing.breaker_cooldown_s
                     ),
-                    quota=QuotaTracker(cfg.quota, clock=clock, history=history),
+                    # A provider that reads rate-limit headers (groq) tells the tracker the truth.
+                    quota=QuotaTracker(
+                        cfg.quota, clock=clock, history=history, server=getattr(provider, "rate_limits", None)
+                    ),
                 )
             )
         tiers.append(TierSlots(name=tier_name, balance=tier.balance, slots=slots))
@@ -160,11 +184,30 @@ def build_router(
 
 
 def cost_summary(config: Config, calls: Iterable[CallRecord]) -> CostSummary:
-    """Summarize calls, comparing with the premium tier's first provider (the last tier)."""
-    premium = config.tiers[config.tier_names[-1]].providers[0]
+    """The cost table and the honest premium-alone estimate (bot/report/premium.py)."""
+    from bot.report.premium import cost_summary as premium_cost_summary
 
-    def at_premium(usage: Usage) -> Decimal:
-        return call_cost(premium, usage, latency_s=0.0)
+    return premium_cost_summary(config, calls)
 
-    comparable = not isinstance(premium.price, GpuPrice)
-    return summarize(calls, premium=at_premium if comparable else None, premium_model=premium.model)
+
+def model_lister(env: Mapping[str, str], *, root: Path) -> Callable[[ProviderConfig], Any]:
+    """For pre-flight's online part: each provider's ``models()`` (free: no completion is asked
+    for), or None for a provider without one (scripted, anthropic)."""
+
+    def list_models(cfg: ProviderConfig) -> Any:
+        provider, _ = build_provider(cfg, env=env, root=root)
+        lister = getattr(provider, "models", None)
+        if lister is None:
+            return None
+
+        async def served() -> list[str]:
+            try:
+                return list(await lister())
+            finally:
+                close = getattr(provider, "aclose", None)
+                if close is not None:
+                    await close()
+
+        return served()
+
+    return list_models

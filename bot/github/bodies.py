@@ -15,14 +15,15 @@ from bot.domain import ItemStatus
 from bot.github.gateway import marker
 from bot.report.progress import Board
 from bot.report.progress import render_markdown as board_markdown
-from bot.report.run_report import RunReport, render_markdown
+from bot.report.run_report import RunReport, render_markdown, render_pull
+from bot.untrusted import redact
 
 _MENTION = re.compile(r"(?<![\w@])@(?=[A-Za-z0-9-])")
 
 
 def defuse(text: str) -> str:
-    """Untrusted text for a GitHub body: no @mentions, no HTML comments (markers), no closing tags."""
-    return _MENTION.sub("@\u200b", text).replace("<!--", "&lt;!--").replace("-->", "--&gt;")
+    """Untrusted text for a GitHub body: no secrets, no @mentions, no HTML comments (markers)."""
+    return _MENTION.sub("@\u200b", redact(text)).replace("<!--", "&lt;!--").replace("-->", "--&gt;")
 
 
 def quote_untrusted(text: str) -> str:
@@ -62,9 +63,10 @@ def pr_title(source_title: str) -> str:
     return f"milestone-bot: {source_title}"[:250]
 
 
-def pr_body(report: RunReport, *, closes: tuple[int, ...], key: str) -> str:
-    """The run report, with the attempt histories folded, ``Closes #N`` for finished issues."""
-    text = defuse(render_markdown(report))
+def pr_body(report: RunReport, *, closes: tuple[int, ...], key: str, branch: str = "") -> str:
+    """The run report under the title as heading, naming the PR's own ``branch``; ``Closes #N``
+    for finished issues."""
+    text = defuse(render_pull(report, branch=branch) if branch else render_markdown(report))
     head, sep, attempts = text.partition("### Attempts")
     if sep:
         text = f"{head}<details><summary>Attempt histories</summary>\n\n{attempts.strip()}\n\n</details>\n"

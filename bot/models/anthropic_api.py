@@ -68,24 +68,29 @@ def _completion(response: AnthropicMessage, *, provider: str, latency_s: float) 
     # odd attribute types; check what is used.
     content = getattr(response, "content", None)
     u = getattr(response, "usage", None)
-    if not isinstance(content, list) or u is None or not isinstance(getattr(u, "input_tokens", None), int):
+    if not isinstance(content, list):
         raise MalformedResponse("response is not a Messages API message", provider=provider)
     texts = [block.text for block in content if isinstance(block, TextBlock)]
     if not texts:
         raise MalformedResponse("response has no text content", provider=provider)
-    cache_read = u.cache_read_input_tokens or 0
-    cache_write = u.cache_creation_input_tokens or 0
-    usage = Usage(
-        # Anthropic counts cached parts apart from input_tokens; the bot's Usage includes them.
-        input_tokens=u.input_tokens + cache_read + cache_write,
-        output_tokens=u.output_tokens,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-    )
+    # An answer without token counts was still billed: the router charges its worst case.
+    reported = u is not None and isinstance(getattr(u, "input_tokens", None), int)
+    usage = Usage()
+    if reported and u is not None:
+        cache_read = u.cache_read_input_tokens or 0
+        cache_write = u.cache_creation_input_tokens or 0
+        usage = Usage(
+            # Anthropic counts cached parts apart from input_tokens; the bot's Usage includes them.
+            input_tokens=u.input_tokens + cache_read + cache_write,
+            output_tokens=u.output_tokens if isinstance(u.output_tokens, int) else 0,
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
+        )
     return Completion(
         text="".join(texts),
         usage=usage,
         model=response.model,
         finish_reason=response.stop_reason or "",
         latency_s=latency_s,
+        usage_reported=reported,
     )

@@ -68,6 +68,8 @@ class Completion:
     model: str
     finish_reason: str = ""
     latency_s: float = 0.0
+    # False when the answer came without token counts: the router then charges the worst case.
+    usage_reported: bool = True
     # Filled in by the router: which ledger row holds this call, so a caller that finds the answer
     # unusable can mark it so.
     call_id: int | None = field(default=None, compare=False)

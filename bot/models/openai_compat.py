@@ -85,7 +85,8 @@ def _completion(response: ChatCompletion, *, provider: str, latency_s: float) ->
     if not isinstance(text, str):
         raise MalformedResponse("response message has no text content", provider=provider)
     usage = Usage()
-    if isinstance(getattr(response, "usage", None), CompletionUsage) and response.usage is not None:
+    reported = isinstance(getattr(response, "usage", None), CompletionUsage) and response.usage is not None
+    if reported and response.usage is not None:
         details = response.usage.prompt_tokens_details
         usage = Usage(
             input_tokens=response.usage.prompt_tokens,
@@ -99,4 +100,5 @@ def _completion(response: ChatCompletion, *, provider: str, latency_s: float) ->
         model=response.model or "",
         finish_reason=choice.finish_reason or "",
         latency_s=latency_s,
+        usage_reported=reported,
     )

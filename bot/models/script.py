@@ -45,7 +45,9 @@ class InjectedError(_Strict):
     message: str = "injected error"
 
 
-Fault = Literal["timeout", "truncated", "malformed", "disconnect"]
+# drip: the body one byte at a time (``drip_s`` apart); no_usage: no token counts in the body;
+# over_report: ten times the token counts, past max_tokens (a provider misreporting usage).
+Fault = Literal["timeout", "truncated", "malformed", "disconnect", "drip", "no_usage", "over_report"]
 
 
 class Rule(_Strict):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain import Checklist, Item, ItemKind, ItemStatus, graph_problems
 from bot.errors import ChecklistError, ChecklistProblem
+from bot.untrusted import redact
 
 FORMAT = 1
 MARK = "milestone-bot:"
@@ -83,7 +84,7 @@ def render(checklist: Checklist) -> str:
                 )
         box = "x" if item.status is ItemStatus.DONE else " "
         lines.append(f"- [{box}] {title} <!-- {MARK} {_comment_json(meta)} -->")
-    return "\n".join(lines) + "\n"
+    return redact("\n".join(lines) + "\n")  # a token pasted into an issue is not copied on
 
 
 def _front(lines: list[str], problems: list[ChecklistProblem]) -> tuple[dict[str, Any], int]:

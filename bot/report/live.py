@@ -38,7 +38,7 @@ def table(board: Board) -> Table:
             Text(row.tier or "-"),
             str(row.attempts),
             usd(row.spent),
-            Text(row.note[:60]),
+            Text(row.note[:100]),
         )
     return out
 

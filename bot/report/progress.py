@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.domain import Checklist, Item, ItemStatus
+from bot.domain import Checklist, Item, ItemStatus, Verdict
+from bot.report.money import usd
+from bot.report.reasons import escalation, first_diagnostic
 from bot.routing.driver import AttemptEvent
 
 
@@ -26,10 +28,10 @@ class ItemRow:
     attempts: int = 0
     spent: Decimal = Decimal(0)
     note: str = ""
+    last: AttemptEvent | None = None  # the last judged attempt, to name an escalation
 
 
-def usd(amount: Decimal) -> str:
-    return f"${amount.quantize(Decimal('0.0001'))}"
+__all__ = ["Board", "ItemRow", "render_markdown", "usd"]
 
 
 class Board:
@@ -71,8 +73,18 @@ class Board:
             row.phase = ""
             row.spent = max(row.spent, item.cost_usd)
             row.attempts = max(row.attempts, item.attempts)
+        last = row.last
+        if item.status in (ItemStatus.FAILED, ItemStatus.BUDGET_EXCEEDED) and last is not None:
+            # The run's reason, and the last attempt's own: the same words as report.md.
+            assert last.verdict is not None
+            why = first_diagnostic(last.reason)
+            own = f"last attempt {last.purpose.value}@{last.tier}: {last.verdict.value}" + (
+                f" ({why})" if why else ""
+            )
+            base = note.removeprefix("budget_exceeded: ") if note != item.status.value else ""
+            note = f"{base}; {own}" if base else own
         row.note = note if note != item.status.value else ""
-        detail = f" {note}" if row.note else ""
+        detail = f" {row.note}" if row.note else ""
         return f"[{self.elapsed:6.1f}s] {item.id:<20} {item.status.value:<15}{detail}".rstrip()
 
     def attempt(self, event: AttemptEvent) -> str:
@@ -81,15 +93,26 @@ class Board:
         row.phase = event.purpose.value
         row.tier = event.tier
         if event.verdict is None:
-            return (
+            line = (
                 f"[{self.elapsed:6.1f}s] {event.item_id:<20} {event.purpose.value:<6} attempt "
                 f"{event.attempt + 1} on {event.tier}"
             )
+            last = row.last
+            if last is not None and last.tier != event.tier and last.verdict is not Verdict.PASSED:
+                assert last.verdict is not None
+                row.note = escalation(last.tier, last.verdict, first_diagnostic(last.reason), event.tier)
+                line += f": {row.note}"
+            return line
         row.attempts += 1
         row.spent += event.cost
+        row.last = event
+        why = first_diagnostic(event.reason) if event.verdict is not Verdict.PASSED else ""
+        if why:
+            row.note = f"{event.tier}: {event.verdict.value}: {why}"
         return (
             f"[{self.elapsed:6.1f}s] {event.item_id:<20} {event.purpose.value:<6} {event.tier}: "
             f"{event.verdict.value} ({usd(event.cost)}; run total {usd(self.spent)}{self._of_budget()})"
+            + (f" — {why}" if why else "")
         )
 
     def _of_budget(self) -> str:

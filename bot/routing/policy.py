@@ -21,6 +21,7 @@ class Tried:
     tier: str
     verdict: Verdict
     cost: Decimal = Decimal(0)
+    reason: str = ""  # a transport error's message (validation feedback is the phase's own)
 
 
 @dataclass(frozen=True)

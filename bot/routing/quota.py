@@ -1,7 +1,9 @@
 """Free-tier quotas (requests and tokens per minute and per day), tracked per provider.
 
 Windows are rolling. The day window is seeded from the ledger, so a quota spent by earlier runs on
-the same runner is still respected.
+the same runner is still respected. A provider that reports its limits in response headers (Groq)
+is also held to what the server said: requests and tokens remaining until the reset, and a
+``retry-after`` — the configured numbers are guesses, the headers are the truth.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from bot.config import Quota
+from bot.models.limits import RateLimits
+
+ServerLimits = Callable[[], RateLimits | None]
 
 MINUTE = 60.0
 DAY = 86_400.0
@@ -23,7 +28,9 @@ class QuotaTracker:
         *,
         clock: Callable[[], float] = time.time,
         history: Iterable[tuple[float, int]] = (),
+        server: ServerLimits | None = None,
     ) -> None:
+        self._server = server or (lambda: None)
         self._quota = quota or Quota()
         self._clock = clock
         self._events: deque[tuple[float, int]] = deque(history)
@@ -49,6 +56,37 @@ class QuotaTracker:
                 return f"request quota per {label} reached ({requests}/{max_requests})"
             if max_tokens is not None and used + tokens > max_tokens:
                 return f"token quota per {label} reached ({used}+{tokens} > {max_tokens})"
+        return self._server_blocked(tokens)
+
+    def _server_blocked(self, tokens: int) -> str | None:
+        limits = self._server()
+        if limits is None:
+            return None
+        now = self._clock()
+        elapsed = now - limits.observed_at
+        if limits.retry_after_s is not None and elapsed < limits.retry_after_s:
+            return f"the server asked to wait {limits.retry_after_s - elapsed:.1f}s (retry-after)"
+        # Calls made since the answer that carried the headers use up what it said was left; the
+        # first one recorded after it is that answer itself, already counted by the server.
+        since = [t for ts, t in self._events if ts >= limits.observed_at][1:]
+        if (
+            limits.remaining_requests is not None
+            and (limits.reset_requests_s is None or elapsed < limits.reset_requests_s)
+            and limits.remaining_requests - len(since) < 1
+        ):
+            wait = f" for {limits.reset_requests_s - elapsed:.1f}s" if limits.reset_requests_s else ""
+            return f"the server reports no requests left{wait} (x-ratelimit-remaining-requests)"
+        if (
+            limits.remaining_tokens is not None
+            and (limits.reset_tokens_s is None or elapsed < limits.reset_tokens_s)
+            and limits.remaining_tokens - sum(since) < tokens
+        ):
+            left = limits.remaining_tokens - sum(since)
+            wait = f" for {limits.reset_tokens_s - elapsed:.1f}s" if limits.reset_tokens_s else ""
+            return (
+                f"the server reports {left} tokens left{wait}, the call needs up to {tokens}"
+                " (x-ratelimit-remaining-tokens)"
+            )
         return None
 
     def record(self, tokens: int) -> None:

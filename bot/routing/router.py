@@ -35,6 +35,7 @@ from bot.config import GpuPrice, ProviderConfig, Routing
 from bot.errors import (
     BotError,
     BudgetExceeded,
+    DeadlineExceeded,
     MalformedResponse,
     ProviderError,
     ProviderRejected,
@@ -49,6 +50,11 @@ from bot.routing.quota import QuotaTracker
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+
+# A call billed more than this many times its reservation marks its provider as misreporting.
+OVERRUN_LIMIT = 2
+# The whole call's deadline is the provider's timeout_s plus this.
+DEADLINE_GRACE_S = 1.0
 
 
 def estimate_prompt_tokens(request: ChatRequest) -> int:
@@ -79,6 +85,8 @@ class Slot:
     quota: QuotaTracker
     in_flight: int = 0
     disabled: str | None = None  # why it can never serve in this run (e.g. its API key is not set)
+    # Reservations are the estimated worst case times this: raised when the provider bills more.
+    estimate_factor: Decimal = Decimal(1)
 
     @property
     def name(self) -> str:
@@ -196,45 +204,81 @@ class Router:
 
     async def _try_once(self, slot: Slot, request: ChatRequest, tier: str) -> Completion:
         scope = request.scope
-        worst = worst_case_cost(
+        base = worst_case_cost(
             slot.config, prompt_tokens=estimate_prompt_tokens(request), max_tokens=request.max_tokens
         )
+        worst = base * slot.estimate_factor
         reservation = self._guard.reserve(scope, worst)
         slot.in_flight += 1
         started = time.monotonic()
+        # A second past the SDK's own timeout, so a server silent for ``timeout_s`` still fails as
+        # the SDK's timeout (nothing came: unbilled), even on a loaded machine; a deadline cut
+        # means an answer was under way.
+        deadline = slot.config.timeout_s + DEADLINE_GRACE_S
         try:
-            completion = await slot.provider.complete(request)
+            try:
+                # One deadline for the whole call (connect, first byte, every byte after): the SDKs'
+                # timeouts are per read, which a server sending a byte a second never trips.
+                async with asyncio.timeout(deadline):
+                    completion = await slot.provider.complete(request)
+            except TimeoutError:
+                raise DeadlineExceeded(
+                    f"no complete answer within the {deadline:.3g}s deadline", provider=slot.name
+                ) from None
         except ProviderError as exc:
             latency = time.monotonic() - started
             self._on_failure(slot, exc)
-            # A self-hosted model burned GPU time even on a failed call; APIs do not bill errors.
+            # A self-hosted model burned GPU time even on a failed call; APIs do not bill errors,
+            # but one cut off mid-answer may have billed it all: that is charged its worst case.
             cost = (
                 call_cost(slot.config, Usage(), latency_s=latency)
                 if isinstance(slot.config.price, GpuPrice)
+                else worst
+                if isinstance(exc, DeadlineExceeded)
                 else None
             )
             self._record(slot, request, tier, Usage(), cost, latency, outcome_of(exc), str(exc), reservation)
             raise
+        except asyncio.CancelledError:
+            # Cancelled in flight (a speculative attempt no longer needed): the request was sent
+            # and a provider finishes and bills a non-streamed answer even when the client has
+            # gone, so the call is recorded at its worst case (a GPU's at the time it took).
+            latency = time.monotonic() - started
+            gpu = isinstance(slot.config.price, GpuPrice)
+            spent = call_cost(slot.config, Usage(), latency_s=latency) if gpu else worst
+            note = "cancelled in flight"
+            self._record(slot, request, tier, Usage(), spent, latency, "cancelled", note, reservation)
+            raise
         except BaseException:
             self._guard.release(
                 reservation
-            )  # nothing was sent or nothing was billed: a script error, a cancel
+            )  # nothing was sent or nothing was billed: a script error (a cancel is above)
             raise
         finally:
             slot.in_flight -= 1
         latency = time.monotonic() - started
         slot.breaker.record_success()
         cost = call_cost(slot.config, completion.usage, latency_s=latency)
-        if cost > worst:
-            # Only a provider misreporting usage gets here; the cost is recorded as billed.
-            log.error(
-                "%s: call cost $%s, above its worst case $%s; usage %s",
-                slot.name,
-                cost,
-                worst,
-                completion.usage,
-            )
-        call_id = self._record(slot, request, tier, completion.usage, cost, latency, "ok", "", reservation)
+        note = ""
+        if not completion.usage_reported:
+            # No token counts: the call was billed all the same. Charge the most it could cost.
+            cost, note = max(cost, worst), "answer had no usage; charged its worst case"
+        elif cost > worst:
+            # Only a provider counting tokens unlike the estimate gets here. The cost is recorded
+            # in full, and its estimate is corrected (scaled by what it billed) before it is called
+            # again, so later reservations hold the limits. One billing far above what was
+            # reserved is misreporting: that provider is not called again in this run.
+            note = f"usage above the reserved worst case (${worst}); charged in full"
+            corrected = cost / base if base > 0 else Decimal(OVERRUN_LIMIT)
+            slot.estimate_factor = max(slot.estimate_factor, corrected)
+            if base <= 0 or cost > worst * OVERRUN_LIMIT:
+                slot.disabled = (
+                    f"reported usage costing ${cost}, over {OVERRUN_LIMIT}x the ${worst} worst case "
+                    "reserved for it; not called again in this run (correct its price or limits)"
+                )
+            log.error("%s: call cost $%s, above its worst case $%s; usage %s", slot.name, cost, worst,
+                      completion.usage)  # fmt: skip
+        call_id = self._record(slot, request, tier, completion.usage, cost, latency, "ok", note, reservation)
         return dataclasses.replace(completion, call_id=call_id, latency_s=latency)
 
     def _on_failure(self, slot: Slot, exc: ProviderError) -> None:

@@ -40,9 +40,17 @@ class FakeModelServer:
 
     base_path = ""
 
-    def __init__(self, script: Script, *, timeout_sleep_s: float = 5.0, models: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        script: Script,
+        *,
+        timeout_sleep_s: float = 5.0,
+        models: tuple[str, ...] = (),
+        drip_s: float = 1.0,
+    ) -> None:
         self._matcher = Matcher(script)
         self._timeout_sleep_s = timeout_sleep_s
+        self._drip_s = drip_s
         self.models = models
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
@@ -81,6 +89,10 @@ class FakeModelServer:
     def get(self, path: str) -> Reply:
         return Reply(404, json.dumps(self.error_body(404, f"no route {path}")).encode())
 
+    def reply_headers(self, status: int, query: Query | None, body: Any) -> dict[str, str]:
+        """Headers added to a reply (rate-limit headers, for servers that send them)."""
+        return {}
+
     # -- transport ------------------------------------------------------------------------------
     def _respond(self, handler: BaseHTTPRequestHandler, body: Any) -> None:
         headers = {k.lower(): v for k, v in handler.headers.items()}
@@ -89,6 +101,9 @@ class FakeModelServer:
         query = self.query(handler.path, headers, body)
         if isinstance(query, Reply):
             return self._send(handler, query)
+        refused = self.refuse(query, body)
+        if refused is not None:
+            return self._send(handler, refused)
         try:
             rule = self._matcher.find(query)
         except ScriptError as exc:
@@ -108,13 +123,38 @@ class FakeModelServer:
                 {"Retry-After": f"{rule.error.retry_after:g}"} if rule.error.retry_after is not None else {}
             )
             reply = self._json(rule.error.status, self.error_body(rule.error.status, rule.error.message))
+            extra = {**self.reply_headers(reply.status, query, body), **extra}
             return self._send(handler, Reply(reply.status, reply.body, extra))
-        payload = json.dumps(self.success(rule, query, body)).encode()
+        answer = self.success(rule, query, body)
+        if rule.fault == "no_usage":
+            answer.pop("usage", None)
+        elif rule.fault == "over_report" and isinstance(answer.get("usage"), dict):
+            answer["usage"] = {k: v * 10 if isinstance(v, int) else v for k, v in answer["usage"].items()}
+        payload = json.dumps(answer).encode()
+        if rule.fault == "drip":
+            return self._drip(handler, payload)
         if rule.fault == "truncated":
             payload = payload[: len(payload) // 2]
         elif rule.fault == "malformed":
             payload = b'{"unexpected": "shape", "choices": "none", "content": 7}'
-        return self._send(handler, Reply(200, payload))
+        return self._send(handler, Reply(200, payload, self.reply_headers(200, query, body)))
+
+    def refuse(self, query: Query, body: Any) -> Reply | None:
+        """A reply that refuses a well-formed request before the script is consulted (a server's
+        own rate limit), or None."""
+        return None
+
+    def _drip(self, handler: BaseHTTPRequestHandler, payload: bytes) -> None:
+        """A whole, valid answer, one byte at a time: no single read ever waits long."""
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, OSError):
+            for i in range(len(payload)):
+                handler.wfile.write(payload[i : i + 1])
+                handler.wfile.flush()
+                time.sleep(self._drip_s)
 
     @staticmethod
     def _json(status: int, body: dict[str, Any]) -> Reply:

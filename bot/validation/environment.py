@@ -26,6 +26,7 @@ from bot.config import Validation
 from bot.errors import ValidationEnvironmentError
 from bot.validation.pipeline import Settings, command_env
 from bot.workspace import proc
+from bot.workspace.sandbox import SandboxPolicy
 
 PROBE = (
     "import importlib, sys\n"
@@ -154,6 +155,7 @@ async def probe(settings: Settings, checkout: Path) -> str:
         timeout_s=min(settings.timeout_s, 120),
         extra_env=command_env(settings, checkout),
         extra_secrets=settings.secrets,
+        sandbox=settings.sandbox,
     )
     if not result.ok:
         tail = result.output.strip().splitlines()[-1:] or ["no output"]
@@ -202,12 +204,18 @@ async def run_setup(repo: Path, environment: Environment, argv: list[str], *, ti
     marker = repo / ".milestone-bot" / "setup" / setup_key(repo, argv, environment.python)
     if marker.exists():
         return ""
+    # The base's own setup (from the base's config), not model-written code: it may download
+    # dependencies and install them into the validation environment, so it gets the network and
+    # that environment writable; still no secrets and nothing else of the bot's.
+    prefix = Path(environment.python).absolute().parent.parent
     result = await proc.run(
         argv,
         cwd=repo,
         root=repo,
         timeout_s=timeout_s,
         extra_env={**environment.env, "PYTHON": environment.python},
+        sandbox=SandboxPolicy(network=True),
+        writable=(prefix,) if (prefix / "pyvenv.cfg").is_file() else (),
     )
     if not result.ok:
         return f"setup command {' '.join(argv)} failed ({result.returncode}): {result.output[-1500:]}"

@@ -20,6 +20,7 @@ from bot.validation.outcomes import PYTEST_NO_TESTS, report_problem
 from bot.validation.parsers import Diagnostic, Outcome, TestCase
 from bot.validation.verdict import StageResult, Status
 from bot.workspace import proc
+from bot.workspace.sandbox import SandboxPolicy
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Settings:
     packages: tuple[str, ...] = ()
     python: str = ""  # the validation interpreter (for the probe)
     environment: str = ""  # which environment and why, for the report
+    sandbox: SandboxPolicy | None = None  # None: the safe default (isolated, no network)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ async def run_check(
             timeout_s=settings.timeout_s,
             extra_secrets=settings.secrets,
             extra_env=command_env(settings, cwd) or None,
+            sandbox=settings.sandbox,
+            writable=(Path(tmp),),  # the JUnit report is written there
         )
         cases: list[TestCase] = []
         problem = ""
@@ -127,6 +131,8 @@ def stage_from(name: str, run: CheckRun, *, note: str = "") -> StageResult:
     """A stage judged by its exit code: only for commands without a per-test report."""
     if run.result.timed_out:
         note = note or f"timed out after {run.result.duration_s:.0f}s"
+    if run.result.isolation.startswith("UNSANDBOXED"):  # every report says so
+        note = f"{note}; {run.result.isolation}" if note else run.result.isolation
     return StageResult(
         name,
         "passed" if run.result.ok and not run.problem else "failed",

@@ -159,39 +159,115 @@ def apply_edits(
     problems: list[EditProblem] = []
     for edit in edits:
         try:
-            target = check_path(root, edit.path, deny=deny, allow_denied=allow_denied)
-        except UnsafePath as exc:
-            problems.append(EditProblem(edit.path, edit.block, f"rejected: {exc.reason}"))
-            continue
-        rel = target.relative_to(root.resolve()).as_posix()
-        if isinstance(edit, DeleteFile):
-            if (rel in pending and pending[rel] is None) or not (target.exists() or pending.get(rel)):
-                problems.append(EditProblem(rel, edit.block, "cannot delete a file that does not exist"))
-            else:
-                pending[rel] = None
-            continue
-        if isinstance(edit, WriteFile):
-            pending[rel] = edit.content
-            continue
-        current: str | EditProblem | None = pending.get(rel) if rel in pending else None
-        if rel not in pending and target.exists():
-            raw_crlf = b"\r\n" in target.read_bytes()[:65536] if target.is_file() else False
-            crlf[rel] = raw_crlf
-            current = _read_text(target, rel, edit.block, max_bytes) if target.is_file() else None
-        if isinstance(current, EditProblem):
-            problems.append(current)
-            continue
-        problems.extend(_apply_replace(edit, rel, current, pending))
+            _prepare(root, edit, deny=deny, allow_denied=allow_denied, pending=pending, crlf=crlf,
+                     problems=problems, max_bytes=max_bytes)  # fmt: skip
+        except (OSError, ValueError) as exc:  # a name the file system cannot hold, a NUL byte...
+            reason = _os_reason(exc) if isinstance(exc, OSError) else str(exc)
+            problems.append(EditProblem(edit.path[:200], edit.block, f"cannot apply: {reason}"))
     if problems:
         return Applied((), tuple(problems))
-    for rel, content in pending.items():
-        path = root.resolve() / rel
-        if content is None:
-            path.unlink()
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes((content.replace("\n", "\r\n") if crlf.get(rel) else content).encode("utf-8"))
+    failure = _write(root.resolve(), pending, crlf)
+    if failure is not None:
+        return Applied((), (failure,))
     return Applied(tuple(pending), ())
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _prepare(
+    root: Path,
+    edit: Edit,
+    *,
+    deny: Sequence[str],
+    allow_denied: bool,
+    pending: dict[str, str | None],
+    crlf: dict[str, bool],
+    problems: list[EditProblem],
+    max_bytes: int,
+) -> None:
+    too_long = _unstorable(edit.path)
+    if too_long:
+        problems.append(EditProblem(edit.path[:200], edit.block, f"rejected: {too_long}"))
+        return
+    try:
+        target = check_path(root, edit.path, deny=deny, allow_denied=allow_denied)
+    except UnsafePath as exc:
+        problems.append(EditProblem(edit.path, edit.block, f"rejected: {exc.reason}"))
+        return
+    rel = target.relative_to(root.resolve()).as_posix()
+    if isinstance(edit, DeleteFile):
+        if (rel in pending and pending[rel] is None) or not (target.exists() or pending.get(rel)):
+            problems.append(EditProblem(rel, edit.block, "cannot delete a file that does not exist"))
+        else:
+            pending[rel] = None
+        return
+    if isinstance(edit, WriteFile):
+        pending[rel] = edit.content
+        return
+    current: str | EditProblem | None = pending.get(rel) if rel in pending else None
+    if rel not in pending and target.exists():
+        raw_crlf = b"\r\n" in target.read_bytes()[:65536] if target.is_file() else False
+        crlf[rel] = raw_crlf
+        current = _read_text(target, rel, edit.block, max_bytes) if target.is_file() else None
+    if isinstance(current, EditProblem):
+        problems.append(current)
+        return
+    problems.extend(_apply_replace(edit, rel, current, pending))
+
+
+NAME_MAX = 255  # bytes in one path component (ext4, xfs, btrfs, tmpfs)
+PATH_MAX = 4096
+
+
+def _unstorable(path: str) -> str:
+    """Why the file system cannot hold ``path`` ('' when it can)."""
+    encoded = path.encode("utf-8", errors="surrogateescape")
+    if len(encoded) >= PATH_MAX:
+        return f"path is {len(encoded)} bytes; file systems hold at most {PATH_MAX - 1}"
+    for part in path.split("/"):
+        if len(part.encode("utf-8", errors="surrogateescape")) > NAME_MAX:
+            return f"a path component is longer than {NAME_MAX} bytes ({part[:40]}...)"
+    return ""
+
+
+def _write(root: Path, pending: dict[str, str | None], crlf: dict[str, bool]) -> EditProblem | None:
+    """Write every change or none: on an error, what was written is put back as it was."""
+    saved: list[tuple[Path, bytes | None]] = []
+    made: list[Path] = []
+    for rel, content in pending.items():
+        path = root / rel
+        try:
+            saved.append((path, path.read_bytes() if path.is_file() else None))
+            if content is None:
+                path.unlink()
+                continue
+            for parent in reversed(path.parents):
+                if root in parent.parents and not parent.exists():
+                    parent.mkdir()
+                    made.append(parent)
+            path.write_bytes((content.replace("\n", "\r\n") if crlf.get(rel) else content).encode("utf-8"))
+        except OSError as exc:
+            _restore(saved, made)
+            return EditProblem(rel, 0, f"cannot write: {_os_reason(exc)}; no file was changed")
+    return None
+
+
+def _restore(saved: list[tuple[Path, bytes | None]], made: list[Path]) -> None:
+    for path, data in reversed(saved):
+        try:
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(data)
+        except OSError:
+            continue  # best effort: the attempt is rejected, and the worktree is reset before the next
+    for folder in reversed(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            continue
 
 
 def _apply_replace(

@@ -3,23 +3,74 @@
 Worktrees live under ``.milestone-bot/worktrees/<run>/<item>`` (excluded from git in the main
 checkout). A crash leaves them behind: ``create`` resumes one that exists (its commits are the
 committed work of the crashed run), and ``cleanup`` removes those of runs that are over.
+
+The bot's own git never runs repository code: every command gets hooks and fsmonitor switched off
+(``hardened``), commits are made with plumbing (no hooks, no shared ``COMMIT_EDITMSG``, the message
+given to that one command), and the push token is handed to the push command alone, in its
+environment, never written to ``.git/config``.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
 from bot.errors import WorkspaceError
+from bot.workspace.bot_folder import protect
 
 BRANCH_PREFIX = "milestone-bot"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 BOT_AUTHOR = ("milestone-bot", "milestone-bot@users.noreply.github.com")
+
+# Config every git command of the bot runs with, whatever the repository's config or a planted
+# hook says: repository code (hooks, fsmonitor commands) must never run with the bot's secrets.
+HARDENING = (
+    ("core.hooksPath", "/dev/null"),
+    ("core.fsmonitor", "false"),
+    ("credential.helper", ""),
+    ("protocol.ext.allow", "never"),
+)
+_AUTHOR_ENV = {
+    "GIT_AUTHOR_NAME": BOT_AUTHOR[0],
+    "GIT_AUTHOR_EMAIL": BOT_AUTHOR[1],
+    "GIT_COMMITTER_NAME": BOT_AUTHOR[0],
+    "GIT_COMMITTER_EMAIL": BOT_AUTHOR[1],
+}
+
+
+def config_env(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """``git -c`` for every command of a process, through git's own environment protocol."""
+    env = {"GIT_CONFIG_COUNT": str(len(pairs)), "GIT_TERMINAL_PROMPT": "0"}
+    for n, (key, value) in enumerate(pairs):
+        env[f"GIT_CONFIG_KEY_{n}"] = key
+        env[f"GIT_CONFIG_VALUE_{n}"] = value
+    return env
+
+
+def hardened(path: Path | str) -> git.Repo:
+    """A repository handle whose every git command runs without hooks or fsmonitor."""
+    repo = git.Repo(path)
+    repo.git.update_environment(**config_env(HARDENING))
+    return repo
+
+
+def push_env(url: str, token: str) -> dict[str, str]:
+    """The environment of one push: the token as an auth header for that remote's host only."""
+    host = re.match(r"(https?://[^/]+/)", _strip_userinfo(url))
+    prefix = host.group(1) if host else "https://github.com/"
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return config_env((*HARDENING, (f"http.{prefix}.extraheader", f"AUTHORIZATION: basic {basic}")))
+
+
+def _strip_userinfo(url: str) -> str:
+    return re.sub(r"^(\w+://)[^/@]+@", r"\1", url)
 
 
 def slug(text: str) -> str:
@@ -46,11 +97,12 @@ class Workspace:
 class Worktrees:
     def __init__(self, repo: Path, *, root: Path | None = None) -> None:
         try:
-            self._repo = git.Repo(repo)
+            self._repo = hardened(repo)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
             raise WorkspaceError(f"{repo} is not a git repository") from exc
         self.repo_path = Path(self._repo.working_tree_dir or repo).resolve()
         self.root = (root or self.repo_path / ".milestone-bot" / "worktrees").resolve()
+        protect(self.repo_path)  # the project's pytest and linters must never walk into it
         # Items call in from worker threads. Everything here runs git as a subprocess (thread safe)
         # except changes to the list of worktrees, which read it, decide, and change it: one at a time.
         self._layout = threading.RLock()
@@ -170,17 +222,36 @@ class Worktrees:
             self._repo.git.worktree("prune")
         return removed
 
+    def branches(self, prefix: str) -> list[str]:
+        """Local branches whose names start with ``prefix`` (``milestone-bot/<run>/``)."""
+        out = self._repo.git.for_each_ref("--format=%(refname:short)", f"refs/heads/{prefix}")
+        return sorted(b for b in str(out).splitlines() if b.startswith(prefix))
+
+    def delete_branches(self, names: list[str]) -> None:
+        if not names:
+            return
+        try:
+            self._repo.git.branch("-D", *names)
+        except git.GitCommandError as exc:
+            raise WorkspaceError(f"cannot delete branches: {exc.stderr.strip() or exc}") from exc
+
+    def dirty(self) -> list[str]:
+        """The main checkout's uncommitted changes (``git status --porcelain`` lines), the bot's own
+        folder excluded."""
+        out = str(self._repo.git.status("--porcelain", "--untracked-files=all"))
+        return [line for line in out.splitlines() if line.strip() and ".milestone-bot/" not in line]
+
     # -- changes in a worktree ----------------------------------------------------------------------
     def changed_files(self, path: Path, base: str) -> list[str]:
         """Paths changed in the worktree against ``base``: committed, staged, unstaged and new."""
-        tree = git.Repo(path)
+        tree = hardened(path)
         # NUL-separated: git quotes non-ASCII names otherwise, and a quoted name matches nothing.
         names = set(tree.git.diff("--name-only", "-z", base).split("\0"))
         names |= set(tree.git.ls_files("-z", "--others", "--exclude-standard").split("\0"))
         return sorted(n for n in names if n)
 
     def diff(self, path: Path, base: str) -> str:
-        tree = git.Repo(path)
+        tree = hardened(path)
         tree.git.add("--intent-to-add", "--all")  # so new files show in the diff
         return str(tree.git.diff(base, "--no-color", "--no-ext-diff"))
 
@@ -206,14 +277,14 @@ class Worktrees:
 
     def files(self, path: Path) -> list[str]:
         """Tracked and untracked (not ignored) files of a checkout."""
-        tree = git.Repo(path)
+        tree = hardened(path)
         listed = tree.git.ls_files("-z", "--cached", "--others", "--exclude-standard").split("\0")
         return sorted(set(listed) - {""})
 
     def blob_ids(self, path: Path) -> dict[str, str]:
         """Tracked file -> git blob id of its current content (modified files are re-hashed), so
         caches keyed on blob ids stay right for a dirty working tree."""
-        tree = git.Repo(path)
+        tree = hardened(path)
         blobs: dict[str, str] = {}
         for line in tree.git.ls_files("-s").splitlines():
             meta, _, rel = line.partition("\t")
@@ -228,7 +299,7 @@ class Worktrees:
 
     def recently_changed(self, path: Path, *, commits: int = 20) -> list[str]:
         """Files touched by the last ``commits`` commits, newest first."""
-        tree = git.Repo(path)
+        tree = hardened(path)
         try:
             out = tree.git.log(f"-{commits}", "--name-only", "--pretty=format:")
         except git.GitCommandError:
@@ -237,7 +308,7 @@ class Worktrees:
 
     def merge(self, path: Path, branch: str, message: str) -> list[str]:
         """Merge ``branch`` into the checkout at ``path``; on a conflict abort and return the files."""
-        tree = git.Repo(path)
+        tree = hardened(path)
         actor = f"{BOT_AUTHOR[0]} <{BOT_AUTHOR[1]}>"
         try:
             tree.git.merge(
@@ -245,12 +316,7 @@ class Worktrees:
                 "-m",
                 message,
                 branch,
-                env={
-                    "GIT_AUTHOR_NAME": BOT_AUTHOR[0],
-                    "GIT_AUTHOR_EMAIL": BOT_AUTHOR[1],
-                    "GIT_COMMITTER_NAME": BOT_AUTHOR[0],
-                    "GIT_COMMITTER_EMAIL": BOT_AUTHOR[1],
-                },
+                env=_AUTHOR_ENV,
             )
         except git.GitCommandError:
             conflicts = tree.git.diff("--name-only", "--diff-filter=U").splitlines()
@@ -258,19 +324,33 @@ class Worktrees:
             return conflicts or [f"merge of {branch} failed ({actor})"]
         return []
 
-    def push(self, commit: str, branch: str, *, remote: str = "origin") -> None:
+    def push(self, commit: str, branch: str, *, remote: str = "origin", token: str | None = None) -> None:
         """Publish ``commit`` as ``branch`` on ``remote``, forced: the bot's branches are its own,
-        and a re-run replaces what the last run published."""
+        and a re-run replaces what the last run published.
+
+        ``token``: the write credential, given to this one command in its environment (never
+        stored in ``.git/config`` or a credential helper, where model-written code could read it).
+        Call it only after validation has finished."""
+        env: Mapping[str, str] = {}
+        if token:
+            try:
+                url = str(self._repo.git.remote("get-url", remote)).strip()
+            except git.GitCommandError as exc:
+                raise WorkspaceError(f"no remote {remote!r}: {exc.stderr.strip() or exc}") from exc
+            env = push_env(url, token)
         try:
-            self._repo.git.push(remote, f"{commit}:refs/heads/{branch}", "--force")
+            self._repo.git.push(remote, f"{commit}:refs/heads/{branch}", "--force", env=dict(env))
         except git.GitCommandError as exc:
-            raise WorkspaceError(f"cannot push {branch} to {remote}: {exc.stderr.strip() or exc}") from exc
+            message = str(exc.stderr.strip() or exc)
+            if token:
+                message = message.replace(token, "***")
+            raise WorkspaceError(f"cannot push {branch} to {remote}: {message}") from None
 
     # -- follow-up commits on a published branch ---------------------------------------------------
     def squash(self, path: Path, ref: str, message: str) -> str | None:
         """Bring ``ref``'s changes into the checkout as one commit; None on a conflict (the
         checkout is left clean)."""
-        tree = git.Repo(path)
+        tree = hardened(path)
         try:
             tree.git.merge("--squash", ref)
         except git.GitCommandError:
@@ -280,7 +360,7 @@ class Worktrees:
 
     def cherry_pick(self, path: Path, commit: str) -> str | None:
         """Replay one commit on the checkout (its author kept); None on a conflict."""
-        tree = git.Repo(path)
+        tree = hardened(path)
         try:
             tree.git.cherry_pick(
                 "--allow-empty", commit,
@@ -317,26 +397,35 @@ class Worktrees:
         return self.resolve(into)
 
     def head(self, path: Path) -> str:
-        return str(git.Repo(path).head.commit.hexsha)
+        return str(hardened(path).git.rev_parse("HEAD")).strip()
 
     def reset(self, path: Path) -> None:
         """Throw away uncommitted changes: the next attempt starts from the branch's last commit."""
-        tree = git.Repo(path)
+        tree = hardened(path)
         tree.git.reset("--hard", "--quiet")
         tree.git.clean("-fdq")
 
     def commit(self, path: Path, message: str) -> str:
-        tree = git.Repo(path)
-        tree.git.add("--all")
-        if not tree.is_dirty(index=True, working_tree=False, untracked_files=False):
-            return tree.head.commit.hexsha
-        actor = git.Actor(*BOT_AUTHOR)
-        return tree.index.commit(message, author=actor, committer=actor).hexsha
+        return commit_all(hardened(path), message)
+
+
+def commit_all(tree: git.Repo, message: str) -> str:
+    """Commit everything in the checkout with plumbing: no hook runs, and the message goes to this
+    command alone (porcelain and GitPython write a ``COMMIT_EDITMSG`` parallel items would share)."""
+    tree.git.add("--all")
+    head = str(tree.git.rev_parse("--verify", "--quiet", "HEAD", with_exceptions=False)).strip()
+    written = str(tree.git.write_tree()).strip()
+    if head and written == str(tree.git.rev_parse(f"{head}^{{tree}}")).strip():
+        return head
+    parents = ("-p", head) if head else ()
+    new = str(tree.git.commit_tree(written, *parents, "-m", message, env=_AUTHOR_ENV)).strip()
+    tree.git.update_ref(
+        "-m", f"commit: {message.splitlines()[0] if message else ''}", "HEAD", new, *((head,) if head else ())
+    )
+    return new
 
 
 def init_repository(path: Path, message: str) -> str:
     """A new repository holding what is at ``path``, committed on ``main`` (the demo's sample)."""
-    repo = git.Repo.init(path, initial_branch="main")
-    repo.git.add("--all")
-    actor = git.Actor(*BOT_AUTHOR)
-    return repo.index.commit(message, author=actor, committer=actor).hexsha
+    git.Repo.init(path, initial_branch="main")
+    return commit_all(hardened(path), message)

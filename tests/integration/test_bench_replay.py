@@ -31,6 +31,14 @@ async def test_replay_on_a_subset(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "three-tier (local at $0)" in out and "adaptive (local at API price)" in out
     assert "Claude 4.5 Opus medium (20251101)" in out
+    # Each pattern's own figures: plans (at several uplifts), converge by evidence beside
+    # first-to-validate, speculative escalation's time and money.
+    assert "planner-executor, uplift 0.4 (local at $0)" in out
+    assert "diverge, first to validate ships (local at $0)" in out
+    assert "diverge-converge false-ship" in out and "speculative escalation" in out
+    rows = {line[:58].strip(): line[58:].split() for line in out.splitlines() if "(local at $0)" in line[:58]}
+    assert rows["planner-executor (local at $0)"] != rows["three-tier (local at $0)"]
+    assert rows["diverge-converge (local at $0)"] != rows["diverge, first to validate ships (local at $0)"]
     # The oracle line is computed from the data: at least as good as any single model.
     oracle = float(out.split("oracle")[1].split("%")[0].split()[-1])
     assert oracle >= 70.0

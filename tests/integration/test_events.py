@@ -268,7 +268,7 @@ async def test_status_and_cost_read_the_bots_own_comments() -> None:
         await say(sim, handler, issue, "/bot status\n/bot cost", user="rita")
         status, cost = bot_comments(sim, issue)[-2:]
         assert "Latest progress on this issue:" in status and "### again" in status
-        assert "spent $0.7500 in total (2 runs reported)" in cost
+        assert "spent $0.75 in total (2 runs reported)" in cost
 
 
 async def test_stop_from_a_writer_is_seen_by_the_running_run() -> None:

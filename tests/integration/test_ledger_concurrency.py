@@ -6,6 +6,7 @@ import multiprocessing
 import threading
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from bot.budget.guard import BudgetGuard
 from bot.budget.ledger import CallRecord, Ledger, Scope
@@ -28,7 +29,7 @@ def _write(path: str, worker: int, n: int) -> None:
     ledger.close()
 
 
-def _reserve(path: str, results: multiprocessing.Queue[int]) -> None:  # type: ignore[type-arg]
+def _reserve(path: str, results: multiprocessing.Queue[int], done: Any) -> None:  # type: ignore[type-arg]
     guard = BudgetGuard(Ledger(path), Budget(per_run_usd=Decimal("1.00")))
     won = 0
     for _ in range(40):
@@ -38,6 +39,8 @@ def _reserve(path: str, results: multiprocessing.Queue[int]) -> None:  # type: i
         except BudgetExceeded:
             pass
     results.put(won)
+    # Stay alive until every process has tried: a dead process's reservations are released.
+    done.wait(60)
 
 
 def test_threads_write_every_row_exactly(tmp_path: Path) -> None:
@@ -78,12 +81,14 @@ def test_reservations_across_processes_never_oversubscribe(tmp_path: Path) -> No
     Ledger(path).close()
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
-    procs = [ctx.Process(target=_reserve, args=(path, results)) for _ in range(4)]
+    done = ctx.Event()
+    procs = [ctx.Process(target=_reserve, args=(path, results, done)) for _ in range(4)]
     for p in procs:
         p.start()
+    won = sum(results.get(timeout=60) for _ in procs)
+    done.set()
     for p in procs:
         p.join(timeout=60)
-    won = sum(results.get(timeout=5) for _ in procs)
     assert won == 20  # $1.00 / $0.05: exactly twenty reservations fit, whoever took them
 
 

@@ -57,6 +57,12 @@ def test_kill_9_then_resume(tmp_path: Path, kill_after: float) -> None:
     first = subprocess.Popen(
         [*argv, "--run-id", "rk"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
+    # The kill is timed from the run's start (its folder), not the process's: on a loaded machine
+    # start-up alone can take seconds, and a run killed before it began is no run to resume.
+    started = repo / ".milestone-bot" / "runs" / "rk"
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.05)
     time.sleep(kill_after)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait(timeout=30)

@@ -75,7 +75,11 @@ def test_run_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "return a - b" in final and "return -a" in final
     report = (repo / ".milestone-bot/runs/r7/report.md").read_text()
     assert "3 of 3 items done" in report and "| add-sub |" in report and "premium tier alone" in report
-    assert "add-sub**: test@local:passed → change@local:failed → change@premium:passed" in report
+    assert "**add-sub** Add subtraction — done on premium (3 attempts" in report
+    assert "  - escalating to premium: local was rejected at " in report  # the escalation and why
+    assert "<details><summary>add-sub: 3 attempts</summary>" in report
+    assert "  1. test@local: passed" in report and "  2. change@local: failed (rejected at " in report
+    assert "  - tests added: `tests/test_sub.py`" in report and "`calc/ops.py`" in report
     data = json.loads((repo / ".milestone-bot/runs/r7/report.json").read_text())
     assert data["integration"]["accepted"] is True
     assert set(data["integration"]["merged"]) == {"add-sub", "add-neg", "docs"}

@@ -114,7 +114,9 @@ async def test_new_test_failing_on_import_is_not_behavioural(repo: Path) -> None
 
 
 async def test_flaky_test_is_reported_not_counted(repo: Path, tmp_path: Path) -> None:
-    marker = tmp_path / "ran-once"
+    marker = repo / ".ran-once"
+    with (repo / ".git" / "info" / "exclude").open("a") as exclude:
+        exclude.write("\n.ran-once\n")
     flaky = (
         "import pathlib\n\n\ndef test_sometimes():\n"
         f"    p = pathlib.Path({str(marker)!r})\n    n = int(p.read_text()) + 1 if p.exists() else 1\n"
@@ -126,7 +128,16 @@ async def test_flaky_test_is_reported_not_counted(repo: Path, tmp_path: Path) ->
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "flaky test")
     write(repo, "calc/ops.py", (repo / "calc/ops.py").read_text() + SUB_IMPL)
-    verdict = await validate_working_tree(repo, base_ref="HEAD", config=None)
+    from bot.config import parse_config
+
+    # The test keeps state across runs in two checkouts (the base's and the change's), which is just
+    # what the sandbox forbids: this test of flaky detection runs unsandboxed.
+    config = parse_config(
+        f'[tiers.local]\n[[tiers.local.providers]]\ntype = "scripted"\nscript = "{tmp_path}/s.json"\n'
+        'model = "m"\nprice = { input_per_mtok = 0, output_per_mtok = 0 }\n[routing]\npreset = "single-model"\n'
+        '[validation.sandbox]\nisolation = "off"\n'
+    )
+    verdict = await validate_working_tree(repo, base_ref="HEAD", config=config)
     assert verdict.accepted, verdict.render()
     assert verdict.flaky == ("tests/test_flaky.py::test_sometimes",)
 

@@ -58,6 +58,12 @@ def test_src_layout_import_roots_and_the_probe(tmp_path: Path) -> None:
     # unless the worktree's import roots come first.
     shadowed = Validation(python=sys.executable, import_roots=[], env={"PYTHONPATH": str(main / "src")})
     settings = settings_for(find_environment(main, shadowed), shadowed)
+    # The sandbox hides other checkouts (and /tmp): show that src/ as a config's `readable` would.
+    import dataclasses
+
+    from bot.workspace.sandbox import SandboxPolicy
+
+    settings = dataclasses.replace(settings, sandbox=SandboxPolicy(readable=(main / "src",)))
     import asyncio
 
     problem = asyncio.run(probe(settings, worktree))
@@ -86,7 +92,7 @@ async def test_src_layout_change_is_validated_against_the_worktree_code(tmp_path
 
 async def test_setup_runs_once_and_a_failing_setup_stops(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "calc", PYTHON_PROJECT)
-    count = tmp_path / "count"
+    count = repo / "count"  # setup runs sandboxed: it may write its checkout and its venv, no more
     setup = [
         sys.executable,
         "-c",

@@ -199,13 +199,22 @@ def test_load_config_names_missing_file(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.toml")
 
 
-def test_config_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_check_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     good = tmp_path / "good.toml"
     good.write_text(GOOD)
-    assert main(["config", "check", str(good)]) == 0
+    monkeypatch.delenv("GROQ_API_KEY", raising=False)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    # A valid file whose keys are not in the environment: the run would stop, so config check does.
+    assert main(["config", "check", str(good)]) == 2
+    assert "tier fast: provider groq: environment variable GROQ_API_KEY is not set" in capsys.readouterr().err
+    monkeypatch.setenv("GROQ_API_KEY", "k")
+    assert main(["config", "check", "--config", str(good)]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"ok: {good}")
     assert "tier fast: groq (llama-3.3-70b-versatile)" in out
+    assert "pre-flight: every tier can serve (keys, prices and scripts; --online asks the endpoints)" in out
 
     bad = tmp_path / "bad.toml"
     bad.write_text(_one_tier(OPENAI + 'base_url = "localhost:8000"\nmodle = 1'))

@@ -230,3 +230,63 @@ def test_pytest_sections_without_a_summary() -> None:
     [f] = extract_failures(cut)
     assert f.test_id == "ArgMinArgMaxTests.test_basic"
     assert f.message == "TypeError: 'NoneType' object is not callable"
+
+
+RED_BUILD = (
+    "\x1b[31m=================================== FAILURES ===================================\x1b[0m\n"
+    "\x1b[31m\x1b[1m_________________________________ test_plural __________________________________\x1b[0m\n"
+    "\n"
+    "    def test_plural():\n"
+    ">       assert plural('glass') == 'glasses'\n"
+    "\n"
+    "tests/test_words.py:7: \n"
+    "_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _\n"
+    "\n"
+    "    def plural(word):\n"
+    ">       return singular(word) + 'es'\n"
+    "\n"
+    "words/core.py:12: in plural\n"
+    "    return singular(word) + 'es'\n"
+    "/usr/lib/python3/site-packages/helper.py:3: in helper\n"
+    "    x = 1\n"
+    "_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _\n"
+    "\n"
+    "    def singular(word):\n"
+    ">       assert word[:-1] == 'glass'\n"
+    "\x1b[1m\x1b[31mE       AssertionError: assert 'glas' == 'glass'\x1b[0m\n"
+    "E         \n"
+    "E         - glass\n"
+    "E         ?     -\n"
+    "E         + glas\n"
+    "\n"
+    "words/core.py:5: AssertionError\n"
+    "=========================== short test summary info ============================\n"
+    "FAILED tests/test_words.py::test_plural - AssertionError: as...\n"
+    "1 failed in 0.02s\n"
+)
+
+
+def test_red_build_failure_has_the_full_assertion_and_project_frames() -> None:
+    (failure,) = extract_failures(RED_BUILD)
+    assert failure.test_id == "tests/test_words.py::test_plural"
+    assert failure.message == "AssertionError: assert 'glas' == 'glass'"  # not pytest's "as..."
+    assert failure.details == ("- glass", "?     -", "+ glas")
+    assert [(f.file, f.line) for f in failure.project_frames()] == [
+        ("tests/test_words.py", 7),
+        ("words/core.py", 12),
+        ("words/core.py", 5),
+    ]
+    rendered = failure.render()
+    assert "\x1b" not in rendered and "site-packages" not in rendered
+    assert "words/core.py:12 in plural" in rendered and "+ glas" in rendered
+
+
+def test_rendered_failures_read_back() -> None:
+    """A red-build item's description is its failures, rendered: they parse back with frames."""
+    (failure,) = extract_failures(RED_BUILD)
+    (back,) = extract_failures(failure.render())
+    assert back.test_id == failure.test_id and back.message == failure.message
+    assert back.details == failure.details
+    assert [(f.file, f.line, f.function) for f in back.frames] == [
+        (f.file, f.line, f.function) for f in failure.project_frames()
+    ]
