@@ -36,6 +36,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+# The one money formatter (a leaf module: no import of the bot's own), so that a budget message
+# reads "$0.00 spent", never "$0E-12 spent".
+from bot.report.money import usd
+
 
 class BotError(Exception):
     """Root of the tree: ``except BotError`` catches every failure the bot itself reports."""
@@ -122,8 +126,8 @@ class BudgetExceeded(BotError):
         self.spent_usd = spent_usd
         self.needed_usd = needed_usd
         super().__init__(
-            f"budget {limit} of ${limit_usd} would be exceeded: ${spent_usd} spent or reserved, "
-            f"this call may cost up to ${needed_usd}"
+            f"budget {limit} of {usd(limit_usd)} would be exceeded: {usd(spent_usd)} spent or reserved, "
+            f"this call may cost up to {usd(needed_usd)}"
         )
 
 

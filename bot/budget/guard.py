@@ -20,6 +20,7 @@ from bot.budget.ledger import Ledger, Scope
 from bot.config import Budget
 from bot.domain import CallScope
 from bot.errors import BudgetExceeded
+from bot.report.money import usd
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class BudgetGuard:
                 if committed >= limit.usd * self._budget.warn_fraction:
                     self._warned.add(key)
                     fresh.append(
-                        f"budget {limit.name}: ${committed.quantize(Decimal('0.0001'))} of ${limit.usd} used "
+                        f"budget {limit.name}: {usd(committed)} of {usd(limit.usd)} used "
                         f"({committed / limit.usd:.0%})"
                     )
         for message in fresh:

@@ -8,34 +8,33 @@ command, as an ``Authorization`` header for the remote's host, through git's env
 
 from __future__ import annotations
 
-import base64
-import re
 import subprocess
 from pathlib import Path
 
 from bot.errors import WorkspaceError
+from bot.workspace.worktrees import HARDENING, config_env, push_env
 
 
 def auth_env(url: str, token: str) -> dict[str, str]:
-    host = re.match(r"(https?://[^/]+/)", re.sub(r"^(\w+://)[^/@]+@", r"\1", url))
-    prefix = host.group(1) if host else "https://github.com/"
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return {
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": f"http.{prefix}.extraheader",
-        "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
-        "GIT_TERMINAL_PROMPT": "0",
-    }
+    """The token as an auth header for ``url``'s host only, with the bot's git hardening (no
+    hooks, no fsmonitor, no credential helper): one implementation, the workspace layer's."""
+    return push_env(url, token)
 
 
 def git_env(repo: Path, remote: str, token: str | None) -> dict[str, str]:
     """The extra environment of one git command that talks to ``remote``."""
     if not token:
-        return {}
+        return config_env(HARDENING)
     url = subprocess.run(
-        ["git", "-C", str(repo), "remote", "get-url", remote], capture_output=True, text=True, check=False
+        ["git", "-C", str(repo), *_HARDENING_ARGS, "remote", "get-url", remote],
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.strip()
-    return auth_env(url, token) if url.startswith(("http://", "https://")) else {}
+    return auth_env(url, token) if url.startswith(("http://", "https://")) else config_env(HARDENING)
+
+
+_HARDENING_ARGS = [arg for key, value in HARDENING for arg in ("-c", f"{key}={value}")]
 
 
 def push(repo: Path, commit: str, branch: str, *, remote: str = "origin", token: str | None = None,

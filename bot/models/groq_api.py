@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 
 import groq
-from groq.types.chat import ChatCompletion, ChatCompletionMessageParam
+from groq.types.chat import ChatCompletionMessageParam
 
-from bot.errors import MalformedResponse
-from bot.models.base import ITEM_HEADER, PURPOSE_HEADER, ChatRequest, Completion, Message, NamedModel, Usage
+from bot.models.base import ITEM_HEADER, PURPOSE_HEADER, ChatRequest, Completion, Message, NamedModel
+from bot.models.chat_wire import completion_from
 from bot.models.limits import RateLimits
 from bot.models.status import SdkErrors, translate_sdk_error
 
@@ -74,7 +74,7 @@ class GroqProvider(NamedModel):
             response = await raw.parse()
         except Exception as exc:
             raise translate_sdk_error(exc, _ERRORS, provider=self._name) from exc
-        return _completion(response, provider=self._name, latency_s=time.monotonic() - started)
+        return completion_from(response, provider=self._name, latency_s=time.monotonic() - started)
 
     def _observe(self, headers: object) -> None:
         mapping = dict(headers.items()) if hasattr(headers, "items") else {}
@@ -101,23 +101,3 @@ def _param(message: Message) -> ChatCompletionMessageParam:
     return {"role": "user", "content": message.content}
 
 
-def _completion(response: ChatCompletion, *, provider: str, latency_s: float) -> Completion:
-    choices = getattr(response, "choices", None)
-    if not isinstance(choices, list) or not choices:
-        raise MalformedResponse("response has no choices", provider=provider)
-    choice = choices[0]
-    text = getattr(getattr(choice, "message", None), "content", None)
-    if not isinstance(text, str):
-        raise MalformedResponse("response message has no text content", provider=provider)
-    usage = Usage()
-    if response.usage is not None and isinstance(getattr(response.usage, "prompt_tokens", None), int):
-        usage = Usage(
-            input_tokens=response.usage.prompt_tokens, output_tokens=response.usage.completion_tokens
-        )
-    return Completion(
-        text=text,
-        usage=usage,
-        model=response.model or "",
-        finish_reason=choice.finish_reason or "",
-        latency_s=latency_s,
-    )

@@ -9,11 +9,10 @@ from __future__ import annotations
 import time
 
 import openai
-from openai.types import CompletionUsage
-from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionMessageParam
 
-from bot.errors import MalformedResponse
-from bot.models.base import ITEM_HEADER, PURPOSE_HEADER, ChatRequest, Completion, Message, NamedModel, Usage
+from bot.models.base import ITEM_HEADER, PURPOSE_HEADER, ChatRequest, Completion, Message, NamedModel
+from bot.models.chat_wire import completion_from
 from bot.models.status import SdkErrors, translate_sdk_error
 
 
@@ -43,7 +42,7 @@ class OpenAICompatProvider(NamedModel):
             )
         except Exception as exc:
             raise translate_sdk_error(exc, _ERRORS, provider=self._name) from exc
-        return _completion(response, provider=self._name, latency_s=time.monotonic() - started)
+        return completion_from(response, provider=self._name, latency_s=time.monotonic() - started)
 
     async def models(self) -> list[str]:
         """The model ids the server serves (vLLM: the one it loaded)."""
@@ -74,31 +73,3 @@ _ERRORS = SdkErrors(
 )
 
 
-def _completion(response: ChatCompletion, *, provider: str, latency_s: float) -> Completion:
-    # The SDK builds responses without validating them, so a body of the wrong shape surfaces as
-    # odd attribute types; check what is used.
-    choices = getattr(response, "choices", None)
-    if not isinstance(choices, list) or not choices:
-        raise MalformedResponse("response has no choices", provider=provider)
-    choice = choices[0]
-    text = getattr(getattr(choice, "message", None), "content", None)
-    if not isinstance(text, str):
-        raise MalformedResponse("response message has no text content", provider=provider)
-    usage = Usage()
-    reported = isinstance(getattr(response, "usage", None), CompletionUsage) and response.usage is not None
-    if reported and response.usage is not None:
-        details = response.usage.prompt_tokens_details
-        usage = Usage(
-            input_tokens=response.usage.prompt_tokens,
-            output_tokens=response.usage.completion_tokens,
-            cache_read_tokens=(details.cached_tokens or 0) if details else 0,
-            cache_write_tokens=(details.cache_write_tokens or 0) if details else 0,
-        )
-    return Completion(
-        text=text,
-        usage=usage,
-        model=response.model or "",
-        finish_reason=choice.finish_reason or "",
-        latency_s=latency_s,
-        usage_reported=reported,
-    )

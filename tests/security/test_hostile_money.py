@@ -24,6 +24,7 @@ from bot.models.script import Script
 from bot.routing.router import Router, estimate_prompt_tokens
 from bot.testing.anthropic_server import FakeAnthropicServer
 from bot.testing.fake_http import FakeModelServer
+from bot.testing.groq_server import FakeGroqServer
 from bot.testing.openai_server import FakeOpenAIServer
 from bot.workspace.apply import apply_edits
 from bot.workspace.edits import Replace, WriteFile
@@ -51,6 +52,12 @@ def router_for(
             f'type = "openai_compat"\nname = "p"\nbase_url = "{server.base_url}"\nmodel = "gpt-5-mini"\n'
             f'price_provider = "openai"\napi_key_env = "K1"\ntimeout_s = {timeout_s}\n'
         )
+    elif kind == "groq":
+        block = (
+            f'type = "groq"\nname = "p"\nbase_url = "{server.base_url}"\nmodel = "llama-3.3-70b-versatile"\n'
+            f"price = {{ input_per_mtok = 0.59, output_per_mtok = 0.79 }}\napi_key_env = \"K1\"\n"
+            f"timeout_s = {timeout_s}\n"
+        )
     else:
         block = (
             f'type = "anthropic"\nname = "p"\nbase_url = "{server.base_url}"\nmodel = "claude-sonnet-4-6"\n'
@@ -74,6 +81,8 @@ def stack() -> Iterator[ExitStack]:
 def server_for(kind: str, rule: dict[str, object], **kwargs: float) -> FakeModelServer:
     if kind == "openai":
         return FakeOpenAIServer(script(rule), **kwargs)  # type: ignore[arg-type]
+    if kind == "groq":
+        return FakeGroqServer(script(rule), **kwargs)  # type: ignore[arg-type]
     return FakeAnthropicServer(script(rule), **kwargs)  # type: ignore[arg-type]
 
 
@@ -103,7 +112,7 @@ async def test_a_dripping_provider_is_cut_at_its_deadline_and_charged_its_worst_
     assert call.outcome == "unavailable" and call.cost > 0  # it may have been billed: worst case
 
 
-@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+@pytest.mark.parametrize("kind", ["openai", "groq", "anthropic"])
 async def test_an_answer_without_usage_is_charged_its_worst_case_and_limits_hold(
     tmp_path: Path, stack: ExitStack, sleeps: SleepRecorder, kind: str
 ) -> None:

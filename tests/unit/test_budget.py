@@ -63,7 +63,7 @@ def test_warning_threshold_is_reported_once(ledger: Ledger) -> None:
             CallRecord("r", "i", 0, "change", "t", "p", "m", Usage(), Decimal(cost), 0.1, "ok")
         )
         guard.note_spend(SCOPE)
-    assert guard.warnings == ["budget per_run: $6.0000 of $10 used (60%)"]
+    assert guard.warnings == ["budget per_run: $6.00 of $10.00 used (60%)"]
 
 
 SCRIPT = """

@@ -111,3 +111,14 @@ def test_rows_follow_the_tier_order() -> None:
     summary = cost_summary(config, [call("local", "qwen-7b", "a", "change", 1, "0.1"),
                                     call("zz", "big", "a", "change", 0, "0.2")])  # fmt: skip
     assert [r.tier for r in summary.rows] == ["zz", "local"]
+
+
+def test_budget_messages_read_money_like_every_report() -> None:
+    from bot.errors import BudgetExceeded
+
+    exc = BudgetExceeded(
+        limit="per_run", limit_usd=Decimal("0.01"), spent_usd=Decimal("0E-12"), needed_usd=Decimal("0.0000123456789")
+    )
+    assert str(exc) == (
+        "budget per_run of $0.01 would be exceeded: $0.00 spent or reserved, this call may cost up to $0.00001235"
+    )
