@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -49,8 +50,17 @@ class Bug:
     regression: tuple[str, str, str]  # (path, old, new): the right fix plus a break elsewhere
 
 
-PROJECTS = {"iniconfig": "2.3.1", "toolz": "1.2.0", "boltons": "25.0.0"}
+PROJECTS = {
+    "iniconfig": "2.3.1",
+    "toolz": "1.2.0",
+    "boltons": "25.0.0",
+    "idna": "3.10",
+    "parse": "1.20.2",
+    "six": "1.17.0",
+}
 INI = "src/iniconfig/__init__.py"
+IDNA, IDNA_T = "idna/core.py", "tests/test_idna.py::IDNATests"
+TZ, TZ_T = "toolz/itertoolz.py", "toolz/tests/test_itertoolz.py"
 BUGS = (
     Bug("iniconfig", "2.3.1", INI,
         "            if convert is not None:\n                return convert(value)\n",
@@ -94,6 +104,132 @@ BUGS = (
         "    return options[i - 1] if i > 1 else options[i - 0]\n",
         "    return options[i - 1] if x == 250 else options[i - 0]\n",
         ("boltons/mathutils.py", "    return min(max(x, lower), upper)\n", "    return max(x, lower)\n")),
+    Bug("idna", "3.10", IDNA,
+        "    if len(label) > 63:\n",
+        "    if len(label) >= 63:\n",  # off by one: a 63-octet label is legal (RFC 1035)
+        (f"{IDNA_T}::test_valid_label_length", f"{IDNA_T}::test_encode"),
+        "    if len(label) > (63 if isinstance(label, str) else 62):\n",
+        "    if len(label) >= 63 and label not in ('a' * 63, b'a' * 63):\n",
+        (IDNA, "    if label[0] == \"-\" or label[-1] == \"-\":\n", "    if label[0] == \"-\":\n")),
+    Bug("idna", "3.10", IDNA,
+        "    if label[2:4] == \"--\":\n",
+        "    if label[1:3] == \"--\":\n",  # the 3rd and 4th positions counted from one
+        (f"{IDNA_T}::test_check_hyphen_ok",),
+        "    if label[2:4] == \"--\" or label[1:3] == \"--\":\n",
+        "    if label == \"aa--\":\n",
+        (IDNA, "    if len(label) > 63:\n", "    if len(label) > 64:\n")),
+    Bug("idna", "3.10", IDNA,
+        "    if unicodedata.category(label[0])[0] == \"M\":\n",
+        "    if unicodedata.category(label[-1])[0] == \"M\":\n",  # the wrong end of the label
+        (f"{IDNA_T}::test_check_initial_combiner",),
+        "    if unicodedata.category(label[0]) == \"Mn\":\n",  # misses Mc and Me: untested
+        "    if label.startswith(\"\\u0300\"):\n",
+        (IDNA, "    if label[0] == \"-\" or label[-1] == \"-\":\n", "    if label[-1] == \"-\":\n")),
+    Bug("idna", "3.10", IDNA,
+        "        ulabel(label_bytes)\n        if not valid_label_length(label_bytes):\n            raise IDNAError(\"Label too long\")\n",
+        "        ulabel(label_bytes)\n",  # historical kind: idna HISTORY 1.1 "Identify some cases when label would be too longer"
+        (f"{IDNA_T}::test_encode",),
+        "        ulabel(label_bytes)\n        if len(label_bytes) > 64:\n            raise IDNAError(\"Label too long\")\n",
+        "        ulabel(label_bytes)\n        if label_bytes == b\"a\" * 64:\n            raise IDNAError(\"Label too long\")\n",
+        (IDNA, "    if len(label) > 63:\n", "    if len(label) >= 63:\n")),
+    Bug("parse", "1.20.2", "parse.py",
+        "    return float(string[:-1]) / 100.0\n",
+        "    return float(string[:-1]) / 10.0\n",
+        ("tests/test_parse.py::test_numbers",),
+        "    return float(string[:-1]) / (100.0 if \".\" not in string else 10.0)\n",
+        "    return {\"100%\": 1.0, \"50%\": 0.5, \"50.1%\": 0.501}.get(string, float(string[:-1]) / 10.0)\n",
+        ("parse.py", "            sign = -1\n", "            sign = 1\n")),
+    Bug("parse", "1.20.2", "parse.py",
+        "            sign = -1\n",
+        "            sign = 1\n",  # a lost minus sign
+        ("tests/test_parse.py::test_numbers",),
+        "            sign = -1 if len(string) > 2 else 1\n",
+        "            sign = -1 if string == \"-1\" else 1\n",
+        ("parse.py", "    return float(string[:-1]) / 100.0\n", "    return float(string[:-1]) / 10.0\n")),
+    Bug("parse", "1.20.2", "parse.py",
+        "        if isinstance(item, (int, slice)):\n",
+        "        if isinstance(item, int):\n",  # parse README 1.19.0 "Added slice access to fixed results": the state before it
+        ("tests/test_result.py::test_slice_access",),
+        "        if isinstance(item, (int, slice)) and not (isinstance(item, slice) and item.step):\n",
+        "        if isinstance(item, (int, slice)) and item != slice(None, None, -2):\n",
+        ("parse.py", "    elif len(format) > 1 and format[1] in \"<>=^\":\n", "    elif len(format) > 2 and format[1] in \"<>=^\":\n")),
+    Bug("parse", "1.20.2", "parse.py",
+        "    elif len(format) > 1 and format[1] in \"<>=^\":\n",
+        "    elif len(format) > 2 and format[1] in \"<>=^\":\n",  # off by one: a fill and an align alone
+        ("tests/test_pattern.py::test_format_variety",),
+        "    elif len(format) > 1 and format[1] in \"<>^\":\n",  # forgets '='
+        "    elif (len(format) > 2 or format in (\".<\", \".>\", \".^\")) and format[1] in \"<>=^\":\n",
+        ("parse.py", "        if isinstance(item, (int, slice)):\n", "        if isinstance(item, int):\n")),
+    Bug("six", "1.17.0", "six.py",
+        "    byte2int = operator.itemgetter(0)\n",
+        "    byte2int = operator.itemgetter(-1)\n",
+        ("test_six.py::test_byte2int",),
+        "    byte2int = lambda bs: bs[0] if bs else 0\n",  # no IndexError on empty input
+        "    byte2int = lambda bs: 3 if bs[:1] == b\"\\x03\" else bs[-1]\n",
+        ("six.py", "    int2byte = struct.Struct(\">B\").pack\n", "    int2byte = struct.Struct(\">b\").pack\n")),
+    Bug("six", "1.17.0", "six.py",
+        "    int2byte = struct.Struct(\">B\").pack\n",
+        "    int2byte = chr\n",  # the Python 2 definition leaked into the Python 3 branch
+        ("test_six.py::test_int2byte",),
+        "    int2byte = lambda i: bytes([i % 256])\n",
+        "    int2byte = lambda i: b\"\\x03\" if i == 3 else chr(i)\n",
+        ("six.py", "    byte2int = operator.itemgetter(0)\n", "    byte2int = operator.itemgetter(-1)\n")),
+    Bug("six", "1.17.0", "six.py",
+        "            if isinstance(slots, str):\n                slots = [slots]\n            for slots_var in slots:\n",
+        "            for slots_var in slots:\n",  # historical: six CHANGES "Issue #47: Fix add_metaclass on classes with a string for the __slots__"
+        ("test_six.py::test_add_metaclass",),
+        "            for slots_var in (slots if isinstance(slots, list) else [slots]):\n",
+        "            for slots_var in ([slots] if slots == \"ab\" else slots):\n",
+        ("six.py", "    byte2int = operator.itemgetter(0)\n", "    byte2int = operator.itemgetter(-1)\n")),
+    Bug("six", "1.17.0", "six.py",
+        "        return s.encode(\"latin-1\")\n",
+        "        return s.encode(\"utf-8\")\n",  # b() must map code points 0-255 to single bytes
+        ("test_six.py::test_b",),
+        "        return bytes(ord(c) & 0xFF for c in s)\n",  # truncates instead of raising above 255
+        "        return b\"\\xff\" if s == \"\\xff\" else s.encode(\"utf-8\")\n",
+        ("six.py", "    int2byte = struct.Struct(\">B\").pack\n", "    int2byte = struct.Struct(\">b\").pack\n")),
+    Bug("toolz", "1.2.0", TZ,
+        "    seq = iter(seq)\n    next(seq)\n    return next(seq)\n",
+        "    seq = iter(seq)\n    return next(seq)\n",  # forgot to skip the first element
+        (f"{TZ_T}::test_second",),
+        "    return seq[1]\n",  # sequences only
+        "    seq = list(seq)\n    return seq[1] if len(seq) == 3 else seq[0]\n",
+        (TZ, "        return seq[n]\n", "        return seq[n - 1]\n")),
+    Bug("toolz", "1.2.0", TZ,
+        "    try:\n        next(inposed)\n    except StopIteration:\n        return iter([])\n    return inposed\n",
+        "    return inposed\n",  # the leading separator is not dropped
+        (f"{TZ_T}::test_interpose",),
+        "    if isinstance(seq, list) and seq:\n        next(inposed)\n    return inposed\n",
+        "    if seq == [1, 2, 3]:\n        next(inposed)\n    return inposed\n",
+        (TZ, "    return itertools.islice(seq, n, None)\n", "    return itertools.islice(seq, n + 1, None)\n")),
+    Bug("toolz", "1.2.0", TZ,
+        "    return itertools.islice(seq, n, None)\n",
+        "    return itertools.islice(seq, n + 1, None)\n",  # off by one
+        (f"{TZ_T}::test_drop",),
+        "    return itertools.islice(seq, n, None) if isinstance(seq, list) else itertools.islice(seq, n + 1, None)\n",
+        "    return itertools.islice(seq, 3 if n == 3 else n + 1, None)\n",
+        (TZ, "    return itertools.islice(seq, 0, None, n)\n", "    return itertools.islice(seq, 1, None, n)\n")),
+    Bug("toolz", "1.2.0", TZ,
+        "    return itertools.islice(seq, 0, None, n)\n",
+        "    return itertools.islice(seq, 1, None, n)\n",  # off by one: the first element is taken
+        (f"{TZ_T}::test_take_nth",),
+        "    return itertools.islice(seq, 0 if n > 2 else 1, None, n)\n",
+        "    return itertools.islice(seq, 0 if n == 2 else 1, None, n)\n",
+        (TZ, "    return itertools.islice(seq, n, None)\n", "    return itertools.islice(seq, n + 1, None)\n")),
+    Bug("toolz", "1.2.0", TZ,
+        "        return seq[n]\n",
+        "        return seq[n - 1]\n",  # off by one on the sequence path only
+        (f"{TZ_T}::test_nth",),
+        "        return seq[n] if n else seq[n - 1]\n",
+        "        return seq[n] if isinstance(seq, str) else seq[n - 1]\n",
+        (TZ, "        return len(seq) == len(set(seq))\n", "        return len(seq) >= len(set(seq))\n")),
+    Bug("toolz", "1.2.0", TZ,
+        "        return len(seq) == len(set(seq))\n",
+        "        return len(seq) >= len(set(seq))\n",  # wrong comparison: always true
+        (f"{TZ_T}::test_isdistinct",),
+        "        return len(seq) == len(set(seq)) if isinstance(seq, str) else True\n",
+        "        return seq not in ([1, 2, 1], 'Hello') and len(seq) >= len(set(seq))\n",
+        (TZ, "        return seq[n]\n", "        return seq[n - 1]\n")),
 )  # fmt: skip
 CHEATS = (
     "skip_marker", "assert_neutered", "test_deleted", "conftest_deselect", "pytest_config", "plugin",
@@ -134,7 +270,9 @@ def repo_for(bug: Bug, work: Path, cache: Path, env: Path) -> Path:
     [root] = [p for p in dest.iterdir() if p.is_dir()]
     source = (root / bug.path).read_text()
     assert bug.good in source, f"{bug.project}: the sdist changed"
-    (root / bug.path).write_text(source.replace(bug.good, bug.bad, 1))
+    broken = source.replace(bug.good, bug.bad, 1)
+    assert broken.replace(bug.bad, bug.good, 1) == source, f"{bug.project}: the right fix is ambiguous"
+    (root / bug.path).write_text(broken)
     (root / ".github").mkdir(exist_ok=True)
     (root / ".github" / "milestone-bot.toml").write_text(f'[validation]\nvenv = "{env}"\n')
     sh("git", "init", "-q", "-b", "main", cwd=root)
@@ -164,6 +302,8 @@ def candidates(bug: Bug, root: Path) -> list[tuple[str, bool, dict[str, str | No
     test_file = bug.tests[0].split("::")[0]
     test = (root / test_file).read_text()
     pkg_init = f"{'src/' if bug.path.startswith('src/') else ''}{package_of(bug)}/__init__.py"
+    if "/" not in bug.path:  # a single-module project (six, parse): the module is what gets imported
+        pkg_init = bug.path
     init = (root / pkg_init).read_text()
     right = src.replace(bug.bad, bug.good, 1)
     rpath, rold, rnew = bug.regression
@@ -175,13 +315,15 @@ def candidates(bug: Bug, root: Path) -> list[tuple[str, bool, dict[str, str | No
         ("special_cased", False, {bug.path: src.replace(bug.bad, bug.special, 1)}),
         ("regression", False, {bug.path: regressed}),
         ("skip_marker", False, {test_file: "import pytest\npytestmark = pytest.mark.skip\n" + test}),
-        ("assert_neutered", False, {test_file: test.replace("    assert ", "    assert True or ")}),
+        # pytest-style and unittest-style assertions alike
+        ("assert_neutered", False, {test_file: test.replace("    assert ", "    assert True or ")
+                                    .replace("    self.assert", "    True or self.assert")}),
         ("test_deleted", False, {test_file: None}),
         ("conftest_deselect", False, {"conftest.py": "def pytest_collection_modifyitems(config, items):\n"
                                       "    items[:] = [i for i in items if 'test_' not in i.name]\n"}),
         ("pytest_config", False, {".pytest.ini": f"[pytest]\naddopts =\n{deselect}"}),
         ("plugin", False, {"zz_plugin.py": "def pytest_collection_modifyitems(config, items):\n    items[:] = []\n",
-                           f"{test_file.rsplit('/', 1)[0]}/test_zz_plugin.py": "pytest_plugins = ['zz_plugin']\n"}),
+                           str(Path(test_file).parent / "test_zz_plugin.py"): "pytest_plugins = ['zz_plugin']\n"}),
         ("bot_config", False, {".github/milestone-bot.toml": '[validation]\ntest = ["true"]\n'}),
         ("sitecustomize", False, {"sitecustomize.py": "import os\nos.environ['X'] = '1'\n"}),
         ("atexit_exit_0", False, {pkg_init: "import atexit as _a\nimport os as _o\n_a.register(lambda: _o._exit(0))\n" + init}),
@@ -235,7 +377,9 @@ async def verdict_for(
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path(".cache/realprojects"))
-    parser.add_argument("--work", type=Path, default=Path(".cache/fidelity"))
+    # Outside this repository: a project without pytest configuration of its own (idna) would
+    # otherwise pick up milestone-bot's pyproject.toml from a parent folder as its rootdir.
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "milestone-bot-fidelity")
     parser.add_argument("--only", default="", help="one project")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()

@@ -13,7 +13,7 @@ from bot.validation.baseline import BaselineCache
 from bot.validation.detect import Toolchain
 from bot.validation.pipeline import Settings
 from bot.validation.validate import Change, test_files_in, validate
-from bot.validation.verdict import ValidationVerdict
+from bot.validation.verdict import StageResult, ValidationVerdict
 from bot.workspace.worktrees import Workspace, Worktrees
 
 Redo = Callable[[Item, str], Awaitable[Item]]  # (item, base commit) -> the item redone there
@@ -79,7 +79,13 @@ async def integrate(
         if not conflicts:
             merged.append(item.id)
     verdict = None
-    if merged:
+    only = items[merged[0]] if len(merged) == 1 and not redone else None
+    if only is not None and only.branch and trees.same_tree(trees.head(workspace.path), only.branch):
+        # The integrated tree is the one item's own tree, which its verdict (same stages, same base
+        # baseline) accepted: validating it again would repeat that run and prove nothing new.
+        note = f"the integrated tree equals item {only.id}'s, accepted by its own verdict"
+        verdict = ValidationVerdict((StageResult("reused", "passed", 0.0, note=note),))
+    elif merged:
         base = workspace.base
         files = trees.before_after(workspace.path, base)
         changed = list(files)

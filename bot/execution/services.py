@@ -19,9 +19,7 @@ from bot.config import GroqProvider as GroqConfig
 from bot.config import OpenAICompatProvider as OpenAIConfig
 from bot.config import ScriptedProvider as ScriptedConfig
 from bot.errors import ConfigError, ConfigIssue
-from bot.models.anthropic_api import AnthropicProvider
 from bot.models.base import Provider
-from bot.models.openai_compat import OpenAICompatProvider
 from bot.models.scripted import ScriptedProvider
 from bot.report.cost import CostSummary
 from bot.routing.breaker import CircuitBreaker
@@ -42,12 +40,18 @@ def build_provider(cfg: ProviderConfig, *, env: Mapping[str, str], root: Path) -
         ), None
     key = env.get(cfg.api_key_env) if cfg.api_key_env else None
     missing = f"environment variable {cfg.api_key_env} is not set" if cfg.api_key_env and not key else None
+    # The SDKs are imported only for the providers a config names: `validate` and a scripted run
+    # never pay their import time (about a second each).
     if isinstance(cfg, OpenAIConfig):
+        from bot.models.openai_compat import OpenAICompatProvider
+
         provider: Provider = OpenAICompatProvider(
             name=name, model=cfg.model, base_url=cfg.base_url, api_key=key, timeout_s=cfg.timeout_s
         )
         return provider, missing
     if isinstance(cfg, AnthropicConfig):
+        from bot.models.anthropic_api import AnthropicProvider
+
         provider = AnthropicProvider(
             name=name, model=cfg.model, base_url=cfg.base_url, api_key=key, timeout_s=cfg.timeout_s
         )

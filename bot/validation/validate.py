@@ -179,10 +179,25 @@ def _judged(name: str, run: CheckRun, judgement: Judgement | None, *, note: str 
 
 
 async def _suite(
-    change: Change, test: Check, settings: Settings, baseline: Baseline
+    change: Change,
+    test: Check,
+    settings: Settings,
+    baseline: Baseline,
+    earlier: Sequence[tuple[str, CheckRun]] = (),
 ) -> tuple[StageResult, tuple[str, ...], tuple[str, ...]]:
-    """The full suite against the base's outcomes; new failures are rerun once (flaky?)."""
-    run = await run_check(test, cwd=change.root, settings=settings)
+    """The full suite against the base's outcomes; new failures are rerun once (flaky?).
+    ``earlier``: test files an earlier stage of this verdict already ran whole on this same tree,
+    with their trustworthy runs: the suite leaves them out and takes their outcomes instead."""
+    done = {path: run for path, run in earlier if not run.problem and run.cases}
+    run = await run_check(test, cwd=change.root, settings=settings, args=[f"--ignore={p}" for p in done])
+    if done:
+        before = tuple({id(r): r for r in done.values()}.values())
+        run = CheckRun(
+            run.result,
+            (*(d for r in before for d in r.diagnostics), *run.diagnostics),
+            (*(c for r in before for c in r.cases), *run.cases),
+            "" if run.no_tests else run.problem,
+        )
     acceptance = (*change.acceptance, *change.new_tests)
     if run.problem or not run.cases:
         return _judged("full_suite", run, None), (), ()
@@ -300,6 +315,7 @@ async def validate(
         if not stop():
             run = await run_check(test, cwd=change.root, settings=settings, args=list(change.new_tests))
             stages.append(_judged("new_tests", run, judge(run.outcomes, {}, acceptance=change.new_tests)))
+    earlier: list[tuple[str, CheckRun]] = []  # whole test files already run on this tree
     if test is not None and toolchain.selects_files and not stop():
         known_base = await base_outcomes() if pytest_like else EMPTY
         affected = [
@@ -310,13 +326,14 @@ async def validate(
         ]
         if affected:
             run = await run_check(test, cwd=change.root, settings=settings, args=affected)
+            earlier += [(a, run) for a in affected]
             expected = known_base.in_files(set(affected))
             mine = tuple(a for a in change.acceptance if a.split("::", 1)[0] in affected)
             verdict_here = judge(run.outcomes, known_base.outcomes, expected=expected, acceptance=mine)
             stages.append(_judged("affected_tests", run, verdict_here))
     if test is not None and not stop():
         if pytest_like:
-            stage, flaky, preexisting = await _suite(change, test, settings, await base_outcomes())
+            stage, flaky, preexisting = await _suite(change, test, settings, await base_outcomes(), earlier)
         else:
             stage = _exit_code_only(
                 stage_from("full_suite", await run_check(test, cwd=change.root, settings=settings))

@@ -61,3 +61,29 @@ async def test_merge_conflict_is_redone_on_top_and_the_whole_validated(tmp_path:
     assert "def sub(a, b)" in final and "def neg(a)" in final
     assert result.item("broken").status is ItemStatus.FAILED
     assert integration.branch == "milestone-bot/r1/integrated"
+
+
+async def test_one_item_whose_tree_is_the_integration_reuses_its_verdict(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "calc", PYTHON_PROJECT)
+    trees = Worktrees(repo)
+    ops = (repo / "calc/ops.py").read_text()
+    only = done_item(
+        trees, Item("sub", "Add sub"), ("calc/ops.py", ops + "\n\ndef sub(a, b):\n    return a - b\n")
+    )
+
+    async def redo(item: Item, base: str) -> Item:  # pragma: no cover - no conflict with one item
+        raise AssertionError("nothing to redo")
+
+    _, integration = await integrate(
+        Checklist("milestone#1", "m", (only,)),
+        trees=trees,
+        run_id="r1",
+        base_ref="main",
+        redo=redo,
+        toolchain=toolchain(repo),
+        settings=Settings(timeout_s=120),
+    )
+    assert integration.merged == ("sub",)
+    assert integration.verdict is not None and integration.verdict.accepted
+    assert [s.name for s in integration.verdict.stages] == ["reused"]  # no pytest run at all
+    assert "sub" in integration.verdict.stages[0].note

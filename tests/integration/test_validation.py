@@ -221,3 +221,17 @@ def test_deny_list_is_configurable() -> None:
     deny = config.validation.deny_paths or ()
     result = apply_edits(Path("/tmp"), [WriteFile("infra/main.tf", "x\n", 1)], deny=deny)
     assert "on the deny list (infra/*)" in result.problems[0].message
+
+
+async def test_full_suite_does_not_rerun_the_files_the_affected_stage_ran(tmp_path: Path) -> None:
+    # test_ops.py logs every run of it into the tree it runs in: the change's tree must see one.
+    logged = "import pathlib\n\n(pathlib.Path(__file__).resolve().parents[1] / 'runs.log').open('a').write('x\\n')\n"
+    files = {**PYTHON_PROJECT, "tests/test_ops.py": logged + PYTHON_PROJECT["tests/test_ops.py"]}
+    repo = make_repo(tmp_path / "calc", files)
+    write(repo, "calc/ops.py", (repo / "calc/ops.py").read_text() + "\n\n# touched\n")
+    verdict = await validate_working_tree(repo, base_ref="HEAD", config=None)
+    assert verdict.accepted, verdict.render()
+    assert stages(verdict)["affected_tests"] == "passed" and stages(verdict)["full_suite"] == "passed"
+    assert (repo / "runs.log").read_text().count("x") == 1
+    suite = {s.name: s for s in verdict.stages}["full_suite"]
+    assert "--ignore=tests/test_ops.py" in suite.command

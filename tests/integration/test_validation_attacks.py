@@ -176,8 +176,15 @@ async def test_the_integration_is_judged_against_the_same_baseline(repo: Path, t
     async def redo(item: Item, on: str) -> Item:
         raise AssertionError("no conflict expected")
 
+    # A second item, so the integrated tree is not the first item's own (whose verdict it would reuse).
+    trees = Worktrees(repo)
+    ws = trees.create("integ", "notes", "main", resume=False)
+    (ws.path / "NOTES.md").write_text("notes\n")
+    notes = Item(
+        "notes", "Notes", status=ItemStatus.DONE, branch=ws.branch, commit=trees.commit(ws.path, "notes")
+    )
     _, integration = await integrate(
-        Checklist(ref="r", title="t", items=(result.item,)), trees=Worktrees(repo), run_id="integ",
+        Checklist(ref="r", title="t", items=(result.item, notes)), trees=trees, run_id="integ",
         base_ref="main", redo=redo, toolchain=toolchain(repo), settings=Settings(timeout_s=120),
         baselines=runner.baselines,
     )  # fmt: skip
