@@ -311,7 +311,9 @@ def publish_pull(
     path.write_text(render(checklist), encoding="utf-8")
     commit = trees.commit(workspace.path, f"milestone-bot: checklist for {checklist.title}")
     branch = pr_branch(key)
-    push(trees.repo_path, commit, branch, remote=remote, token=token)
+    # Never forced: a re-run starts from this branch, so its tip is an ancestor of ``commit``;
+    # a refused push means someone pushed meanwhile, and their commits are never overwritten.
+    push(trees.repo_path, commit, branch, remote=remote, token=token, force=False)
     body = pr_body(report, closes=closes, key=key, branch=branch)
     if not ci_token:
         body = NO_CI_NOTE + body
