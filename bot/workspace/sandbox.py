@@ -288,7 +288,7 @@ def _bwrap_launch(
     args += ["--bind", str(tmp), "/tmp"]  # noqa: S108 - the private temp folder, bound over /tmp
     covered = [*hide, Path("/tmp")]  # noqa: S108 - mounted over: mount points there need parents
     tools, tool_env, tool_secrets = toolchains(host_env)
-    shown = [*interpreter_dirs(argv[0], env), *tools, *policy.readable]
+    shown = [*interpreter_dirs(argv, env), *tools, *policy.readable]
     if common is not None:
         shown.append(common)
     # Never a folder that would show a hidden one again (the parent of a PATH entry like ~/bin).

@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 # Folders that hold other users' and the runner's state: sockets (ssh-agent, docker), credential
@@ -95,15 +95,28 @@ def existing(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def interpreter_dirs(argv0: str, env: Mapping[str, str]) -> list[Path]:
+def program(argv: Sequence[str]) -> str:
+    """The program a command line runs: past ``env``, its options and ``NAME=value`` words
+    (``env PYTHONPATH=src /project/.venv/bin/python -m pytest`` runs that venv's python)."""
+    words = list(argv)
+    while words and Path(words[0]).name == "env":
+        words = words[1:]
+        while words and (words[0].startswith("-") or ("=" in words[0] and not words[0].startswith("/"))):
+            # ``-u NAME`` and ``-C DIR`` take the next word as their argument.
+            words = words[2:] if words[0] in ("-u", "--unset", "-C", "--chdir") else words[1:]
+    return words[0] if words else argv[0]
+
+
+def interpreter_dirs(argv: Sequence[str], env: Mapping[str, str]) -> list[Path]:
     """The bot's interpreter and the command's: for ``/project/.venv/bin/python`` (or ``python``
     on a PATH the caller gave, or the ``VIRTUAL_ENV`` it names) that venv, read-only."""
     dirs = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)]
-    exe = shutil.which(argv0, path=env.get("PATH")) if os.sep not in argv0 else argv0
-    for found in (exe, shutil.which(argv0) if os.sep not in argv0 else None):
-        if found:
-            binary = Path(found).absolute()
-            dirs.append(binary.parent.parent if binary.parent.name in ("bin", "Scripts") else binary.parent)
+    for argv0 in dict.fromkeys((argv[0], program(argv))):
+        exe = shutil.which(argv0, path=env.get("PATH")) if os.sep not in argv0 else argv0
+        for found in (exe, shutil.which(argv0) if os.sep not in argv0 else None):
+            if found:
+                folder = Path(found).absolute().parent
+                dirs.append(folder.parent if folder.name in ("bin", "Scripts") else folder)
     if env.get("VIRTUAL_ENV"):
         dirs.append(Path(env["VIRTUAL_ENV"]))
     for entry in env.get("PATH", "").split(os.pathsep):

@@ -125,3 +125,25 @@ async def test_in_the_main_checkout_the_bots_folder_stays_hidden(tmp_path: Path)
     assert "ledger rows" not in result.output and "WROTE" not in result.output, result.output
     assert (repo / ".milestone-bot" / "ledger.sqlite").read_text() == "ledger rows\n"
     assert not (item / "x").exists()
+
+
+@pytest.mark.skipif(not probe().isolated, reason=f"no sandbox on this host: {probe().reason}")
+async def test_a_venv_named_after_env_and_variables_is_shown(tmp_path: Path) -> None:
+    """``env PYTHONPATH=src /project-cache/venv/bin/python -m pytest``, as a user writes it for
+    ``fix --cmd``: the venv (here under /tmp, which the sandbox replaces by a private folder) is the
+    program, not ``env``, and must be shown read-only, or the command cannot even start."""
+    import venv
+
+    from bot.workspace.view import program
+
+    env_dir = tmp_path / "cache" / "venv"
+    venv.create(env_dir, with_pip=False, symlinks=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    python = env_dir / "bin" / "python"
+    argv = ["env", "-u", "NOTHING", "PYTHONPATH=src", str(python), "-c", "import sys; print(sys.prefix)"]
+    result = await proc.run(argv, cwd=work, root=work, timeout_s=30)
+    assert result.ok and str(env_dir) in result.output, result.output
+    assert "UNSANDBOXED" not in result.isolation
+    assert program(["env", "-u", "X", "-i", "A=1", "/v/bin/python", "-m", "x"]) == "/v/bin/python"
+    assert program(["/usr/bin/env", "python3"]) == "python3" and program(["pytest", "-q"]) == "pytest"
