@@ -48,6 +48,12 @@ parallel = 4
 [ledger]
 path = "{ledger}"
 
+# The demo validates the bundled sample it wrote itself: sandboxed where the host can (bubblewrap),
+# and on a machine without it still run, every stage saying UNSANDBOXED. A repository's own config
+# keeps the default, "required": no sandbox, no validation.
+[validation.sandbox]
+isolation = "best-effort"
+
 [tiers.local]
 [[tiers.local.providers]]
 type = "openai_compat"

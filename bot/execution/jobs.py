@@ -185,8 +185,9 @@ async def publish_artifacts(
     carried = carry_over(trees.repo_path, worked, base)
     notes.update(carried.notes)
     validation = config.validation
-    environment, settings = await prepare_environment(trees.repo_path, validation)
-    settings = dataclasses.replace(settings, sandbox=sandbox_for(config, root=trees.repo_path))
+    environment, settings = await prepare_environment(
+        trees.repo_path, validation, sandbox=sandbox_for(config, root=trees.repo_path)
+    )
 
     async def no_models(item: Item, on: str) -> Item:
         # The publish job runs no model-written code beyond re-validation: a conflict fails the item.

@@ -52,8 +52,9 @@ async def validate_working_tree(
         # The commands that judge a change come from the base commit, never from the tree under
         # validation (which may have edited them: the guard says so, but must not obey them).
         validation = base_validation(trees.read_at(base, str(DEFAULT_CONFIG_PATH))) or validation
-    environment, settings = await prepare_environment(root, validation, run_all=run_all)
-    settings = dataclasses.replace(settings, sandbox=sandbox_for(config, root=root))
+    environment, settings = await prepare_environment(
+        root, validation, run_all=run_all, sandbox=sandbox_for(config, root=root)
+    )
     base_dir = trees.detached(f"validate-{base[:12]}", base)
     tools = toolchain(base_dir, validation, python=environment.python)
     baselines = BaselineCache(root / ".milestone-bot" / "baseline")
@@ -121,8 +122,8 @@ async def run_milestone(
     ledger = open_ledger(config, root=root)
     router, guard = build_router(config, ledger=ledger, root=root, env=env, sleep=sleep)
     validation = config.validation
-    environment, settings = await prepare_environment(root, validation)
-    settings = dataclasses.replace(settings, sandbox=sandbox_for(config, root=root))
+    sandbox = sandbox_for(config, root=root)
+    environment, settings = await prepare_environment(root, validation, sandbox=sandbox)
     tools = toolchain(root, validation, python=environment.python)
     runner = ItemRunner(
         router=router,

@@ -120,7 +120,11 @@ FALLBACK = "the bot's own interpreter (no project environment found)"
 
 
 async def resolve_environment(
-    repo: Path, config: Validation | None = None, *, environ: Mapping[str, str] | None = None
+    repo: Path,
+    config: Validation | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    sandbox: SandboxPolicy | None = None,
 ) -> Environment:
     """``find_environment``, then, before settling for the bot's own interpreter, an interpreter on
     PATH that can import the project."""
@@ -130,16 +134,20 @@ async def resolve_environment(
     for name in ("python3", "python"):
         path = shutil.which(name)
         # Not the bot's own (a venv's python resolves to the same binary, with other packages).
-        if path and path != sys.executable and await imports_project(path, repo, (*found.packages, "pytest")):
+        if path and path != sys.executable and await imports_project(
+            path, repo, (*found.packages, "pytest"), sandbox=sandbox
+        ):
             return replace(found, python=path, why=f"{name} on PATH imports the project")
     return found
 
 
-async def imports_project(python: str, repo: Path, pkgs: tuple[str, ...]) -> bool:
+async def imports_project(
+    python: str, repo: Path, pkgs: tuple[str, ...], *, sandbox: SandboxPolicy | None = None
+) -> bool:
     """Whether ``python`` can import the project from ``repo`` (detection on PATH)."""
     if not pkgs:
         return True
-    result = await proc.run([python, "-c", PROBE, *pkgs], cwd=repo, root=repo, timeout_s=60)
+    result = await proc.run([python, "-c", PROBE, *pkgs], cwd=repo, root=repo, timeout_s=60, sandbox=sandbox)
     return result.ok
 
 
@@ -199,7 +207,14 @@ def setup_key(repo: Path, argv: list[str], python: str) -> str:
     return digest.hexdigest()[:16]
 
 
-async def run_setup(repo: Path, environment: Environment, argv: list[str], *, timeout_s: float) -> str:
+async def run_setup(
+    repo: Path,
+    environment: Environment,
+    argv: list[str],
+    *,
+    timeout_s: float,
+    sandbox: SandboxPolicy | None = None,
+) -> str:
     """Run the configured setup command once per key; '' on success, else the output's tail."""
     marker = repo / ".milestone-bot" / "setup" / setup_key(repo, argv, environment.python)
     if marker.exists():
@@ -214,7 +229,7 @@ async def run_setup(repo: Path, environment: Environment, argv: list[str], *, ti
         root=repo,
         timeout_s=timeout_s,
         extra_env={**environment.env, "PYTHON": environment.python},
-        sandbox=SandboxPolicy(network=True),
+        sandbox=replace(sandbox or SandboxPolicy(), network=True),
         writable=(prefix,) if (prefix / "pyvenv.cfg").is_file() else (),
     )
     if not result.ok:
@@ -225,17 +240,21 @@ async def run_setup(repo: Path, environment: Environment, argv: list[str], *, ti
 
 
 async def prepare(
-    repo: Path, validation: Validation | None, *, run_all: bool = False
+    repo: Path, validation: Validation | None, *, run_all: bool = False, sandbox: SandboxPolicy | None = None
 ) -> tuple[Environment, Settings]:
     """The environment and settings every validation of ``repo`` uses, after the configured setup
     command ran (once per project files); raises when setup fails, so nothing is judged in a broken
     environment."""
-    environment = await resolve_environment(repo, validation)
+    # ``sandbox``: the run's policy (the config's), for the probes and the setup command too.
+    environment = await resolve_environment(repo, validation, sandbox=sandbox)
     if validation is not None and validation.setup:
-        problem = await run_setup(repo, environment, validation.setup, timeout_s=validation.timeout_s)
+        problem = await run_setup(
+            repo, environment, validation.setup, timeout_s=validation.timeout_s, sandbox=sandbox
+        )
         if problem:
             raise ValidationEnvironmentError(problem)
-    return environment, settings_for(environment, validation, run_all=run_all)
+    settings = settings_for(environment, validation, run_all=run_all)
+    return environment, settings if sandbox is None else replace(settings, sandbox=sandbox)
 
 
 def base_validation(text: str | None) -> Validation | None:
