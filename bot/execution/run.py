@@ -32,6 +32,7 @@ from bot.validation.environment import prepare as prepare_environment
 from bot.validation.validate import Change, test_files_in, validate
 from bot.validation.verdict import ValidationVerdict
 from bot.workspace.paths import DEFAULT_DENY
+from bot.workspace.sandbox import probe
 from bot.workspace.worktrees import Worktrees
 
 
@@ -207,6 +208,11 @@ async def run_milestone(
     integrated = restore(integrated, worked, carried.in_base)
     costs = cost_summary(config, ledger.calls(Scope(run_id=run_id)))
     _, skipped = skipped_tiers(config, os.environ if env is None else env)
+    isolation = probe()
+    if not isolation.isolated or sandbox.isolation == "off":
+        # Accepted by the config, never silent: every report of such a run says it.
+        why = "the config turns it off" if sandbox.isolation == "off" else isolation.reason
+        skipped = (*skipped, f"validation ran UNSANDBOXED ({why}): repository code could reach this host")
     report = RunReport(run_id, integrated, results, integration, costs, notes, (*remarks, *skipped))
     report_dir = root / ".milestone-bot" / "runs" / run_id
     report_dir.mkdir(parents=True, exist_ok=True)

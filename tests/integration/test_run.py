@@ -78,11 +78,31 @@ def test_run_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "**add-sub** Add subtraction — done on premium (3 attempts" in report
     assert "  - escalating to premium: local was rejected at " in report  # the escalation and why
     assert "<details><summary>add-sub: 3 attempts</summary>" in report
+    assert "UNSANDBOXED" not in report  # validated in the sandbox
     assert "  1. test@local: passed" in report and "  2. change@local: failed (rejected at " in report
     assert "  - tests added: `tests/test_sub.py`" in report and "`calc/ops.py`" in report
     data = json.loads((repo / ".milestone-bot/runs/r7/report.json").read_text())
     assert data["integration"]["accepted"] is True
     assert set(data["integration"]["merged"]) == {"add-sub", "add-neg", "docs"}
+
+
+def test_a_run_the_config_lets_run_unsandboxed_says_so_in_its_report(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "calc", PYTHON_PROJECT)
+    docs = "README.md\n<<<<<<< SEARCH\n=======\ncalc: add, mul.\n>>>>>>> REPLACE\n"
+    (tmp_path / "script.json").write_text(json.dumps({"rules": [{"match": {"item": "docs"}, "reply": docs}]}))
+    config = tmp_path / "bot.toml"
+    config.write_text(
+        f'[routing]\npreset = "single-model"\n[ledger]\npath = "{tmp_path}/ledger.sqlite"\n[validation.sandbox]\nisolation = "off"\n'
+        f'[tiers.local]\n[[tiers.local.providers]]\ntype = "scripted"\nscript = "{tmp_path}/script.json"\n'
+        'model = "local-m"\nprice = { gpu_usd_per_hour = 0 }\n'
+    )
+    checklist = tmp_path / "docs.md"
+    checklist.write_text(CHECKLIST.split("- [ ]")[0] + '- [ ] Document <!-- milestone-bot: {"id": "docs", "kind": "docs"} -->\n')
+    code = main(["run", "--checklist", str(checklist), "--repo", str(repo), "--config", str(config), "--run-id", "u1"])
+    assert code == 0
+    report = (repo / ".milestone-bot/runs/u1/report.md").read_text()
+    assert "validation ran UNSANDBOXED (the config turns it off)" in report
+    assert "UNSANDBOXED" in (repo / ".milestone-bot/runs/u1/report.json").read_text()
 
 
 def test_fix_a_red_build_from_a_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
