@@ -26,8 +26,8 @@ from bot.budget.guard import utc_midnight
 from bot.config import Config
 from bot.domain import ItemStatus
 from bot.events.checks import CHECK_NAME, end_stale, fetch_branch, pr_branch
-from bot.events.handler import RunRequest, RunResult
 from bot.events.work import RepoWork, conclude, publish_pull
+from bot.events.work_api import RunRequest, RunResult
 from bot.execution import spend_state
 from bot.execution.fanout import ready
 from bot.execution.jobs import publish_artifacts

@@ -22,7 +22,7 @@ from bot.config import Config
 from bot.domain import CallScope, Checklist, Item, ItemStatus, Purpose
 from bot.errors import BotError, ConfigError, ConfigIssue, WorkspaceError
 from bot.events.checks import CHECK_NAME, end_stale, fetch_branch, pr_branch
-from bot.events.handler import RunRequest, RunResult
+from bot.events.work_api import RunRequest, RunResult
 from bot.execution.carry import item_ref
 from bot.execution.plan import plan_source
 from bot.execution.run import run_milestone
