@@ -22,7 +22,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.budget.guard import utc_midnight
 from bot.config import Config
 from bot.domain import ItemStatus
 from bot.events.checks import CHECK_NAME, end_stale, fetch_branch, pr_branch
@@ -30,6 +29,7 @@ from bot.events.work import RepoWork, conclude, publish_pull
 from bot.events.work_api import RunRequest, RunResult
 from bot.execution import spend_state
 from bot.execution.fanout import ready
+from bot.execution.job_spend import DAY_S
 from bot.execution.jobs import publish_artifacts
 from bot.execution.options import CHECKLIST_FILE, REQUEST_FILE, SPEND_LINES
 from bot.github.bodies import checklist_comment, progress_body
@@ -74,8 +74,10 @@ class FanoutWork(RepoWork):
             )  # fmt: skip
         self._folder.mkdir(parents=True, exist_ok=True)
         (self._folder / CHECKLIST_FILE).write_text(render(request.checklist), encoding="utf-8")
-        today = [x for x in lines if x.at >= utc_midnight(now)]
-        (self._folder / SPEND_LINES).write_text("".join(x.to_json() + "\n" for x in today), encoding="utf-8")
+        # The last day's lines: the work jobs' guard counts today's (UTC), their quota trackers the
+        # rolling 24 hours.
+        recent = [x for x in lines if x.at >= now - DAY_S]
+        (self._folder / SPEND_LINES).write_text("".join(x.to_json() + "\n" for x in recent), encoding="utf-8")
         saved = {
             "key": request.key,
             "issue": request.issue,

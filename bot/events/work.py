@@ -13,7 +13,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,20 +21,25 @@ from bot.config import Config
 from bot.domain import CallScope, Checklist, Item, ItemStatus, Purpose
 from bot.errors import BotError, ConfigError, ConfigIssue, WorkspaceError
 from bot.events.checks import CHECK_NAME, end_stale, fetch_branch, pr_branch
+from bot.events.publish import NO_CI_NOTE as NO_CI_NOTE  # importable from here as before
+from bot.events.publish import Pushed as Pushed
+from bot.events.publish import conclude as conclude
+from bot.events.publish import publish_pull as publish_pull
 from bot.events.work_api import RunRequest, RunResult
+from bot.execution import spend_state
 from bot.execution.carry import item_ref
+from bot.execution.job_spend import JobSpend, spending
 from bot.execution.plan import plan_source
 from bot.execution.run import run_milestone
-from bot.execution.services import build_router, open_ledger
-from bot.github.bodies import checklist_comment, pr_body, pr_title, progress_body
+from bot.execution.services import build_router, ledger_path, open_ledger
+from bot.github.bodies import checklist_comment, progress_body
 from bot.github.gateway import GitHubGateway, marker
 from bot.github.git_push import git_env, push
 from bot.models.base import ChatRequest, Message
 from bot.planning.checklist_file import render, slug
 from bot.planning.planner import PlanSource
-from bot.report.money import usd
 from bot.report.progress import Board
-from bot.report.run_report import RunReport, render_markdown
+from bot.report.run_report import render_markdown
 from bot.routing.driver import AttemptEvent
 from bot.workspace.worktrees import Worktrees
 
@@ -75,15 +79,22 @@ class RepoWork:
         # The remote's credentials for the bot's own fetches and pushes, one command at a time.
         self._git_env = git_env(repo, remote, push_token)
 
+    def _spend(self, config: Config, root: Path) -> JobSpend:
+        """The state branch's spend for this job's ledger (``execution/job_spend.py``)."""
+        return JobSpend(root, ledger_path(config, root=root), remote=self._remote, env=self._git_env)
+
     async def plan(self, source: PlanSource, *, budget: Decimal | None) -> Checklist:
-        return await plan_source(
-            self._repo,
-            source,
-            config=self._config,
-            run_id=f"{self._run_id}-plan",
-            env=self._env,
-            budget_usd=budget,
-        )
+        run_id = f"{self._run_id}-plan"
+        # The plan is paid like any call: today's spend of earlier jobs limits it, and it is recorded.
+        with spending(self._spend(self._config, self._repo), run_id, key=source.ref, run=run_id):
+            return await plan_source(
+                self._repo,
+                source,
+                config=self._config,
+                run_id=run_id,
+                env=self._env,
+                budget_usd=budget,
+            )
 
     def committed_checklist(self, key: str) -> Checklist | None:
         from bot.planning.checklist_file import parse
@@ -99,16 +110,17 @@ class RepoWork:
         config = self._config.model_copy(
             update={"budget": self._config.budget.model_copy(update={"per_run_usd": budget})}
         )
-        ledger = open_ledger(config, root=self._repo)
-        router, _ = build_router(config, ledger=ledger, root=self._repo, env=self._env)
         run_id = f"{self._run_id}-review"
-        try:
-            scope = CallScope(run_id, Purpose.REVIEW)
-            request = ChatRequest((Message("system", system), Message("user", prompt)), scope, max_tokens=600)
-            completion = await router.complete(request, tier=tier)
-            return completion.text, ledger.spent(Scope(run_id=run_id))
-        finally:
-            ledger.close()
+        with spending(self._spend(config, self._repo), run_id, key="review", run=run_id):
+            ledger = open_ledger(config, root=self._repo)
+            router, _ = build_router(config, ledger=ledger, root=self._repo, env=self._env)
+            try:
+                scope = CallScope(run_id, Purpose.REVIEW)
+                messages = (Message("system", system), Message("user", prompt))
+                completion = await router.complete(ChatRequest(messages, scope, max_tokens=600), tier=tier)
+                return completion.text, ledger.spent(Scope(run_id=run_id))
+            finally:
+                ledger.close()
 
     def parent(self, sha: str) -> str | None:
         try:
@@ -150,6 +162,22 @@ class RepoWork:
     async def run(self, request: RunRequest, *, should_stop: Callable[[], bool]) -> RunResult:
         trees = Worktrees(self._repo)
         head, pr_head = self.start_of(request)
+        run_id = f"{self._run_id}-{slug(request.key)}"
+        run = request.run or run_id
+        config = self._config_for(request)
+        # Earlier jobs' spend (the state branch) counts here: today's against the day's limit, the
+        # run's own (an earlier wave or job of this `/bot run`) against the run's.
+        spend = self._spend(config, trees.repo_path)
+        spend.carry_in()
+        limit = spend_state.run_budget(spend.lines, run) or config.budget.per_run_usd
+        if limit is not None and spend.run_spent(run):
+            left = max(Decimal(0), limit - spend.run_spent(run))
+            budget = config.budget.model_copy(update={"per_run_usd": left})
+            config = config.model_copy(update={"budget": budget})
+
+        def record() -> None:
+            spend.carry_out(run_id, key=request.key, run=run, budget=limit)
+
         check: int | None = None
         if pr_head is not None:
             end_stale(
@@ -159,7 +187,7 @@ class RepoWork:
                 "started it was killed or crashed. The later run continues from what it committed.",
             )
             check = self._gh.create_check_run(name=CHECK_NAME, head_sha=pr_head)  # fmt: skip
-        board = Board(request.checklist, budget=self._config_for(request).budget.per_run_usd)
+        board = Board(request.checklist, budget=config.budget.per_run_usd)
         last_edit = [-EDIT_EVERY_S]
         current = {i.id: i for i in request.checklist.items}
 
@@ -176,6 +204,11 @@ class RepoWork:
 
         def on_update(item: Item, note: str) -> None:
             board.item(item, note)
+            if item.status is not ItemStatus.RUNNING:
+                try:  # recorded as items finish: a job killed later has most of its spend recorded
+                    record()
+                except BotError as exc:
+                    log.warning("cannot record the spend so far on %s: %s", spend_state.STATE_BRANCH, exc)
             if item.status is ItemStatus.DONE and item.commit:
                 # Pushed the moment it is done, and recorded in the checklist comment: a run killed
                 # later fetches it from there instead of paying for it again.
@@ -199,12 +232,11 @@ class RepoWork:
             show("working")
 
         show("starting", force=True)
-        run_id = f"{self._run_id}-{slug(request.key)}"
         try:
             outcome = await run_milestone(
                 self._repo,
                 request.checklist,
-                config=self._config_for(request),
+                config=config,
                 run_id=run_id,
                 parallel=request.parallel,
                 base_ref=head,
@@ -215,7 +247,12 @@ class RepoWork:
                 remote=self._remote,
                 fetch_env=self._git_env,
             )
+            record()  # before publishing: whatever happens next, later jobs see what this one spent
         except BaseException as exc:
+            try:
+                record()
+            except BotError as lost:
+                log.warning("cannot record the spend on %s: %s", spend_state.STATE_BRANCH, lost)
             show(f"failed: {type(exc).__name__}", force=True)
             if check is not None:
                 self._gh.finish_check_run(
@@ -275,95 +312,3 @@ class RepoWork:
             fix = "pass --base, or run from an event that names the repository"
             raise ConfigError([ConfigIssue("event", "repository.default_branch", "unknown", fix)])
         return target
-
-
-@dataclass(frozen=True)
-class Pushed:
-    pull: int
-    commit: str
-
-
-def publish_pull(
-    gateway: GitHubGateway,
-    trees: Worktrees,
-    *,
-    run_id: str,
-    start: str,
-    report: RunReport,
-    key: str,
-    base: str,
-    closes: tuple[int, ...],
-    remote: str = "origin",
-    ci_token: bool = True,
-    token: str | None = None,
-) -> Pushed | None:
-    """Commit the checklist file on the run's validated integration, push it as
-    ``milestone-bot/<key>`` and open or update the PR (draft when an item failed). None when
-    there is nothing validated to publish. ``ci_token``: whether the push was made with a token that
-    starts workflows (a GitHub App's or a person's); if not, the PR body says CI did not run."""
-    checklist, integration = report.checklist, report.integration
-    done = [i for i in checklist.items if i.status is ItemStatus.DONE]
-    if not done or integration is None or integration.verdict is None or not integration.verdict.accepted:
-        return None
-    workspace = trees.create(run_id, "integrated", start)  # the integration's worktree, resumed
-    path = workspace.path / "checklists" / f"{slug(key)}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(checklist), encoding="utf-8")
-    commit = trees.commit(workspace.path, f"milestone-bot: checklist for {checklist.title}")
-    branch = pr_branch(key)
-    # Never forced: a re-run starts from this branch, so its tip is an ancestor of ``commit``;
-    # a refused push means someone pushed meanwhile, and their commits are never overwritten.
-    push(trees.repo_path, commit, branch, remote=remote, token=token, force=False)
-    body = pr_body(report, closes=closes, key=key, branch=branch)
-    if not ci_token:
-        body = NO_CI_NOTE + body
-    pull = gateway.upsert_pull(
-        head=branch,
-        base=base,
-        title=pr_title(checklist.title),
-        body=body,
-        draft=len(done) < len(checklist.items),
-    )
-    return Pushed(pull.number, commit)
-
-
-NO_CI_NOTE = (
-    "> [!WARNING]\n"
-    "> **CI did not run on this PR.** It was pushed with the workflow's `GITHUB_TOKEN`, and GitHub\n"
-    "> starts no workflows for pushes and PRs made with that token. To get CI on the bot's PRs, give\n"
-    "> the bot a GitHub App (`app-id` and `app-private-key`) or a personal token (`token`): see\n"
-    '> "Install it on a repository" in milestone-bot\'s README. Until then, close and reopen this PR.\n\n'
-)
-
-
-def conclude(report: RunReport) -> tuple[str, str, str]:
-    """The check run's conclusion, title and a one-line summary: never green for nothing."""
-    checklist, integration = report.checklist, report.integration
-    done = [i for i in checklist.items if i.status is ItemStatus.DONE]
-    # Nothing merged this time: the done items came with the start commit (an earlier wave or run
-    # validated and published them), so there is nothing new to have failed validation.
-    validated = integration is not None and (
-        not integration.merged or (integration.verdict is not None and integration.verdict.accepted)
-    )
-    total = len(checklist.items)
-    if not done:
-        why = "; ".join(f"{i}: {n}" for i, n in report.notes.items()) or "no item finished"
-        return "neutral", "Nothing was produced", f"No item was finished ({why}); nothing to open a PR with."
-    if not validated:
-        return (
-            "failure",
-            "The integrated branch did not validate",
-            f"{len(done)} of {total} items done, but their integration failed validation.",
-        )
-    if len(done) < total:
-        return (
-            "failure",
-            f"{len(done)} of {total} items done",
-            f"{len(done)} of {total} items done; the PR is a draft.",
-        )
-    spent = usd(report.costs.total)
-    return (
-        "success",
-        f"All {len(done)} items done",
-        f"All {len(done)} items done and validated; spent {spent}.",
-    )

@@ -370,7 +370,14 @@ class PyGithubGateway:
         )
 
     def cancel_run(self, run_id: int) -> None:
-        self._call(f"cancel run {run_id}", lambda: self._repo.get_workflow_run(run_id).cancel())
+        # PyGithub's ``WorkflowRun.cancel()`` answers False instead of raising on a refusal (409: the
+        # run has finished), which would report a run as cancelled that was not.
+        self._call(
+            f"cancel run {run_id}",
+            lambda: self._repo.requester.requestJsonAndCheck(
+                "POST", f"{self._repo.url}/actions/runs/{run_id}/cancel"
+            ),
+        )
 
 
 def _translate(doing: str, exc: GithubException) -> GitHubError:

@@ -670,7 +670,17 @@ class GitHubSimulator:
         comment["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         return 200, self._review_comment(comment)
 
+    @staticmethod
+    def _app_only(login: str) -> None:
+        """As on GitHub: only a GitHub App (the Actions ``GITHUB_TOKEN`` is one) writes check runs;
+        a person's token gets 403."""
+        if not login.endswith("[bot]"):
+            docs = "https://docs.github.com/rest/checks/runs#create-a-check-run"
+            message = "Resource not accessible by personal access token"
+            raise _Reply(403, {"message": message, "documentation_url": docs})
+
     def _create_check(self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str) -> tuple[int, Any]:
+        self._app_only(login)
         b = b or {}
         if not b.get("name") or not b.get("head_sha"):
             raise _Reply(422, {"message": "Validation Failed: name and head_sha are required"})
@@ -690,6 +700,7 @@ class GitHubSimulator:
         return 200, self._check_run(self._check_of(m))
 
     def _edit_check(self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str) -> tuple[int, Any]:
+        self._app_only(login)
         check = self._check_of(m)
         b = b or {}
         if b.get("conclusion") is not None:

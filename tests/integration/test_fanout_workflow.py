@@ -7,7 +7,7 @@ copied as upload/download-artifact would) -> publish (bundles fetched, integrate
 pushed, the PR, the check run on its head, the spend appended to the state branch). Waves 2 and 3
 start as the publish job's workflow_dispatch would start them: a fresh clone of the PR branch. The
 run's limit (and the day's) is set so that the third wave cannot be paid for in full: the total the
-state branch records never exceeds it.
+state branch records (the event job's plan call included) never exceeds it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from bot.testing.github_server import GitHubSimulator
@@ -266,11 +267,18 @@ def test_three_waves_from_fresh_clones_hold_the_run_and_day_limits(tmp_path: Pat
                     "repository": {"full_name": sim.full_name, "default_branch": "trunk"},
                     "sender": {"login": "milestone-bot[bot]", "type": "Bot"}}  # fmt: skip
 
-        # Wave 1: `/bot run` is planned by the model; alpha and beta are ready, in two jobs.
+        def state() -> list[dict[str, Any]]:
+            return [json.loads(x) for x in git(origin, "show", "milestone-bot-state:spend.jsonl").splitlines()]
+
+        # Wave 1: `/bot run` is planned by the model; alpha and beta are ready, in two jobs. The
+        # event job's plan call is on the state branch too, and the day's limit counts it.
         one = wave(1, "issue_comment", first, None)
+        planned = [x for x in state() if x["run"].endswith("-plan")]
+        plan_spent = sum((Decimal(x["usd"]) for x in planned), Decimal(0))
+        assert len(planned) == 1 and plan_spent > 0
         assert [m["items"] for m in one["matrix"]["include"]] == ["add-alpha", "add-beta"]
         assert [m["budget"] for m in one["matrix"]["include"]] == [
-            str((LIMIT_USD / 2).quantize(Decimal("0.0001")))
+            str(((LIMIT_USD - plan_spent) / 2).quantize(Decimal("0.0001")))
         ] * 2
         assert one["publish"]["conclusion"] == "neutral" and one["publish"]["more"] == "true"  # 2 of 4 so far
         run = one["publish"]["run"]
@@ -282,8 +290,8 @@ def test_three_waves_from_fresh_clones_hold_the_run_and_day_limits(tmp_path: Pat
         # Wave 2: a fresh clone of the PR branch; wave 1's refs are not there and are not needed.
         two = wave(2, "workflow_dispatch", dispatch(run), f"origin/milestone-bot/{key}")
         assert [m["items"] for m in two["matrix"]["include"]] == ["add-gamma"]
-        left = LIMIT_USD - one["spent"]
-        assert Decimal(two["event"]["budget"]) == left  # the run's limit less wave 1's spend
+        left = LIMIT_USD - plan_spent - one["spent"]
+        assert Decimal(two["event"]["budget"]) == left  # the day's limit less the plan's and wave 1's spend
         assert two["publish"]["more"] == "true"
 
         # Wave 3: what is left is less than delta costs; the guard stops it before it overspends.
@@ -293,14 +301,16 @@ def test_three_waves_from_fresh_clones_hold_the_run_and_day_limits(tmp_path: Pat
         assert statuses == ["budget_exceeded"] and three["spent"] == 0
         assert three["publish"]["conclusion"] == "failure" and three["publish"]["more"] == "false"
 
-        # The state branch holds every call of every wave, and the total is within both limits.
-        lines = [json.loads(x) for x in git(origin, "show", "milestone-bot-state:spend.jsonl").splitlines()]
+        # The state branch holds the plan's call and every call of every wave, and the total is
+        # within both limits.
+        lines = state()
         recorded = sum((Decimal(x["usd"]) for x in lines), Decimal(0))
-        assert recorded == one["spent"] + two["spent"] + three["spent"] <= LIMIT_USD
-        assert {x["run"] for x in lines} == {run} and lines[0]["budget"] == str(LIMIT_USD)
+        assert recorded == plan_spent + one["spent"] + two["spent"] + three["spent"] <= LIMIT_USD
+        ran = [x for x in lines if x["run"] == run]
+        assert {x["run"] for x in lines} == {run, planned[0]["run"]} and ran[0]["budget"] == str(LIMIT_USD)
         assert (
-            len(git(origin, "log", "--format=%H", "milestone-bot-state").split()) == 2
-        )  # a commit a wave that spent
+            len(git(origin, "log", "--format=%H", "milestone-bot-state").split()) == 3
+        )  # a commit for the plan, and one a wave that spent
 
         # The PR branch: alpha, beta and gamma, the checklist ticked as far as it got; the check run
         # of each publish on the PR's head at that time, the last one on the head now.
@@ -315,3 +325,70 @@ def test_three_waves_from_fresh_clones_hold_the_run_and_day_limits(tmp_path: Pat
         # The checklist comment follows each publish.
         [saved] = [c["body"] for c in sim.comments_on(issue) if "milestone-bot:checklist" in c["body"]]
         assert saved.count("- [x]") == 3
+
+
+async def test_the_options_of_bot_run_reach_the_work_jobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`/bot run --tier premium --parallel 2 --budget 0.30` in a fan-out: the event job hands the
+    options on in the request folder, the plan step slices the budget among the work jobs, and a
+    work job runs on the asked tier with the asked width, within its slice."""
+    from bot.budget.ledger import Ledger, Scope
+    from bot.config import parse_config
+    from bot.events.fanout import FanoutWork
+    from bot.events.handler import EventHandler
+    from bot.execution.fanout import matrix
+    from bot.execution.jobs import work_items
+    from bot.execution.options import RunOptions, read_options
+    from bot.planning.checklist_file import parse
+    from tests.integration.github_fixtures import simulated
+
+    toml = '[routing]\npreset = "single-model"\nmax_attempts = 1\n[budget]\nper_run_usd = 1\nper_day_usd = 5\n' + (
+        "[concurrency]\nparallel = 1\n"  # one item at a time, unless the command asks for more
+    ) + "".join(
+        f'[tiers.{t}]\n[[tiers.{t}.providers]]\ntype = "scripted"\nscript = "models.json"\nmodel = "{t}-m"\n'
+        "price = { input_per_mtok = 1, output_per_mtok = 0 }\n"
+        for t in ("fast", "premium")
+    )  # fmt: skip
+    seed = make_repo(tmp_path / "seed", PYTHON_PROJECT)
+    (seed / "models.json").write_text(json.dumps({"rules": rules()}))
+    git(seed, "add", "-A")
+    git(seed, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "bot script")
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(seed), str(origin)], check=True)
+    config = parse_config(toml)
+    with simulated() as (sim, gateway, _):
+        issue = sim.add_issue("Add four modules", "alpha and beta, then gamma, then delta")
+        event_dir = clone(origin, tmp_path / "event")
+        folder = event_dir / "fanout"
+        work = FanoutWork(folder=folder, output=event_dir / "out", repo=event_dir, config=config, gateway=gateway,
+                          base_branch="main", run_id="e")  # fmt: skip
+        handler = EventHandler(gateway=gateway, config=config, work=work)
+        comment = sim.add_comment(issue, "/bot run --tier premium --parallel 2 --budget 0.30", user="wendy")
+        [outcome] = await handler.handle("issue_comment", comment_event(sim, issue, comment))
+        assert outcome.action == "ran", outcome
+    outputs = dict(x.split("=", 1) for x in (event_dir / "out").read_text().splitlines())
+    assert outputs["fanout"] == "true" and Decimal(outputs["budget"]) == Decimal("0.30")  # below the run's $1
+    # What every work job reads from the request folder, and what the plan step gives each of them.
+    assert read_options(folder) == RunOptions(tier="premium", parallel=2)
+    checklist = parse((folder / "checklist.md").read_text())
+    jobs = matrix(checklist, budget=Decimal(outputs["budget"]))["include"]
+    assert [(j["items"], j["budget"]) for j in jobs] == [("add-alpha", "0.1500"), ("add-beta", "0.1500")]  # type: ignore[index]
+    # With one job (--max-jobs 1) it holds both items: they run two at a time (--parallel 2: both
+    # start before either ends; the config says one), on the premium tier (the config starts at
+    # fast), within the job's budget.
+    [job] = matrix(checklist, budget=Decimal(outputs["budget"]), max_jobs=1)["include"]  # type: ignore[index]
+    assert (sorted(job["items"].split()), job["budget"]) == (["add-alpha", "add-beta"], "0.3000")
+    work_dir = clone(origin, tmp_path / "work")
+    shutil.copytree(folder, work_dir / "fanout")
+    capsys.readouterr()
+    result = await work_items(work_dir, checklist, job["items"].split(), config=config, out=work_dir / "work" / "job1",
+                              job="job1", budget=Decimal(job["budget"]), request=work_dir / "fanout")  # fmt: skip
+    assert [i.status for i in result.items] == ["done", "done"]
+    progress = [line.split(": ")[2].split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("job1: ")]
+    assert progress[:2] == ["running", "running"], progress
+    ledger = Ledger(work_dir / "work" / "job1" / "ledger.sqlite")
+    try:
+        calls = ledger.calls(Scope(run_id="job1"))
+    finally:
+        ledger.close()
+    assert calls and {(c.tier, c.provider) for c in calls} == {("premium", "scripted:premium-m")}
+    assert sum((c.cost for c in calls), Decimal(0)) <= Decimal("0.30")

@@ -101,6 +101,12 @@ def tour(sim: GitHubSimulator) -> None:
     for job in gateway.failed_jobs(run_id):
         gateway.job_log(job.id)
     gateway.rerun_failed_jobs(run_id)
+    # `/bot stop` in a fan-out: a run in progress is cancelled (202); a finished one answers 409.
+    running = sim.add_run("d" * 40, conclusion=None)
+    gateway.cancel_run(running)
+    assert sim.cancelled == [running]
+    with pytest.raises(GitHubError, match="409"):
+        gateway.cancel_run(running)
     repo = Github(
         auth=Auth.Token("t"),
         base_url=sim.base_url,
@@ -157,3 +163,4 @@ def test_every_simulator_response_matches_the_openapi_description() -> None:
         "pulls/update-review-comment",
     }
     assert review <= checked, sorted(review - checked)
+    assert "actions/cancel-workflow-run" in checked
