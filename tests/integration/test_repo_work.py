@@ -1,4 +1,5 @@
-"""RepoWork on a real repository: a draft PR when an item fails, a neutral check when nothing came out."""
+"""RepoWork on a real repository: a draft PR when an item fails, a neutral check when nothing came out;
+a killed run continued by the next without paying twice, its spend recorded as its items finished."""
 
 from __future__ import annotations
 
@@ -150,6 +151,7 @@ async def test_a_killed_run_is_continued_by_the_next_without_paying_twice(tmp_pa
     import time
 
     from bot.budget.ledger import Ledger, Scope
+    from bot.execution import spend_state
     from bot.github.bodies import checklist_text
     from bot.planning.checklist_file import parse
     from bot.testing.github_server import BOT_LOGIN
@@ -216,6 +218,18 @@ async def test_a_killed_run_is_continued_by_the_next_without_paying_twice(tmp_pa
         finally:
             ledger.close()
         assert again and {c.item_id for c in again} == {"add-neg"}  # add-sub was not paid for twice
+        # The killed run recorded add-sub's spend on the state branch as the item finished; the next
+        # run's calls follow. The ledger both runs share did not take the first run's lines twice.
+        ledger = Ledger(tmp_path / "l.sqlite")
+        try:
+            first = ledger.calls(Scope(run_id="first-issue-1"))
+            assert ledger.calls(Scope(run_id="carried:first-issue-1")) == []
+        finally:
+            ledger.close()
+        lines = spend_state.read(fresh)
+        killed = {(x.at, x.usd) for x in lines if x.job == "first-issue-1"}
+        assert {(c.ts, c.cost) for c in first if c.item_id == "add-sub"} <= killed <= {(c.ts, c.cost) for c in first}
+        assert sorted(x.usd for x in lines if x.job == "second-issue-1") == sorted(c.cost for c in again)
         checks = {c["id"]: c for c in sim.check_runs.values()}
         assert checks[stale["id"]]["conclusion"] == "failure"
         assert "killed or crashed" in checks[stale["id"]]["output"]["summary"]
