@@ -337,15 +337,44 @@ async def test_without_text_the_items_are_the_open_threads_and_the_failing_check
         answered = sim.add_review_comment(pull, "Add neg", user="rita")
         sim.add_review_comment(pull, "Done in abc", user=BOT_LOGIN, in_reply_to=answered)
         open_one = sim.add_review_comment(pull, "Rename mul to times", user="rita", path="calc/ops.py")
+        # Marked resolved by the reviewer (GraphQL alone tells): not an item, though nobody answered.
+        sim.resolve_thread(sim.add_review_comment(pull, "Use a dict here", user="rita"))
         sim.add_run("d" * 40, branch=BRANCH, jobs=(("tests", "failure", PYTEST_LOG),))
         comment = sim.add_comment(pull, "/bot fix --tier local", user="wendy")
         [outcome] = await handler.handle("issue_comment", on_pull(comment_event(sim, pull, comment)))
         [request] = followups.asked
         assert [i.id for i in request.checklist.items] == [f"thread-{open_one}", "check-1"]
         assert (request.branch, request.pull, request.tier) == (BRANCH, pull, "local")
+        assert request.threads == {f"thread-{open_one}": open_one} and request.receipt.endswith(":0")
         check = request.checklist.items[1]
         assert check.acceptance_tests == ("tests/test_ops.py::test_add",) and check.tests_exist
         assert outcome.conclusion == "failure"
         [reply] = bot_replies(sim, open_one)
         assert reply.startswith("I could not address this: no tier's change passed validation.")
         assert bot_replies(sim, answered) == ["Done in abc"]  # the answered thread was left alone
+
+
+async def test_an_inline_command_gets_eyes_when_taken_and_rocket_or_confused_at_the_end() -> None:
+    class Ending:
+        def __init__(self, conclusion: str, *, handed_on: bool = False) -> None:
+            self.conclusion, self.handed_on = conclusion, handed_on
+
+        async def follow_up(self, request: FollowUpRequest) -> FollowUpResult:
+            return FollowUpResult(request.checklist, {}, None, self.conclusion, "Over.", Decimal(0),
+                                  "not validated", handed_on=self.handed_on)  # fmt: skip
+
+    def reactions(sim: GitHubSimulator, comment: int) -> list[str]:
+        return [r["content"] for r in sim.reactions if r["comment"] == comment and r.get("on") == "review"]
+
+    with simulated() as (sim, gateway, _):
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH, head_sha="d" * 40)
+        for followups, user, expected in (
+            (Ending("success"), "wendy", ["eyes", "rocket"]),
+            (Ending("failure"), "wendy", ["eyes", "confused"]),
+            (Ending("success"), "rita", ["eyes", "confused"]),  # read permission: refused
+            (Ending("neutral", handed_on=True), "wendy", ["eyes"]),  # the publish job ends it
+        ):
+            handler = EventHandler(gateway=gateway, config=CONFIG, work=FakeWork(), followups=followups)
+            inline = sim.add_review_comment(pull, "/bot fix add neg", user=user, path="calc/ops.py")
+            await handler.handle("pull_request_review_comment", review_comment_event(sim, pull, inline))
+            assert reactions(sim, inline) == expected, user
