@@ -36,14 +36,15 @@ T = TypeVar("T")
 API = "https://api.github.com"
 log = logging.getLogger(__name__)
 _MAX_THREAD_PAGES = 20  # 100 threads a page: far past any PR a person reviews
-# The first comment's REST id (``databaseId``) names the thread, as the REST replies do.
+# The first comment's REST id (``fullDatabaseId``, a BigInt sent as a string) names the thread,
+# as the REST replies do (``databaseId`` is deprecated: a 32-bit Int).
 _REVIEW_THREADS = """
 query($owner: String!, $name: String!, $number: Int!, $cursor: String) {
   repository(owner: $owner, name: $name) {
     pullRequest(number: $number) {
       reviewThreads(first: 100, after: $cursor) {
         pageInfo { hasNextPage endCursor }
-        nodes { isResolved comments(first: 1) { nodes { databaseId } } }
+        nodes { isResolved comments(first: 1) { nodes { fullDatabaseId } } }
       }
     }
   }
@@ -317,8 +318,8 @@ class PyGithubGateway:
                 page = data["data"]["repository"]["pullRequest"]["reviewThreads"]
                 for node in page["nodes"]:
                     first = node["comments"]["nodes"]
-                    if node["isResolved"] and first and first[0].get("databaseId") is not None:
-                        resolved.add(int(first[0]["databaseId"]))
+                    if node["isResolved"] and first and first[0].get("fullDatabaseId") is not None:
+                        resolved.add(int(first[0]["fullDatabaseId"]))
                 if not page["pageInfo"]["hasNextPage"]:
                     return resolved
                 cursor = str(page["pageInfo"]["endCursor"])

@@ -612,7 +612,8 @@ class GitHubSimulator:
             "pageInfo": {"hasNextPage": end < len(roots),
                          "endCursor": base64.b64encode(f"cursor:{end}".encode()).decode() if page else None},
             "nodes": [
-                {"isResolved": bool(c.get("resolved")), "comments": {"nodes": [{"databaseId": c["id"]}]}}
+                {"isResolved": bool(c.get("resolved")),
+                 "comments": {"nodes": [{"fullDatabaseId": str(c["id"])}]}}  # a BigInt is a string
                 for c in page
             ],
         }}}}}  # fmt: skip

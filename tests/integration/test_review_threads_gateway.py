@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from graphql import build_schema, graphql_sync, parse, validate
+
 from bot.github.gateway import marker
 from bot.testing.github_server import BOT_LOGIN, Fault
 from tests.integration.github_fixtures import simulated
@@ -65,7 +69,7 @@ def test_resolved_threads_are_read_over_graphql_page_by_page() -> None:
         page = query.answer["data"]["repository"]["pullRequest"]["reviewThreads"]
         assert page["pageInfo"]["hasNextPage"] is False
         assert [n["isResolved"] for n in page["nodes"]] == [True, False, True]
-        assert [n["comments"]["nodes"][0]["databaseId"] for n in page["nodes"]] == roots
+        assert [n["comments"]["nodes"][0]["fullDatabaseId"] for n in page["nodes"]] == [str(r) for r in roots]
         # Over 100 threads: the next page follows the cursor.
         more = [sim.add_review_comment(pull, f"more {n}", user="rita") for n in range(100)]
         sim.resolve_thread(more[-1])
@@ -98,3 +102,23 @@ def test_reactions_on_a_review_comment_use_the_review_comment_route() -> None:
             (root, "rocket", "review"),
         ]
         assert [s.status for s in sim.seen if s.path.endswith("/reactions")] == [201, 200, 201]
+
+
+SCHEMA = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "graphql-review-threads.graphql"
+
+
+def test_the_threads_query_and_the_simulators_answer_fit_githubs_graphql_schema() -> None:
+    schema = build_schema(SCHEMA.read_text())
+    with simulated() as (sim, gateway, _):
+        pull = sim.add_pull("Calc", "milestone-bot/issue-1")
+        roots = [sim.add_review_comment(pull, f"ask {n}", user="rita") for n in range(2)]
+        sim.resolve_thread(roots[1])
+        assert gateway.resolved_threads(pull) == {roots[1]}
+        [seen] = [s for s in sim.seen if s.path == "/graphql"]
+        assert validate(schema, parse(seen.body["query"])) == []  # the fields and arguments exist
+        # GitHub's types over the simulator's answer: every field typed, non-null where GitHub says,
+        # nothing missing or extra (the result would differ).
+        result = graphql_sync(
+            schema, seen.body["query"], root_value=seen.answer["data"], variable_values=seen.body["variables"]
+        )
+        assert result.errors is None and result.data == seen.answer["data"]
