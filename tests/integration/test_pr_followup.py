@@ -19,9 +19,12 @@ import pytest
 
 from bot.config import Config, parse_config
 from bot.domain import ItemStatus
+from bot.events.fanout_followup import FanoutFollowUps, publish_followup
 from bot.events.followup_work import RepoFollowUps
 from bot.events.handler import NO_FOLLOWUPS, EventHandler
 from bot.events.pr_followup import FollowUpRequest, FollowUpResult
+from bot.execution.jobs import work_items
+from bot.planning.checklist_file import parse
 from bot.testing.github_server import BOT_LOGIN, GitHubSimulator
 from tests.integration.github_fixtures import simulated
 from tests.integration.sample import PYTHON_PROJECT, git, make_repo
@@ -378,3 +381,52 @@ async def test_an_inline_command_gets_eyes_when_taken_and_rocket_or_confused_at_
             inline = sim.add_review_comment(pull, "/bot fix add neg", user=user, path="calc/ops.py")
             await handler.handle("pull_request_review_comment", review_comment_event(sim, pull, inline))
             assert reactions(sim, inline) == expected, user
+
+
+async def test_under_the_fan_out_a_red_build_on_the_bots_branch_is_handed_on_and_fixed_there(
+    tmp_path: Path,
+) -> None:
+    """The fan-out's three sides in one process, each in its own clone: the event job hands the
+    failure on (nothing pushed, no model), a work job fixes it from the red commit, the publish job
+    lays the follow-up commit on the branch and answers on the PR."""
+    repo, bare = setup(tmp_path)
+    broken = clone(tmp_path, bare, BRANCH, "broke")
+    ops = broken / "calc" / "ops.py"
+    ops.write_text(ops.read_text().replace("return a + b", "return a * b", 1))
+    commit(broken, "milestone-bot: faster add", author="milestone-bot")
+    git(broken, "push", "-q", "origin", f"HEAD:refs/heads/{BRANCH}")
+    red = tip(bare)
+    fix = (
+        "calc/ops.py\n<<<<<<< SEARCH\ndef add(a, b):\n    return a * b\n=======\n"
+        "def add(a, b):\n    return a + b\n>>>>>>> REPLACE\n"
+    )
+    config = config_for(tmp_path, [{"match": {"item": "failure-1", "purpose": "change"}, "reply": fix}])
+    folder = tmp_path / "fanout"
+    with simulated() as (sim, gateway, _):
+        sim.origin = bare
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH)
+        run_id = sim.add_run(red, branch=BRANCH, jobs=(("tests", "failure", PYTEST_LOG),))
+        sim.runs[run_id].run_attempt = 2  # rerun already, failed again: a regression
+        event = FanoutFollowUps(folder=folder, repo=repo, config=config, gateway=gateway, base_branch="main")
+        handler = EventHandler(gateway=gateway, config=config, work=event, followups=event)
+        [outcome] = await handler.handle("workflow_run", run_event(sim, run_id, pulls=(pull,)))
+        assert outcome.action == "ran" and "Handed 1 item(s)" in outcome.detail, outcome.detail
+        assert tip(bare) == red and json.loads((folder / "request.json").read_text())["start"] == red
+
+        worker = clone(tmp_path, bare, BRANCH, "work")
+        checklist = (folder / "checklist.md").read_text()
+        artifact = tmp_path / "artifacts" / "job1"
+        done = await work_items(worker, parse(checklist, file="checklist.md"), ["failure-1"], config=config,
+                                out=artifact, job="job1", request=folder)  # fmt: skip
+        assert [i.status for i in done.items] == ["done"]
+
+        publisher = clone(tmp_path, bare, "main", "publish")
+        published = await publish_followup(publisher, folder, [artifact], config=config, gateway=gateway,
+                                           base_branch="main", run_id="publish-1")  # fmt: skip
+        assert published.conclusion == "success", published.summary
+        after = tip(bare)
+        assert git(bare, "rev-parse", f"{after}^").strip() == red  # a follow-up commit, not a new branch
+        assert "return a + b" in git(bare, "show", f"{after}:calc/ops.py")
+        assert len(sim.pulls) == 1 and "### Follow-ups" in sim.pulls[pull]["body"]
+        summary = next(c["body"] for c in sim.comments_on(pull) if "milestone-bot:followup:" in c["body"])
+        assert after[:10] in summary
