@@ -14,7 +14,7 @@ again. Where GraphQL cannot be read, the second rule alone decides.
 
 Under the fan-out workflow the event job (write token, no model-written code) only collects the
 items, the branch and the thread map and hands them on (``FollowUpResult.handed_on``); the work
-jobs do the items and the publish job lands, pushes and answers (``bot.events.followup_publish``).
+jobs do the items and the publish job lands, pushes and answers (``bot.events.fanout_followup``).
 """
 
 from __future__ import annotations
