@@ -88,6 +88,20 @@ class RepoFollowUps(RepoWork):
         work jobs' integrated report; ``check`` is the follow-up's check run on ``head``, if open."""
         if check is None:
             check = self._gh.create_check_run(name=FOLLOWUP_CHECK, head_sha=head)
+        try:
+            return await self._land(request, report, head=head, check=check)
+        except Exception as exc:
+            # A failure past this point (a push refused for another reason than a moved branch, a
+            # lost worktree) must not leave the check spinning on the PR.
+            self._gh.finish_check_run(
+                check, conclusion="failure", title="The follow-up failed",
+                summary=f"{type(exc).__name__}: {exc}"[:2000],
+            )  # fmt: skip
+            raise
+
+    async def _land(
+        self, request: FollowUpRequest, report: RunReport, *, head: str, check: int
+    ) -> FollowUpResult:
         trees = Worktrees(self._repo)
         run_id = self._round(request)
         checklist, integration = report.checklist, report.integration

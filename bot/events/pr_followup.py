@@ -375,10 +375,10 @@ class ReviewCommands:
         ask = Ask(number, command.target, command.budget, command.tier, receipt, thread, where, comment_id)
         try:
             done = await self._followup.fix(ask, answer=answer)
-        except BotError:
-            if comment_id is not None:
-                self._gh.react_review_comment(comment_id, "confused")
-            raise
+        except BotError as exc:
+            # Said where it was asked, as a comment's failed command is (the job then fails).
+            answer(f"Sorry, that failed: {defuse(str(exc))[:1500]}")
+            done = Done("error", str(exc), "failure")
         if comment_id is not None and not done.handed_on:  # handed on: the publish job ends it
             self._gh.react_review_comment(comment_id, end_reaction(done))
         return done

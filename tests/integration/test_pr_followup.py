@@ -430,3 +430,25 @@ async def test_under_the_fan_out_a_red_build_on_the_bots_branch_is_handed_on_and
         assert len(sim.pulls) == 1 and "### Follow-ups" in sim.pulls[pull]["body"]
         summary = next(c["body"] for c in sim.comments_on(pull) if "milestone-bot:followup:" in c["body"])
         assert after[:10] in summary
+
+
+async def test_a_push_the_remote_declines_ends_the_check_and_the_command_with_the_reason(tmp_path: Path) -> None:
+    """Not a moved branch (nothing to replay): a server-side hook declines the push."""
+    repo, bare = setup(tmp_path)
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'protected branch: pushes need a review' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = tip(bare)
+    with simulated() as (sim, gateway, _):
+        sim.origin = bare
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH)
+        handler = handler_for(sim, gateway, repo, config_for(tmp_path, neg_rules("request")))
+        ask = sim.add_review_comment(pull, "/bot fix add neg(a) returning -a", user="mona", path="calc/ops.py")
+        [outcome] = await handler.handle("pull_request_review_comment", review_comment_event(sim, pull, ask))
+        assert (outcome.action, outcome.conclusion) == ("error", "failure") and tip(bare) == before
+        [answer] = [c["body"] for c in sim.comments_on(pull) if c["user"] == BOT_LOGIN]
+        assert answer.startswith("Sorry, that failed: cannot push") and "pre-receive hook declined" in answer
+        [check] = [c for c in sim.check_runs.values() if c["name"] == "milestone-bot follow-up"]
+        assert (check["status"], check["conclusion"]) == ("completed", "failure")
+        assert "pre-receive hook declined" in check["output"]["summary"]
+        assert [r["content"] for r in sim.reactions if r["comment"] == ask] == ["eyes", "confused"]
