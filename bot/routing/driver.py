@@ -147,7 +147,7 @@ class Driver:
                         shipped = await self._single(run, decision.tier, ctx)
                     else:
                         await self._drop(run)
-                        shipped = await self._round(run, decision)
+                        shipped = await self._round(run, decision, ctx)
                 except BudgetExceeded as exc:
                     await self._drop(run)
                     return TaskOutcome(Verdict.ERROR, tuple(run.everything), f"budget_exceeded: {exc}")
@@ -188,15 +188,13 @@ class Driver:
         verdict = Verdict.ERROR if completion is None else await run.validate(completion, scope)
         shipped = None
         if verdict is Verdict.PASSED and completion is not None:
-            shipped = completion if run.converge is None else await self._converge(run, [(scope, completion)])
+            if run.converge is None:
+                shipped = completion
+            else:
+                last = self._last(ctx, [tier])
+                shipped = await self._converge(run, [(scope, completion)], last=last)
         # Validated but held back for want of agreement: the policy must not stop on it.
-        self._record(
-            run,
-            tier,
-            scope,
-            verdict,
-            seen=Verdict.FAILED if shipped is None and verdict is Verdict.PASSED else None,
-        )
+        self._record(run, tier, scope, verdict, held=shipped is None and verdict is Verdict.PASSED)
         return shipped
 
     def _speculate(self, run: _Run, tier: str, ctx: EscalationContext) -> None:
@@ -232,7 +230,7 @@ class Driver:
             )
         )
 
-    async def _round(self, run: _Run, decision: Attempt) -> Completion | None:
+    async def _round(self, run: _Run, decision: Attempt, ctx: EscalationContext) -> Completion | None:
         scopes = [run.scope() for _ in range(decision.parallel)]
         for s in scopes:
             self._notify(AttemptEvent(run.task.item_id, run.task.purpose, decision.tier, s.attempt))
@@ -240,37 +238,46 @@ class Driver:
         passed = [(s, c) for s, (v, c) in zip(scopes, results, strict=True) if v is Verdict.PASSED and c]
         if run.converge is None:
             shipped = passed[0][1] if passed else None
+        elif passed:
+            last = self._last(ctx, [decision.tier] * decision.parallel)
+            shipped = await self._converge(run, passed, last=last)
         else:
-            shipped = await self._converge(run, passed, diverge=True) if passed else None
+            shipped = None
         for scope, (verdict, _) in zip(scopes, results, strict=True):
             # Validated but not chosen for want of agreement: the policy must not stop on it.
-            seen = Verdict.FAILED if verdict is Verdict.PASSED and shipped is None else verdict
-            self._record(run, decision.tier, scope, verdict, seen=seen)
+            held = verdict is Verdict.PASSED and shipped is None
+            self._record(run, decision.tier, scope, verdict, held=held)
         return shipped
 
     async def _converge(
-        self, run: _Run, new: list[tuple[CallScope, Completion]], *, diverge: bool = False
+        self, run: _Run, new: list[tuple[CallScope, Completion]], *, last: bool
     ) -> Completion | None:
-        """What ships of ``new`` (validated) and the candidates held back before: a lone one
-        outside a diverge round, else the one ``converge`` finds agreement for; else None."""
+        """What ships of ``new`` (validated) and the candidates held back before: the one
+        ``converge`` finds agreement for; else, when no draw is left after these (nothing could
+        corroborate), the newest, the strongest tier's, as any other preset would ship it; else
+        None: they are held and the policy draws again."""
         assert run.converge is not None
         pool = [*run.pool, *new]
-        if len(pool) == 1 and not diverge:
-            return pool[0][1]
         chosen = await run.converge(pool) if len(pool) > 1 else None
-        if chosen is None:
-            run.pool = pool
-            return None
-        return pool[chosen][1]
+        if chosen is not None:
+            return pool[chosen][1]
+        run.pool = pool
+        return new[-1][1] if last else None
+
+    def _last(self, ctx: EscalationContext, tiers: list[str]) -> bool:
+        """Whether the policy would stop were these attempts validated and held: no draw is left."""
+        held = (*ctx.tried, *(Tried(t, Verdict.FAILED, held=True) for t in tiers))
+        return isinstance(self._policy.decide(dataclasses.replace(ctx, tried=held)), Stop)
 
     def _record(
-        self, run: _Run, tier: str, scope: CallScope, verdict: Verdict, *, seen: Verdict | None = None
+        self, run: _Run, tier: str, scope: CallScope, verdict: Verdict, *, held: bool = False
     ) -> None:
         task = run.task
         cost = self._ledger.spent(Scope(task.run_id, task.item_id, scope.attempt))
         error = run.errors.get(scope.attempt, "")
-        run.tried.append(Tried(tier, seen or verdict, cost, error))
-        run.everything.append(Tried(tier, seen or verdict, cost, error))
+        seen = Verdict.FAILED if held else verdict
+        run.tried.append(Tried(tier, seen, cost, error, held))
+        run.everything.append(Tried(tier, seen, cost, error, held))
         self._notify(AttemptEvent(task.item_id, task.purpose, tier, scope.attempt, verdict, cost, error))
         self._ledger.record_attempt(
             run_id=task.run_id,
