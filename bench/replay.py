@@ -455,7 +455,7 @@ async def main(argv: list[str] | None = None) -> int:
             f"diverge, first to validate ships ({label})", "diverge-converge", three, free_local=free, converge=False
         ))  # fmt: skip
         extra.append(await replay.run(
-            f"diverge-converge, two at once, a third if needed ({label})", "diverge-converge", three,
+            f"diverge-converge, first round of 2 ({label})", "diverge-converge", three,
             free_local=free, first_round=2,
         ))  # fmt: skip
 

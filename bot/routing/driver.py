@@ -85,6 +85,7 @@ class _Ahead:
     scope: CallScope
     call: asyncio.Task[Completion | None]
     started: float
+    raced: int  # the attempt being validated when it started
 
 
 class Driver:
@@ -175,6 +176,7 @@ class Driver:
         if ahead is not None and ahead.tier == tier:
             run.ahead = None
             scope, call = ahead.scope, ahead.call
+            run.raced[scope.attempt] = ahead.raced
             if self._speculation is not None:
                 self._speculation.note_adopted(time.monotonic() - ahead.started)
         else:
@@ -184,7 +186,7 @@ class Driver:
         self._notify(AttemptEvent(run.task.item_id, run.task.purpose, tier, scope.attempt))
         completion = await call
         if completion is not None:
-            self._speculate(run, tier, ctx)
+            self._speculate(run, tier, ctx, scope.attempt)
         verdict = Verdict.ERROR if completion is None else await run.validate(completion, scope)
         shipped = None
         if verdict is Verdict.PASSED and completion is not None:
@@ -197,8 +199,9 @@ class Driver:
         self._record(run, tier, scope, verdict, held=shipped is None and verdict is Verdict.PASSED)
         return shipped
 
-    def _speculate(self, run: _Run, tier: str, ctx: EscalationContext) -> None:
-        """Start the attempt the policy would make if this one failed, within the cap."""
+    def _speculate(self, run: _Run, tier: str, ctx: EscalationContext, raced: int) -> None:
+        """Start the attempt the policy would make if this one (``raced``) failed, within the cap.
+        Its request is built now: it carries what is known now, not ``raced``'s diagnostics."""
         budget = self._speculation
         if budget is None:
             return
@@ -210,7 +213,7 @@ class Driver:
         scope = run.scope()
         budget.started += 1
         call = asyncio.create_task(self._call(nxt.tier, scope, run))
-        run.ahead = _Ahead(nxt.tier, scope, call, time.monotonic())
+        run.ahead = _Ahead(nxt.tier, scope, call, time.monotonic(), raced)
 
     async def _drop(self, run: _Run) -> None:
         """Cancel a speculative attempt that is not needed; what it cost is counted."""
@@ -276,8 +279,9 @@ class Driver:
         cost = self._ledger.spent(Scope(task.run_id, task.item_id, scope.attempt))
         error = run.errors.get(scope.attempt, "")
         seen = Verdict.FAILED if held else verdict
-        run.tried.append(Tried(tier, seen, cost, error, held))
-        run.everything.append(Tried(tier, seen, cost, error, held))
+        tried = Tried(tier, seen, cost, error, held, run.raced.get(scope.attempt))
+        run.tried.append(tried)
+        run.everything.append(tried)
         self._notify(AttemptEvent(task.item_id, task.purpose, tier, scope.attempt, verdict, cost, error))
         self._ledger.record_attempt(
             run_id=task.run_id,
@@ -330,6 +334,8 @@ class _Run:
     pool: list[tuple[CallScope, Completion]] = field(default_factory=list)
     # Transport errors by attempt number: the reason an attempt that never got an answer failed.
     errors: dict[int, str] = field(default_factory=dict)
+    # Adopted speculative attempts by number: the attempt each started during the validation of.
+    raced: dict[int, int] = field(default_factory=dict)
     tried: list[Tried] = field(default_factory=list)  # what the policy sees
     # Every attempt in number order, cancelled speculative ones too (verdict NONE), for costs.
     everything: list[Tried] = field(default_factory=list)

@@ -25,6 +25,9 @@ class Tried:
     # Validated but held back for want of agreement (diverge-converge): seen as failed, so the
     # policy goes on, and as held, so it draws a candidate that may corroborate it.
     held: bool = False
+    # Speculative and adopted: the attempt whose validation it started during, whose diagnostics
+    # it therefore could not see (bot/routing/speculative.py).
+    raced: int | None = None
 
 
 @dataclass(frozen=True)
