@@ -31,7 +31,7 @@ from bot.execution.prompts import Earlier, Phase, build_request, context_bytes
 from bot.models.base import ChatRequest, Completion, Message
 from bot.report.reasons import first_diagnostic
 from bot.routing.driver import AttemptEvent, Driver, OnAttempt, Task
-from bot.routing.policy import EscalationPolicy
+from bot.routing.policy import EscalationPolicy, Tried
 from bot.routing.router import Router
 from bot.routing.speculative import SpeculationBudget
 from bot.validation.baseline import Baseline, BaselineCache
@@ -350,7 +350,7 @@ class ItemRunner:
                     state.feedback_by_attempt.get(number, "") or tried.reason,
                     state.bytes_by_attempt.get(number, 0),
                     tuple(state.calls_by_attempt.get(number, ())),
-                    _missed(state, number, tried.raced),
+                    _note(state, number, tried),
                 )
             )
         if outcome.verdict is Verdict.PASSED:
@@ -464,10 +464,14 @@ class ItemRunner:
         )
 
 
-def _missed(state: _State, number: int, raced: int | None) -> str:
-    """A speculative attempt's request was built before the attempt it raced was judged. It saw
-    every earlier attempt's memory, but not that one's diagnostics: when those differ from the
-    feedback it did see, its record says so, so that nobody reads it as a fair retry."""
+def _note(state: _State, number: int, tried: Tried) -> str:
+    """What an attempt's verdict alone does not say. A held candidate validated, but no other
+    agreed with it (diverge-converge). A speculative attempt's request was built before the attempt
+    it raced was judged: it saw every earlier attempt's memory but not that one's diagnostics, and
+    when those differ from the feedback it did see, its record says so (it was no fair retry)."""
+    if tried.held:
+        return "validated; held back: no other candidate agreed with it"
+    raced = tried.raced
     if raced is None:
         return ""
     missed = state.feedback_by_attempt.get(raced, "")
