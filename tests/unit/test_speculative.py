@@ -70,6 +70,8 @@ async def test_next_tier_runs_during_validation_and_is_adopted_on_failure(tmp_pa
         ("premium", Verdict.PASSED),
     ]
     assert (budget.started, budget.adopted, budget.cancelled, budget.lost) == (1, 1, 0, Decimal(0))
+    # The adopted attempt is marked with the attempt it raced (whose diagnostics it never saw).
+    assert [t.raced for t in outcome.tried] == [None, 0]
     # The premium call had been running through the local attempt's validation.
     assert budget.saved_s >= VALIDATION_S * 0.9
     assert [(c.tier, c.outcome) for c in ledger.calls()] == [("local", "ok"), ("premium", "ok")]
