@@ -18,6 +18,7 @@ from bot.events.checks import fetch_branch
 from bot.events.handler import RunRequest
 from bot.events.pr_followup import FOLLOWUP_CHECK, FollowUpRequest, FollowUpResult
 from bot.events.work import RepoWork, conclude
+from bot.execution.job_spend import spending
 from bot.execution.run import run_milestone, validate_working_tree
 from bot.github.git_push import push
 from bot.planning.checklist_file import slug
@@ -62,11 +63,14 @@ class RepoFollowUps(RepoWork):
                 request.checklist, request.key, request.pull, (), budget=request.budget, tier=request.tier
             )
         )
+        run_id = self._round(request)
         try:
-            outcome = await run_milestone(
-                self._repo, request.checklist, config=config, run_id=self._round(request), base_ref=head,
-                env=self._env,
-            )  # fmt: skip
+            # Its calls go to the spend state like any job's (``execution/job_spend.py``).
+            with spending(self._spend(config, self._repo), run_id, key=request.key, run=run_id):
+                outcome = await run_milestone(
+                    self._repo, request.checklist, config=config, run_id=run_id, base_ref=head,
+                    env=self._env,
+                )  # fmt: skip
         except Exception as exc:
             self._gh.finish_check_run(
                 check,

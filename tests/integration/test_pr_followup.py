@@ -168,6 +168,11 @@ async def test_a_review_comment_becomes_a_follow_up_commit_on_the_same_branch(tm
         body = sim.pulls[pull]["body"]
         assert body.startswith("The run's report.") and "### Follow-ups" in body
         assert "- [x] Review: Please add neg(a) too" in body and "| **total** |" in body
+        # Its calls are on the spend state branch, as every job's are (the test call and the change).
+        from bot.execution import spend_state
+
+        lines = spend_state.read(repo)
+        assert len(lines) == 2 and all(x.key.startswith(f"pr-{pull}-") for x in lines), lines
         # Asked again: the thread is answered, nothing failing: nothing to do, nothing pushed.
         again = sim.add_comment(pull, "/bot fix", user="wendy")
         [outcome] = await handler.handle("issue_comment", on_pull(comment_event(sim, pull, again)))
