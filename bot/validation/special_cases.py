@@ -111,7 +111,7 @@ def _render(key: Key) -> str:
 
 
 @dataclass(frozen=True)
-class TestValues:
+class AcceptanceValues:
     """What the acceptance tests use: key -> the test that uses it; and the words of their names."""
 
     used: Mapping[Key, str]
@@ -166,7 +166,7 @@ def _find(tree: ast.Module, names: Sequence[str]) -> ast.AST | None:
     return found
 
 
-def test_values(sources: Mapping[str, str], acceptance: Sequence[str]) -> TestValues:
+def acceptance_values(sources: Mapping[str, str], acceptance: Sequence[str]) -> AcceptanceValues:
     """The values the acceptance tests use: their bodies, decorators (parametrize lists) and the
     module constants they name. An id without ``::`` (a new test file) is the whole file."""
     used: dict[Key, str] = {}
@@ -194,7 +194,7 @@ def test_values(sources: Mapping[str, str], acceptance: Sequence[str]) -> TestVa
         )
         for name in [*test_names, param]:
             words |= {w.lower() for w in re.split(r"[_\W]+", name) if w and w.lower() != "test"}
-    return TestValues(used, frozenset(words))
+    return AcceptanceValues(used, frozenset(words))
 
 
 def _parse(text: str | None) -> ast.Module | None:
@@ -248,7 +248,7 @@ def _sites(tree: ast.Module) -> Iterator[_Site]:
 
 def special_cases(
     files: Mapping[str, tuple[str | None, str | None]],
-    tests: TestValues,
+    tests: AcceptanceValues,
     *,
     intent: str = "",
     is_test: Iterable[str] = (),
@@ -316,6 +316,6 @@ def special_cased_in(
     build's failing tests, a tests-first item's new files); ``tests`` the files that are tests."""
     if not acceptance:
         return []
-    values = test_values(read_tests(root, acceptance), acceptance)
+    values = acceptance_values(read_tests(root, acceptance), acceptance)
     test_like = {p for p in files if is_test_file(p)} | set(tests)
     return special_cases(files, values, intent=intent, is_test=test_like, new_files=red_build)
