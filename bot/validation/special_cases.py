@@ -20,6 +20,7 @@ Pure but for ``read_tests``.
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 import string
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -226,9 +227,31 @@ class _Site:
     operands: tuple[ast.AST, ...]
 
 
-def _sites(tree: ast.Module) -> Iterator[_Site]:
-    """Where code tests its input against a constant."""
-    for node in ast.walk(tree):
+def _changed(before: str | None, after: str) -> list[tuple[int, int]]:
+    """The after text's changed line spans (1-based, inclusive); the whole file when it is new."""
+    if before is None:
+        return [(1, after.count("\n") + 1)]
+    matcher = difflib.SequenceMatcher(a=before.splitlines(), b=after.splitlines(), autojunk=False)
+    return [(b1 + 1, max(b1 + 1, b2)) for tag, _, _, b1, b2 in matcher.get_opcodes() if tag != "equal"]
+
+
+def _on(node: ast.AST, spans: Sequence[tuple[int, int]]) -> bool:
+    start = getattr(node, "lineno", None)
+    if start is None:
+        return True  # the module, an operator: look inside
+    end = getattr(node, "end_lineno", None) or start
+    return any(start <= b and a <= end for a, b in spans)
+
+
+def _sites(tree: ast.Module, spans: Sequence[tuple[int, int]]) -> Iterator[_Site]:
+    """Where the changed lines test their input against a constant (only they can hold a new
+    value; the rest of the tree is not walked, which keeps a large module cheap)."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if not _on(node, spans):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
         if isinstance(node, ast.Compare) and any(isinstance(op, _EQUALITY) for op in node.ops):
             yield _Site(node, (node.left, *node.comparators))
         elif isinstance(node, ast.match_case):
@@ -266,15 +289,17 @@ def special_cases(
         tree = _parse(after)
         if tree is None:
             continue
-        old = _parse(before)
-        seen = set(_constants([old])) if old is not None else set()
+        seen: set[Key] | None = None  # the constants the file held before: read when needed
         lines: set[int] = set()
-        for site in _sites(tree):
+        for site in _sites(tree, _changed(before, after)):
             line = getattr(site.node, "lineno", 0)
             for operand in site.operands:
                 values = [k for k in keys(fold(operand)) if not trivial(k)]
                 if not values or not all(k in tests.used for k in values) or line in lines:
                     continue  # a table the test samples is a table, not a special case
+                if seen is None:
+                    old = _parse(before)
+                    seen = set(_constants([old])) if old is not None else set()
                 fresh = [k for k in values if k not in seen and not named(k, words, tests.name_words)]
                 if fresh:
                     lines.add(line)
