@@ -269,6 +269,55 @@ def _sites(tree: ast.Module, spans: Sequence[tuple[int, int]]) -> Iterator[_Site
                 yield _Site(node, (node.args[0],))
 
 
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _functions(tree: ast.Module) -> dict[str, Function]:
+    """Every function and method by qualified name (``Class.method``), outermost first."""
+    out: dict[str, Function] = {}
+
+    def visit(body: Sequence[ast.stmt], prefix: str) -> None:
+        for node in body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = f"{prefix}{node.name}"
+                if not isinstance(node, ast.ClassDef):
+                    out.setdefault(name, node)
+                visit(node.body, f"{name}.")
+            elif isinstance(node, ast.If | ast.Try | ast.With):
+                for block in (node.body, getattr(node, "orelse", []), getattr(node, "finalbody", [])):
+                    visit(block, prefix)
+
+    visit(tree.body, "")
+    return out
+
+
+class _Held:
+    """The constants the code held before the change, per function: a value the changed function
+    already knew is not new (the whole file's, for code outside any function or in a new one)."""
+
+    def __init__(self, old: ast.Module | None, new: ast.Module) -> None:
+        self._scopes = [(f.lineno, f.end_lineno or f.lineno, n) for n, f in _functions(new).items()]
+        self._file = set(_constants([old])) if old is not None else set()
+        # The module's own constants (its top-level statements, not other functions' bodies).
+        top = [
+            n
+            for n in (old.body if old else [])
+            if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        ]
+        self._module = set(_constants(top)) if old is not None else set()
+        self._before = _functions(old) if old is not None else {}
+        self._cache: dict[str, set[Key]] = {}
+
+    def at(self, line: int) -> set[Key]:
+        inner = [name for start, end, name in self._scopes if start <= line <= end]
+        if not inner or inner[-1] not in self._before:
+            return self._file
+        name = inner[-1]
+        if name not in self._cache:
+            self._cache[name] = self._module | set(_constants([self._before[name]]))
+        return self._cache[name]
+
+
 def special_cases(
     files: Mapping[str, tuple[str | None, str | None]],
     tests: AcceptanceValues,
@@ -289,7 +338,7 @@ def special_cases(
         tree = _parse(after)
         if tree is None:
             continue
-        seen: set[Key] | None = None  # the constants the file held before: read when needed
+        held: _Held | None = None  # what the code held before: read when needed
         lines: set[int] = set()
         for site in _sites(tree, _changed(before, after)):
             line = getattr(site.node, "lineno", 0)
@@ -297,9 +346,8 @@ def special_cases(
                 values = [k for k in keys(fold(operand)) if not trivial(k)]
                 if not values or not all(k in tests.used for k in values) or line in lines:
                     continue  # a table the test samples is a table, not a special case
-                if seen is None:
-                    old = _parse(before)
-                    seen = set(_constants([old])) if old is not None else set()
+                held = held or _Held(_parse(before), tree)
+                seen = held.at(line)
                 fresh = [k for k in values if k not in seen and not named(k, words, tests.name_words)]
                 if fresh:
                     lines.add(line)

@@ -115,6 +115,15 @@ def test_a_value_the_code_held_before_is_not_new() -> None:
                  before=before) == []  # fmt: skip
 
 
+def test_a_value_only_another_function_held_is_new_to_the_changed_one() -> None:
+    """``n == 2`` elsewhere in the module does not make ``len(seq) == 3`` in ``last`` known; a
+    module constant does."""
+    other = "def other(n):\n    return n == 3\n\n\n"
+    changed = "def last(seq):\n    return 3 if len(seq) == 3 else seq[-2]\n"
+    assert found(other + changed, before=other + BEFORE)
+    assert found("LIMIT = 3\n\n\n" + changed, before="LIMIT = 3\n\n\n" + BEFORE) == []
+
+
 def test_a_value_the_item_or_its_test_names_is_not_refused() -> None:
     after = "def parse_float(s):\n    if s == 'inf':\n        return float('inf')\n    return float(s)\n"
     assert found(after, ids=["tests/test_x.py::test_cases"])  # 'inf' is a parametrize value...
