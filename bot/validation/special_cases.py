@@ -6,7 +6,8 @@ value. This check reads the change itself: a new equality or membership test (``
 ``in``, ``not in``, ``is``, a ``match`` case, a dict literal used as a lookup table,
 ``str.startswith``/``endswith``) in changed non-test code whose constant operand (a literal, a
 container of literals, or a constant expression such as ``'a' * 63``, folded with a size bound) is
-a value the acceptance tests use, and that the file did not hold before the change.
+a value the acceptance tests use, and that the changed function (or the module's top level) did
+not hold before the change.
 
 Not counted, so that a right fix about a genuinely special value is not refused: trivial values
 (None, booleans, 0, 1, -1, empty strings and containers, one punctuation or space character); a
