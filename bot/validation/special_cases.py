@@ -15,7 +15,7 @@ value the item names in its own words (its title or description, outside the fai
 build's item quotes) or in the failing test's name (``test_inf`` names ``inf``); a container whose
 elements are not all test values (a real table the test samples). Files the change creates are
 read only for red-build items: a tests-first item's new module has no "before" to special-case.
-Pure but for ``read_tests``.
+Pure but for ``read_tests`` and ``special_cased_in``, which read the tests from the worktree.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ _SEPARATORS = frozenset(string.punctuation + string.whitespace)
 _DIGITS = re.compile(r"\d{2,}")
 # Failure output a red build's item quotes (test ids, file:line frames, indented details): the
 # test's own values are echoed there, so they name nothing.
-_ECHO = re.compile(r"::|\.py:\d+|^\s|^\[\w+\]")
+_ECHO = re.compile(r"::|\.py:\d+|^ {4}|^\t|^\[\w+\]")
 
 
 def fold(node: ast.AST) -> object:
@@ -298,7 +298,8 @@ class _Held:
 
     def __init__(self, old: ast.Module | None, new: ast.Module) -> None:
         self._scopes = [(f.lineno, f.end_lineno or f.lineno, n) for n, f in _functions(new).items()]
-        self._file = set(_constants([old])) if old is not None else set()
+        self._old = old
+        self._file: set[Key] | None = None
         # The module's own constants (its top-level statements, not other functions' bodies).
         top = [
             n
@@ -312,6 +313,8 @@ class _Held:
     def at(self, line: int) -> set[Key]:
         inner = [name for start, end, name in self._scopes if start <= line <= end]
         if not inner or inner[-1] not in self._before:
+            if self._file is None:
+                self._file = set(_constants([self._old])) if self._old is not None else set()
             return self._file
         name = inner[-1]
         if name not in self._cache:
@@ -369,9 +372,13 @@ def special_cases(
 def read_tests(root: Path, acceptance: Sequence[str]) -> dict[str, str]:
     """The acceptance tests' files as the change leaves them (the guard keeps them as they were)."""
     out: dict[str, str] = {}
+    top = root.resolve()
     for path in {a.split("::", 1)[0] for a in acceptance}:
+        target = (root / path).resolve()
+        if not target.is_relative_to(top):
+            continue  # an id naming a file outside the worktree names no test of this change
         try:
-            out[path] = (root / path).read_text(encoding="utf-8", errors="replace")
+            out[path] = target.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
     return out
