@@ -169,3 +169,30 @@ def test_special_cased_in_reads_the_tests_from_the_worktree(tmp_path: Path) -> N
     assert special_cased_in(tmp_path, files, acceptance=()) == []
     whole_file = special_cased_in(tmp_path, files, acceptance=["tests/test_x.py"], red_build=False)
     assert [f.kind for f in whole_file] == ["special_cased"]
+
+
+async def test_validate_rejects_it_before_running_anything(tmp_path: Path) -> None:
+    from bot.validation.detect import Toolchain
+    from bot.validation.validate import Change, validate
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text(TESTS)
+    special = "def last(seq):\n    return 'E' if seq == 'ABCDE' else seq[-2]\n"
+    change = Change(root=tmp_path, files={"pkg/m.py": (BEFORE, special)}, acceptance=tuple(IDS))
+    verdict = await validate(change, Toolchain(name="none"))
+    assert not verdict.accepted and verdict.stages == ()
+    assert "`seq == 'ABCDE'` recognises 'ABCDE'" in verdict.feedback()
+    allowed = Change(
+        root=tmp_path,
+        files={"pkg/m.py": (BEFORE, special)},
+        acceptance=tuple(IDS),
+        allow=frozenset({"special_cased"}),
+    )
+    assert not (await validate(allowed, Toolchain(name="none"))).findings
+    named = Change(
+        root=tmp_path,
+        files={"pkg/m.py": (BEFORE, special)},
+        acceptance=tuple(IDS),
+        intent="'ABCDE' is special",
+    )
+    assert not (await validate(named, Toolchain(name="none"))).findings
