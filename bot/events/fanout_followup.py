@@ -22,12 +22,12 @@ from bot.config import Config
 from bot.domain import ItemStatus
 from bot.errors import WorkspaceError
 from bot.events.checks import fetch_branch
-from bot.events.fanout import FanoutWork, Published, read_request
+from bot.events.fanout import FanoutWork, Published, planned, read_request
 from bot.events.followup_work import RepoFollowUps
 from bot.events.handler import RunRequest
 from bot.events.pr_followup import FollowUpRequest, FollowUpResult, PullFollowUp, end_reaction
 from bot.execution import spend_state
-from bot.execution.jobs import publish_artifacts
+from bot.execution.jobs import FULL_SHA, publish_artifacts
 from bot.execution.options import CHECKLIST_FILE, REQUEST_FILE, SPEND_LINES
 from bot.github.gateway import GitHubGateway
 from bot.github.git_push import git_env
@@ -119,8 +119,9 @@ async def publish_followup(
     receipt = str(saved.get("receipt") or "") or request.key
     review_comment = int(saved["review_comment"]) if saved.get("review_comment") else None
     report, calls = await publish_artifacts(
-        repo, request.checklist, artifacts, config=config, run_id=run_id, base_ref=head
-    )
+        repo, request.checklist, artifacts, config=config, run_id=run_id, base_ref=head,
+        plan=planned(request, raw, config),
+    )  # fmt: skip
     # The spend first: whatever happens next, the day's limit sees it.
     lines = spend_state.lines_for(calls, key=request.key, run=request.run, job=run_id)
     if lines and raw.get("run_limit"):
@@ -133,9 +134,13 @@ async def publish_followup(
         with summary_path.open("a", encoding="utf-8") as step_summary:
             step_summary.write(render_markdown(report) + "\n")
     # A job's bundle holds all its items on one branch; each item's own commit (its branch's tip
-    # there) is what becomes its follow-up commit.
+    # there) is what becomes its follow-up commit. publish_artifacts failed every done item whose
+    # commit is not a full id in its job's bundle; the id is checked again here because it is
+    # handed to `git merge` (an option or another ref must never get there).
     items = tuple(
-        dataclasses.replace(i, branch=i.commit) if i.status is ItemStatus.DONE and i.commit else i
+        dataclasses.replace(i, branch=i.commit)
+        if i.status is ItemStatus.DONE and FULL_SHA.fullmatch(i.commit)
+        else i
         for i in report.checklist.items
     )
     report = dataclasses.replace(report, checklist=dataclasses.replace(report.checklist, items=items))
