@@ -29,7 +29,8 @@ from bot.events.pr_followup import FollowUpRequest, FollowUpResult, PullFollowUp
 from bot.execution import spend_state
 from bot.execution.jobs import FULL_SHA, publish_artifacts
 from bot.execution.options import CHECKLIST_FILE, REQUEST_FILE, SPEND_LINES
-from bot.github.gateway import GitHubGateway
+from bot.github.bodies import defuse
+from bot.github.gateway import GitHubGateway, PullData, marker
 from bot.github.git_push import git_env
 from bot.planning.checklist_file import render, slug
 from bot.report.run_report import render_markdown
@@ -89,6 +90,21 @@ class FanoutFollowUps(FanoutWork):
         )  # fmt: skip
 
 
+def gone_away(pull: PullData, branch: str) -> str:
+    """Why the follow-up must not be pushed to ``pull`` any more ('' when it may)."""
+    if pull.state != "open":
+        return f"PR #{pull.number} is {pull.state} now"
+    if pull.from_fork:
+        where = defuse(pull.head_repo) or "a deleted repository"
+        return f"PR #{pull.number}'s head is no longer a branch of this repository ({where})"
+    if pull.head != branch:
+        return (
+            f"PR #{pull.number}'s head is `{defuse(pull.head)}` now, not `{defuse(branch)}` where the "
+            "follow-up was asked for"
+        )
+    return ""
+
+
 def is_followup(folder: Path) -> bool:
     """Whether the event job handed on a follow-up (else a ``/bot run``)."""
     path = folder / REQUEST_FILE
@@ -133,6 +149,17 @@ async def publish_followup(
     if summary_path is not None:
         with summary_path.open("a", encoding="utf-8") as step_summary:
             step_summary.write(render_markdown(report) + "\n")
+    # The PR as it is now, not as the event job saw it: closed, turned into a fork's, or pointed at
+    # another branch meanwhile, it gets no push.
+    refusal = gone_away(gateway.pull(pull), branch) if pull is not None else ""
+    if pull is not None and refusal:
+        summary = f"Nothing was pushed: {refusal}."
+        gateway.upsert_comment(
+            pull, marker("followup", receipt), f"### milestone-bot: follow-up on #{pull}\n\n{summary}\n"
+        )
+        if review_comment is not None:
+            gateway.react_review_comment(review_comment, "confused")
+        return Published(report, pull, "failure", summary, False, request.run)
     # A job's bundle holds all its items on one branch; each item's own commit (its branch's tip
     # there) is what becomes its follow-up commit. publish_artifacts failed every done item whose
     # commit is not a full id in its job's bundle; the id is checked again here because it is

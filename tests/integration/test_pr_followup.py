@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from bot.config import Config, parse_config
-from bot.domain import ItemStatus
+from bot.domain import Checklist, Item, ItemStatus
 from bot.events.fanout_followup import FanoutFollowUps, publish_followup
 from bot.events.followup_work import RepoFollowUps
 from bot.events.handler import NO_FOLLOWUPS, EventHandler
-from bot.events.pr_followup import FollowUpRequest, FollowUpResult
+from bot.events.pr_followup import FOLLOWUP_CHECK, FollowUpRequest, FollowUpResult
 from bot.execution.jobs import work_items
 from bot.planning.checklist_file import parse
 from bot.testing.github_server import BOT_LOGIN, GitHubSimulator
@@ -452,3 +452,42 @@ async def test_a_push_the_remote_declines_ends_the_check_and_the_command_with_th
         assert (check["status"], check["conclusion"]) == ("completed", "failure")
         assert "pre-receive hook declined" in check["output"]["summary"]
         assert [r["content"] for r in sim.reactions if r["comment"] == ask] == ["eyes", "confused"]
+
+
+async def test_the_publish_job_re_reads_the_pr_and_refuses_one_closed_forked_or_repointed(
+    tmp_path: Path,
+) -> None:
+    """Between the event job and the publish job the PR can change: it gets no push then."""
+    repo, bare = setup(tmp_path)
+    before = tip(bare)
+    config = config_for(tmp_path, [])
+    folder = tmp_path / "fanout"
+    with simulated() as (sim, gateway, _):
+        sim.origin = bare
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH)
+        ask = sim.add_review_comment(pull, "/bot fix add neg", user="mona", path="calc/ops.py")
+        event = FanoutFollowUps(folder=folder, repo=repo, config=config, gateway=gateway, base_branch="main")
+        checklist = Checklist(f"pull#{pull}", "Follow-up", (Item("request", "Requested: add neg"),))
+        request = FollowUpRequest(checklist, "pr-1", BRANCH, pull, threads={"request": ask}, receipt="rc1",
+                                  review_comment=ask)  # fmt: skip
+        assert (await event.follow_up(request)).handed_on
+        publisher = clone(tmp_path, bare, "main", "publish")
+        changes = {
+            "closed": ({"state": "closed"}, f"PR #{pull} is closed now"),
+            "fork": ({"fork": "mallory/calc"}, "no longer a branch of this repository (mallory/calc)"),
+            "head": ({"head": "main"}, f"head is `main` now, not `{BRANCH}`"),
+        }
+        for n, (change, why) in enumerate(changes.values()):
+            original = dict(sim.pulls[pull])
+            sim.pulls[pull].update(change)
+            published = await publish_followup(publisher, folder, [], config=config, gateway=gateway,
+                                               base_branch="main", run_id=f"publish-{n}")  # fmt: skip
+            sim.pulls[pull].clear()
+            sim.pulls[pull].update(original)
+            assert published.conclusion == "failure" and why in published.summary, published.summary
+            [summary] = [
+                c["body"] for c in sim.comments_on(pull) if "milestone-bot:followup:rc1" in c["body"]
+            ]
+            assert "Nothing was pushed: " in summary and why in summary
+        assert tip(bare) == before and not [c for c in sim.check_runs.values() if c["name"] == FOLLOWUP_CHECK]
+        assert {r["content"] for r in sim.reactions if r["comment"] == ask} == {"confused"}
