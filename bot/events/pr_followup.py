@@ -31,7 +31,14 @@ from bot.errors import BotError, PlanningError
 from bot.events.commands import Command, Verb, command_lines, parse_commands
 from bot.events.payloads import PullRequestReviewEvent, ReviewCommentEvent
 from bot.github.bodies import defuse
-from bot.github.followup_bodies import Round, summary_comment, thread_reply, with_round
+from bot.github.followup_bodies import (
+    SUMMARY_LIMIT,
+    Round,
+    summary_comment,
+    thread_reply,
+    untrusted_line,
+    with_round,
+)
 from bot.github.gateway import GitHubGateway, PullData, ReviewComment, marker
 from bot.planning.planner import plan_red_build
 
@@ -242,11 +249,12 @@ class PullFollowUp:
             thread_of, ask.key, ask.comment,
         )  # fmt: skip
         result = await self._work.follow_up(request)
+        said = untrusted_line(result.summary, limit=SUMMARY_LIMIT)  # it may quote failure reasons
         if result.handed_on:
-            answer(f"{defuse(result.summary)} Replies go in each thread, and a summary below.")
+            answer(f"{said} Replies go in each thread, and a summary below.")
             return Done("ran", result.summary, result.conclusion, result.spent, handed_on=True)
         self.answer(pull, result, thread_of=thread_of, key=ask.key)
-        answer(f"{defuse(result.summary)} Details in the summary comment below and in each thread.")
+        answer(f"{said} Details in the summary comment below and in each thread.")
         return Done("ran", result.summary, result.conclusion, result.spent)
 
     def _items(self, pull: PullData, ask: Ask) -> tuple[list[Item], dict[str, int]]:
