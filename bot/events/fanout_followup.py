@@ -73,7 +73,7 @@ class FanoutFollowUps(FanoutWork):
             FOLLOWUP: {
                 "branch": request.branch, "pull": request.pull, "head": head,
                 "threads": dict(request.threads), "receipt": request.receipt,
-                "review_comment": request.review_comment,
+                "review_comment": request.review_comment, "not_taken": list(request.not_taken),
             },
         }  # fmt: skip
         (self._folder / REQUEST_FILE).write_text(json.dumps(saved, indent=2), encoding="utf-8")
@@ -134,6 +134,7 @@ async def publish_followup(
     threads = {str(k): int(v) for k, v in (saved.get("threads") or {}).items()}
     receipt = str(saved.get("receipt") or "") or request.key
     review_comment = int(saved["review_comment"]) if saved.get("review_comment") else None
+    not_taken = tuple(str(t) for t in saved.get("not_taken") or ())
     report, calls = await publish_artifacts(
         repo, request.checklist, artifacts, config=config, run_id=run_id, base_ref=head,
         plan=planned(request, raw, config),
@@ -177,12 +178,12 @@ async def publish_followup(
     )  # fmt: skip
     followup = FollowUpRequest(
         request.checklist, request.key, branch, pull, request.budget, request.tier, threads, receipt,
-        review_comment,
+        review_comment, not_taken,
     )  # fmt: skip
     result = await work.land(followup, report, head=head)
     if pull is not None:
         answers = PullFollowUp(gateway=gateway, config=config, work=work)
-        answers.answer(gateway.pull(pull), result, thread_of=threads, key=receipt)
+        answers.answer(gateway.pull(pull), result, thread_of=threads, key=receipt, not_taken=not_taken)
     if review_comment is not None:
         gateway.react_review_comment(review_comment, end_reaction(result))
     return Published(report, pull, result.conclusion, result.summary, False, request.run)

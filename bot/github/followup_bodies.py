@@ -70,8 +70,10 @@ def summary_comment(
     summary: str,
     spent: Decimal,
     moved: bool,
+    not_taken: tuple[str, ...] = (),
 ) -> str:
-    """One comment on the PR for the whole follow-up round."""
+    """One comment on the PR for the whole follow-up round; ``not_taken``: the open threads left out
+    because their author may not write to the repository."""
     said = untrusted_line(summary, limit=SUMMARY_LIMIT)
     lines = [f"### milestone-bot: follow-up on #{number}", "", said, ""]
     if head:
@@ -84,6 +86,9 @@ def summary_comment(
         lines.append(
             f"| {defuse(item.title)[:80]} | {item.status.value} | {short(commit)} | {usd(item.cost_usd)} |"
         )
+    if not_taken:
+        lines += ["", "Not taken: written by someone without write access:"]
+        lines += [f"- {untrusted_line(t, limit=200)}" for t in not_taken]
     lines += ["", f"Spent {usd(spent)}.", cost_marker(spent)]
     return "\n".join(lines) + "\n"
 
