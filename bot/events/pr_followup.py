@@ -425,20 +425,29 @@ class ReviewCommands:
             return Done("ignored", f"no `{self._prefix} fix` in the review")
         number = event.pull_request.number
         handled = marker("handled", receipt)
-        if any(handled in c.body and c.user.lower() == self._bot for c in self._gh.comments(number)):
+        # A refusal is keyed on the comment or review alone, not its edit time: a person without
+        # write access who edits their comment ten times is told once why not (the reason stands;
+        # a comment per edit would let anyone make the bot write on the PR at will).
+        source = receipt.split(":", 1)[0]
+        refused = marker("refused", source)
+        mine = [c.body for c in self._gh.comments(number) if c.user.lower() == self._bot]
+        if any(handled in body for body in mine):
             return Done("ignored", f"review {receipt} was handled already (redelivery or re-run)")
 
         def answer(text: str) -> None:
             self._gh.upsert_comment(number, marker("reply", receipt), f"{text}\n\n{handled}")
 
         comment_id = event.comment.id if isinstance(event, ReviewCommentEvent) else None
-        if comment_id is not None:
-            self._gh.react_review_comment(comment_id, "eyes")  # taken, as an issue comment's command
         if not may_write(author.login):
-            answer(_permission_text(author.login, self._prefix))
-            if comment_id is not None:
+            if any(refused in body for body in mine):
+                return Done("ignored", f"{author.login} was refused on {source} already")
+            text = _permission_text(author.login, self._prefix)
+            self._gh.upsert_comment(number, marker("reply", source), f"{text}\n\n{refused}")
+            if comment_id is not None:  # 😕 alone: it was never taken, so no 👀 first
                 self._gh.react_review_comment(comment_id, "confused")
             return Done("refused", f"{author.login} may not write")
+        if comment_id is not None:
+            self._gh.react_review_comment(comment_id, "eyes")  # taken, as an issue comment's command
         command = commands[0]  # one round per review: its items are the whole PR's anyway
         ask = Ask(number, command.target, command.budget, command.tier, receipt, thread, where, comment_id)
         try:

@@ -389,7 +389,7 @@ async def test_an_inline_command_gets_eyes_when_taken_and_rocket_or_confused_at_
         for followups, user, expected in (
             (Ending("success"), "wendy", ["eyes", "rocket"]),
             (Ending("failure"), "wendy", ["eyes", "confused"]),
-            (Ending("success"), "rita", ["eyes", "confused"]),  # read permission: refused
+            (Ending("success"), "rita", ["confused"]),  # read permission: refused, never taken
             (Ending("neutral", handed_on=True), "wendy", ["eyes"]),  # the publish job ends it
         ):
             handler = EventHandler(gateway=gateway, config=CONFIG, work=FakeWork(), followups=followups)
@@ -506,3 +506,31 @@ async def test_the_publish_job_re_reads_the_pr_and_refuses_one_closed_forked_or_
             assert "Nothing was pushed: " in summary and why in summary
         assert tip(bare) == before and not [c for c in sim.check_runs.values() if c["name"] == FOLLOWUP_CHECK]
         assert {r["content"] for r in sim.reactions if r["comment"] == ask} == {"confused"}
+
+
+async def test_someone_without_write_access_is_refused_once_per_comment_however_often_they_edit_it() -> None:
+    with simulated() as (sim, gateway, _):
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH, head_sha="d" * 40)
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=FakeWork(), followups=NeverCalled())
+        inline = sim.add_review_comment(pull, "/bot fix add neg", user="rita", path="calc/ops.py")
+        event = review_comment_event(sim, pull, inline)
+        outcomes = []
+        for n, action in enumerate(("created", "edited", "edited")):
+            edit = copy.deepcopy(event)
+            edit["action"] = action
+            edit["comment"]["updated_at"] = f"2026-12-02T04:0{n}:00Z"
+            [outcome] = await handler.handle("pull_request_review_comment", edit)
+            outcomes.append(outcome.action)
+        assert outcomes == ["refused", "ignored", "ignored"]
+        [refusal] = [c["body"] for c in sim.comments_on(pull) if c["user"] == BOT_LOGIN]
+        assert "needs write, maintain or admin permission" in refusal
+        assert [r["content"] for r in sim.reactions if r["comment"] == inline] == ["confused"]
+        # A writer's edit is a new command each time (its receipt holds the edit time): not deduped here.
+        mine = sim.add_review_comment(pull, "/bot fix add neg", user="wendy", path="calc/ops.py")
+        [outcome] = await handler.handle("pull_request_review_comment", review_comment_event(sim, pull, mine))
+        assert outcome.action != "ignored"
+
+
+class NeverCalled:
+    async def follow_up(self, request: FollowUpRequest) -> FollowUpResult:
+        return FollowUpResult(request.checklist, {}, None, "neutral", "Over.", Decimal(0), "not validated")
