@@ -721,6 +721,7 @@ def _publish(args: argparse.Namespace) -> int:
     from bot.app import ActionsEnv, build_gateway
     from bot.events.fanout import publish_fanout
     from bot.events.fanout_followup import is_followup, publish_followup
+    from bot.execution.jobs import artifact_folders
     from bot.report.money import decimal_str
 
     repo = Path(args.repo).resolve()
@@ -729,7 +730,7 @@ def _publish(args: argparse.Namespace) -> int:
     folder = Path(args.artifacts)
     if not folder.is_dir():
         raise UsageError(f"artifacts folder {folder} does not exist")
-    artifacts = sorted(p for p in folder.iterdir() if (p / "result.json").exists())
+    artifacts = artifact_folders(folder)
     # A follow-up on a PR lands on the PR's own branch; a run's wave on milestone-bot/<key>.
     publish = publish_followup if is_followup(Path(args.fanout_dir)) else publish_fanout
     published = asyncio.run(

@@ -18,7 +18,7 @@ from bot.domain import Checklist, Item, ItemStatus, Verdict
 from bot.errors import ChecklistError, ChecklistProblem
 from bot.execution import spend_state
 from bot.execution.carry import carry_over, restore, without_merges
-from bot.execution.fanout import BUNDLE, LEDGER, Grant, ItemOutcome, JobResult
+from bot.execution.fanout import BUNDLE, LEDGER, RESULT, Grant, ItemOutcome, JobResult
 from bot.execution.integrate import integrate
 from bot.execution.item_loop import AttemptRecord, ItemResult
 from bot.execution.options import SPEND_LINES, RunOptions, read_options
@@ -126,6 +126,25 @@ async def work_items(
     job_result.write(out)
     (out / "report.md").write_text(render_markdown(outcome.report), encoding="utf-8")
     return job_result
+
+
+# The workflow uploads each work job's ``work/`` folder as ``milestone-bot-work-<job>`` and the
+# publish job downloads every artifact into its own folder (no ``merge-multiple``): merged, one
+# job's artifact could overwrite another's results, bundle or ledger.
+ARTIFACT_PREFIX = "milestone-bot-work-"
+
+
+def artifact_folders(downloads: Path) -> list[Path]:
+    """The job folders to publish from ``downloads``: ``<job>/`` directly (the CLI's own layout), or
+    ``milestone-bot-work-<job>/<job>/`` from the workflow, where only the folder of the job the
+    artifact is named for counts (a job that ran model-written code may have planted others)."""
+    found: list[Path] = []
+    for entry in sorted(p for p in downloads.iterdir() if p.is_dir()):
+        if entry.name.startswith(ARTIFACT_PREFIX):
+            entry = entry / entry.name.removeprefix(ARTIFACT_PREFIX)
+        if (entry / RESULT).is_file():
+            found.append(entry)
+    return found
 
 
 async def publish_artifacts(

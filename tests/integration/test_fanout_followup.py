@@ -32,6 +32,10 @@ from tests.integration.test_pr_followup import NEG, NEG_TEST, SUB, bot_replies, 
 pytestmark = pytest.mark.skipif(not EXAMPLES.exists(), reason="no webhook examples")
 BRANCH = "milestone-bot/issue-1"
 
+# The example's setup-command, in the form the sample project can run: the work and publish jobs
+# hand it to the bot, which runs it in its sandbox before validating (no workflow step runs it).
+SETUP = "python -m pip --version"
+
 
 def origin_with_pr_branch(tmp_path: Path) -> tuple[Path, str]:
     """A bare origin: main with the bot's config, and the bot's PR branch (main + the bot's `sub`
@@ -95,7 +99,7 @@ def test_an_inline_fix_under_fan_out_lands_on_the_pr_branch_without_force(tmp_pa
             "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
         }  # fmt: skip
         context: dict[str, Any] = {
-            "inputs": spec["with"], "secrets": {}, "github": {"token": "tok"}, "needs": {},
+            "inputs": {**spec["with"], "setup-command": SETUP}, "secrets": {}, "github": {"token": "tok"}, "needs": {},
             "steps": {"app": {"outputs": {"token": ""}}},
         }  # fmt: skip
 

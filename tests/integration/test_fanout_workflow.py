@@ -34,6 +34,10 @@ BOT = Path(sys.executable).parent / "milestone-bot"
 MODULES = ("alpha", "beta", "gamma", "delta")
 DEPENDS = {"alpha": [], "beta": [], "gamma": ["add-alpha", "add-beta"], "delta": ["add-gamma"]}
 
+# The example's setup-command, in the form the sample project can run: the work and publish jobs
+# hand it to the bot, which runs it in its sandbox before validating (no workflow step runs it).
+SETUP = "python -m pip --version"
+
 
 def plan_answer() -> str:
     items = [
@@ -224,7 +228,7 @@ def test_three_waves_from_fresh_clones_hold_the_run_and_day_limits(tmp_path: Pat
                 "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
             }  # fmt: skip
             context: dict[str, Any] = {
-                "inputs": spec["with"], "secrets": {}, "github": {"token": "tok"}, "needs": {},
+                "inputs": {**spec["with"], "setup-command": SETUP}, "secrets": {}, "github": {"token": "tok"}, "needs": {},
                 "steps": {"app": {"outputs": {"token": ""}}},  # no GitHub App in the test
             }  # fmt: skip
             event_dir = clone(origin, folder / "event")
@@ -253,7 +257,9 @@ def test_three_waves_from_fresh_clones_hold_the_run_and_day_limits(tmp_path: Pat
                 assert (artifact / "ledger.sqlite").exists()
                 result["jobs"].append(job)
                 result["spent"] += Decimal(job["spent_usd"])
-                shutil.copytree(artifact, collected / entry["job"])  # download-artifact, merge-multiple
+                # upload-artifact of work/ as milestone-bot-work-<job>; download-artifact, one
+                # folder per artifact (publish reads only the job each is named for)
+                shutil.copytree(work_dir / "work", collected / f"milestone-bot-work-{entry['job']}")
             publish_dir = clone(origin, folder / "publish")
             shutil.copytree(request, publish_dir / "fanout")
             shutil.copytree(collected, publish_dir / "work")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 from bot.domain import Checklist, Item, ItemStatus
 from bot.execution.fanout import groups, matrix, ready
@@ -36,3 +37,24 @@ def test_at_most_max_jobs_and_the_budget_split_between_them() -> None:
     assert matrix(Checklist("m#1", "m", (Item("a", "a", status=ItemStatus.DONE),)), budget=None) == {
         "include": []
     }
+
+
+def test_publish_reads_only_the_folder_each_artifact_is_named_for(tmp_path: Path) -> None:
+    # Downloaded without merge-multiple, each work artifact sits in its own folder; a job that
+    # ran model-written code may plant another job's folder in its artifact: not read.
+    from bot.execution.jobs import artifact_folders
+
+    for artifact, job in [("milestone-bot-work-job1", "job1"), ("milestone-bot-work-job1", "job2"),
+                          ("milestone-bot-work-job2", "job2"), ("milestone-bot-work-job3", "job3")]:  # fmt: skip
+        (tmp_path / "dl" / artifact / job).mkdir(parents=True)
+        (tmp_path / "dl" / artifact / job / "result.json").write_text("{}")
+    (tmp_path / "dl" / "milestone-bot-work-job3" / "job3" / "result.json").unlink()  # no result
+    assert artifact_folders(tmp_path / "dl") == [
+        tmp_path / "dl" / "milestone-bot-work-job1" / "job1",
+        tmp_path / "dl" / "milestone-bot-work-job2" / "job2",
+    ]
+    # The CLI's own layout (the local fan-out, the tests): job folders directly.
+    (tmp_path / "flat" / "job1").mkdir(parents=True)
+    (tmp_path / "flat" / "job1" / "result.json").write_text("{}")
+    (tmp_path / "flat" / "notes").mkdir()
+    assert artifact_folders(tmp_path / "flat") == [tmp_path / "flat" / "job1"]
