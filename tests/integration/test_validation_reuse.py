@@ -35,7 +35,11 @@ async def test_each_test_id_runs_once_across_new_affected_and_full_suite(tmp_pat
     verdict = await validate_working_tree(repo, base_ref="HEAD", config=None)
     assert verdict.accepted, verdict.render()
     by_name = {s.name: s for s in verdict.stages}
-    assert [s for s in by_name if s.endswith(("tests", "suite"))] == ["new_tests", "affected_tests", "full_suite"]
+    assert [s for s in by_name if s.endswith(("tests", "suite"))] == [
+        "new_tests",
+        "affected_tests",
+        "full_suite",
+    ]
     # the affected stage ran the ids mentioning mul, not the whole file
     affected = by_name["affected_tests"].command
     assert "tests/test_ops.py::test_mul" in affected and "tests/test_ops.py::TestMul" in affected

@@ -7,7 +7,7 @@ from pathlib import Path
 from bot.validation.parsers import TestCase as Case
 from bot.validation.pipeline import CheckRun
 from bot.validation.reuse import merged, skip_args
-from bot.validation.selection import changed_names, select, reached_tests
+from bot.validation.selection import changed_names, reached_tests, select
 from bot.workspace.proc import ProcResult
 
 MODULE = "def add(a, b):\n    return a + b\n\n\nclass Box:\n    def get(self):\n        return 1\n"
