@@ -42,7 +42,10 @@ _NO_NAME = re.compile(r"cannot import name '(\w+)'")
 
 _MISSING_TOOL = re.compile(r"No module named '?(mypy|ruff|pylint|flake8)'?")
 BaselineSource = Callable[[], Awaitable[Baseline]]
-EXIT_CODE_ONLY = "exit code only: this runner gives no per-test report"
+EXIT_CODE_ONLY = (
+    "exit code only: this runner gives no per-test report (per test: pytest, cargo test, "
+    "go test -json, node --test)"
+)
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,7 @@ async def _suite(
     duration = run.result.duration_s
     accepted_ids = {t for t in outcomes for a in acceptance if t == a or t.startswith((f"{a}::", f"{a}["))}
     suspects = sorted({t for t, _ in judgement.problems if failing(outcomes.get(t, "passed"))} - accepted_ids)
-    if suspects:
+    if suspects and test.parser == "pytest":  # other runners cannot be given test ids
         rerun = await run_check(test, cwd=change.root, settings=settings, args=suspects)
         duration += rerun.result.duration_s
         if not rerun.problem:
@@ -256,6 +259,7 @@ async def validate(
     settings = settings or Settings()
     test = toolchain.test
     pytest_like = test is not None and test.parser == "pytest"
+    per_test = test is not None and test.per_test  # cargo, go and node's runner too
     known: Baseline | None = baseline if isinstance(baseline, Baseline) else None
 
     async def base_outcomes() -> Baseline:
@@ -263,7 +267,7 @@ async def validate(
         if known is None:
             if callable(baseline):
                 known = await baseline()
-            elif base is not None and test is not None and pytest_like:
+            elif base is not None and test is not None and per_test:
                 known = await run_baseline("", base, test, settings)
             else:
                 known = EMPTY
@@ -329,7 +333,7 @@ async def validate(
             verdict_here = judge(run.outcomes, known_base.outcomes, expected=expected, acceptance=mine)
             stages.append(_judged("affected_tests", run, verdict_here))
     if test is not None and not stop():
-        if pytest_like:
+        if per_test:
             stage, flaky, preexisting = await _suite(change, test, settings, await base_outcomes(), earlier)
         else:
             stage = _exit_code_only(
