@@ -37,6 +37,7 @@ def load_config(path: Path) -> Config:
 
     return load(path)
 
+
 EXIT_INVALID_CONFIG = 2
 EXIT_USAGE = 2
 
