@@ -31,8 +31,8 @@ from pathlib import Path
 
 from bot.config import parse_config
 from bot.execution.run import validate_working_tree
-from bot.validation.baseline import run_baseline
-from bot.validation.detect import toolchain
+from bot.validation.baseline import Baseline, run_baseline
+from bot.validation.detect import Toolchain, toolchain
 from bot.validation.pipeline import Settings
 from bot.validation.validate import Change, test_files_in, validate
 from bot.validation.verdict import ValidationVerdict
@@ -85,7 +85,9 @@ def prepare(cache: Path) -> tuple[Path, Path]:
         if not found:
             sh(sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d",
                str(cache / "sdists"), f"{PROJECT}=={VERSION}")  # fmt: skip
-            found = [p for p in (cache / "sdists").glob("*.tar.gz") if p.name.replace("-", "_").startswith(stem)]
+            found = [
+                p for p in (cache / "sdists").glob("*.tar.gz") if p.name.replace("-", "_").startswith(stem)
+            ]
         work.mkdir(parents=True, exist_ok=True)
         with tarfile.open(found[0]) as tar:
             tar.extractall(work, filter="data")
@@ -118,6 +120,9 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=Path(".cache/realprojects"))
     parser.add_argument("--project", choices=sorted(PROJECTS), action="append")
+    parser.add_argument(
+        "--profile", action="store_true", help="only profile the in-process work of one verdict (cProfile)"
+    )
     args = parser.parse_args(argv)
     for project in args.project or sorted(PROJECTS):
         global PROJECT, VERSION, MODULE, BREAK
@@ -143,6 +148,9 @@ async def bench_one(args: argparse.Namespace) -> None:
     package = src / MODULE.split("/")[0]
     lines = sum(len(p.read_text(errors="replace").splitlines()) for p in package.rglob("*.py"))
     print(f"{PROJECT} {VERSION}: {lines} lines of code; tests: {tools.test.argv if tools.test else None}")
+    if args.profile:
+        await profile(src, original, tools, settings, baseline)
+        return
     try:
         # 1. Overhead: a harmless change; pipeline vs the same commands by hand. On a shared machine
         # the runs are interleaved (the order alternating each repeat) and medians are compared.
@@ -206,7 +214,9 @@ async def bench_one(args: argparse.Namespace) -> None:
         w = statistics.median(whole_s)
         print(f"the whole `milestone-bot validate` path {w:.3f}s {fmt(whole_s)}: {w / one:.2f}x one plain run "
               f"(git worktree of the base, environment probe, cached baseline: {w - p:+.3f}s)")  # fmt: skip
-        print(f"in-process work (guard, selection, JUnit parsing, judging): {statistics.median(in_process_s):.3f}s")
+        print(
+            f"in-process work (guard, selection, JUnit parsing, judging): {statistics.median(in_process_s):.3f}s"
+        )
 
         # 2. Time to first diagnostic with one module broken.
         broken = original.replace(*BREAK)
@@ -232,6 +242,26 @@ async def bench_one(args: argparse.Namespace) -> None:
         print(f"load average after: {load()}")
     finally:
         (src / MODULE).write_text(original)
+
+
+async def profile(src: Path, original: str, tools: Toolchain, settings: Settings, baseline: Baseline) -> None:
+    """Where the pipeline's own time goes: Python functions by their own time, waiting for the
+    test processes (the event loop's select) left out."""
+    import cProfile
+    import pstats
+
+    change = change_for(src, original + "\n# benchmark: harmless change\n")
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    verdict = await validate(change, tools, settings=settings, baseline=baseline)
+    profiler.disable()
+    wall = time.perf_counter() - started
+    (src / MODULE).write_text(original)
+    commands = sum(s.duration_s for s in verdict.stages if s.command)
+    print(f"verdict {wall:.3f}s, of which commands {commands:.3f}s, in process {wall - commands:.3f}s")
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(18)
 
 
 if __name__ == "__main__":

@@ -22,19 +22,35 @@ def _docstring(node: ast.stmt) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
 
 
-def _defs(body: Iterable[ast.stmt], prefix: str = "") -> dict[str, str]:
-    """Name -> AST dump of each definition (methods as Class.name); every other module-level
-    statement but imports and docstrings together as ``<module>``: its effect has no one name."""
+def _span(node: ast.stmt) -> range:
+    decorators = getattr(node, "decorator_list", [])
+    first = min([node.lineno, *(d.lineno for d in decorators)])
+    return range(first - 1, node.end_lineno or node.lineno)
+
+
+def _defs(source: str) -> dict[str, str]:
+    """Name -> source text of each definition (methods as Class.name); every other module-level
+    line but imports, docstrings, comments and blank lines together as ``<module>``: its effect has
+    no one name. Text, not AST dumps: dumping a large module costs most of a second; a change of
+    formatting inside a definition only selects a few more tests."""
+    lines = source.splitlines()
     found: dict[str, str] = {}
-    for node in body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            found[prefix + node.name] = ast.dump(node)
-        elif isinstance(node, ast.ClassDef):
-            found[prefix + node.name] = ast.dump(node)
-            methods = (n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
-            found.update({f"{prefix}{node.name}.{k}": v for k, v in _defs(methods).items()})
-        elif not isinstance(node, ast.Import | ast.ImportFrom | ast.Pass) and not _docstring(node):
-            found["<module>"] = found.get("<module>", "") + ast.dump(node)
+    claimed: set[int] = set()
+    for node in ast.parse(source).body:
+        span = _span(node)
+        if isinstance(node, ast.Import | ast.ImportFrom | ast.Pass) or _docstring(node):
+            claimed.update(span)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            claimed.update(span)
+            found[node.name] = "\n".join(lines[span.start : span.stop])
+            for inner in node.body if isinstance(node, ast.ClassDef) else []:
+                if isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef):
+                    inner_span = _span(inner)
+                    found[f"{node.name}.{inner.name}"] = "\n".join(lines[inner_span.start : inner_span.stop])
+    rest = (
+        line.strip() for i, line in enumerate(lines) if i not in claimed and not line.strip().startswith("#")
+    )
+    found["<module>"] = "\n".join(line for line in rest if line)
     return found
 
 
@@ -45,10 +61,10 @@ def changed_names(before: str | None, after: str | None) -> frozenset[str] | Non
     if before is None or after is None:
         return None
     try:
-        old, new = _defs(ast.parse(before).body), _defs(ast.parse(after).body)
+        old, new = _defs(before), _defs(after)
     except SyntaxError:
         return None
-    if old.get("<module>") != new.get("<module>"):
+    if old.pop("<module>") != new.pop("<module>"):
         return None
     touched = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
     # A changed method gives its name and its class's: a test may reach it through either.

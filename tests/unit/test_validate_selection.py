@@ -18,11 +18,13 @@ TESTS = (
 )
 
 
-def test_changed_names_are_the_definitions_whose_ast_differs() -> None:
+def test_changed_names_are_the_definitions_whose_text_differs() -> None:
     assert changed_names(MODULE, MODULE.replace("a + b", "a - b")) == {"add"}
     assert changed_names(MODULE, MODULE.replace("return 1", "return 2")) == {"Box", "get"}
-    # formatting and comments are not changes; module-level code cannot be pinned to a name
-    assert changed_names(MODULE, MODULE.replace("(a, b)", "(a,  b)") + "# note\n") == frozenset()
+    # a comment or blank line between definitions is no change; reformatting one selects it
+    assert changed_names(MODULE, MODULE + "\n# note\n") == frozenset()
+    assert changed_names(MODULE, MODULE.replace("(a, b)", "(a,  b)")) == {"add"}
+    # module-level code cannot be pinned to a name
     assert changed_names(MODULE, MODULE + "X = 1\n") is None
     assert changed_names(None, MODULE) is None and changed_names(MODULE, "def (") is None
 
@@ -76,3 +78,13 @@ def test_merged_outcomes_are_one_per_test_id_the_worse_kept() -> None:
     # everything ran earlier: the suite had nothing left (pytest's exit code 5), which is no problem
     empty = _run(problem="exit code 5", returncode=5)
     assert merged([("t/test_a.py", affected)], empty).problem == ""
+
+
+def test_imports_are_found_as_text_at_any_depth() -> None:
+    from bot.validation.affected import _imports
+
+    source = (
+        "import os, sys as system\nfrom a.b import (c,\n    d as e,  # note\n    f)\n"
+        "from .rel import q\n\n\ndef test_x():\n    import deep.mod\n    from p import q, r\n"
+    )
+    assert _imports(source) == {"os", "sys", "a.b", "a.b.c", "a.b.d", "a.b.f", "deep.mod", "p", "p.q", "p.r"}
