@@ -323,8 +323,15 @@ async def validate(
             # only files pytest collected on the base: a named-after __init__.py holds no test
             if t not in change.new_tests and (not known_base.files or t in known_base.files)
         ]
-        # Only the test ids the change's named definitions reach, when that can be decided.
-        affected = select(change.root, affected, change.files) if affected else []
+        # Only the test ids the change's named definitions reach, when that can be decided, and
+        # the item's acceptance tests in those files: they are what the item is about.
+        files = affected
+        affected = select(change.root, files, change.files) if files else []
+        affected += [
+            a
+            for a in change.acceptance
+            if "::" in a and a.split("::", 1)[0] in files and not known_base.covered(a, affected)
+        ]
         if affected:
             run = await run_check(test, cwd=change.root, settings=settings, args=affected)
             earlier += [(a, run) for a in affected]

@@ -79,3 +79,36 @@ async def test_a_test_the_affected_stage_ran_still_counts_in_the_full_suite(tmp_
     failed = {d.test_id for d in by_name["full_suite"].diagnostics}
     assert "tests/test_ops.py::test_mul_large" in failed
     assert "--deselect=tests/test_ops.py::test_mul_large" in by_name["full_suite"].command
+
+
+async def test_acceptance_tests_in_affected_files_run_first_and_once(tmp_path: Path) -> None:
+    import sys
+
+    from bot.validation.baseline import run_baseline
+    from bot.validation.detect import detect
+    from bot.validation.pipeline import Settings
+    from bot.validation.validate import Change, validate
+
+    files = {**PYTHON_PROJECT, "tests/conftest.py": LOGGER, "tests/test_ops.py": OPS_TESTS}
+    base, repo = make_repo(tmp_path / "base", files), make_repo(tmp_path / "calc", files)
+    before = (repo / "calc/ops.py").read_text()
+    after = before.replace("return a * b", "return b * a")
+    write(repo, "calc/ops.py", after)
+    tools = detect(repo, python=sys.executable)
+    assert tools.test is not None
+    settings = Settings()
+    baseline = await run_baseline("base", base, tools.test, settings)
+    acceptance = ("tests/test_ops.py::test_add",)  # does not mention mul: not selected by name
+    change = Change(
+        root=repo,
+        files={"calc/ops.py": (before, after)},
+        test_files=("tests/test_ops.py", "tests/test_text.py"),
+        acceptance=acceptance,
+    )
+    verdict = await validate(change, tools, settings=settings, baseline=baseline)
+    assert verdict.accepted, verdict.render()
+    affected = {s.name: s for s in verdict.stages}["affected_tests"].command
+    assert "tests/test_ops.py::test_add" in affected and "tests/test_ops.py::TestMul" in affected
+    runs = (repo / "runs.log").read_text().splitlines()
+    assert runs.count("tests/test_ops.py::test_add") == 1
+    assert runs.count("tests/test_text.py::test_shout") == 1
