@@ -46,6 +46,9 @@ def test_select_falls_back_to_whole_files_when_the_change_has_no_names(tmp_path:
     assert select(tmp_path, ["tests/test_calc.py"], files) == ["tests/test_calc.py::test_add"]
     files = {"calc.py": (MODULE, MODULE + "X = 1\n")}
     assert select(tmp_path, ["tests/test_calc.py"], files) == ["tests/test_calc.py"]
+    # only a comment changed: nothing can behave differently, nothing runs first
+    files = {"calc.py": (MODULE, MODULE + "\n# note\n")}
+    assert select(tmp_path, ["tests/test_calc.py"], files) == []
 
 
 def _run(*cases: tuple[str, str], problem: str = "", returncode: int = 0) -> CheckRun:
