@@ -19,15 +19,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from bot import __version__
-from bot.budget.ledger import Ledger, Scope
-from bot.config import DEFAULT_CONFIG_PATH, Config, load_config
 from bot.domain import Checklist, ItemStatus
 from bot.errors import BotError, ChecklistError, ConfigError, UsageError, WorkspaceError
-from bot.report.cost import render_json, render_text
 from bot.report.money import usd
 
 if TYPE_CHECKING:
+    from bot.config import Config
     from bot.execution.run import RunOutcome
+
+# bot.config (pydantic) is most of the start-up: `--help` and argument errors must not pay for it,
+# so it is imported when a command loads a config. The path is bot.config's (a test says so).
+DEFAULT_CONFIG_PATH = Path(".github/milestone-bot.toml")
+
+
+def load_config(path: Path) -> Config:
+    from bot.config import load_config as load
+
+    return load(path)
+
 
 EXIT_INVALID_CONFIG = 2
 EXIT_USAGE = 2
@@ -237,6 +246,9 @@ def _cost(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"no ledger at {path}: no model calls recorded yet", file=sys.stderr)
         return 0
+    from bot.budget.ledger import Ledger, Scope
+    from bot.report.cost import render_json, render_text
+
     ledger = Ledger(path)
     calls = ledger.calls(Scope(run_id=args.run, since=args.since))
     from bot.execution.services import cost_summary

@@ -98,7 +98,7 @@ async def integrate(
             ),
         )
         test = toolchain.test
-        if baselines is not None and test is not None and test.parser == "pytest":
+        if baselines is not None and test is not None and test.per_test:
             # The same per-test baseline of the base commit the items were judged against (cached),
             # so a sibling's or a pre-existing failure does not sink the integration either.
             base_dir = trees.detached(f"{run_id}-integration-base", base)

@@ -411,7 +411,7 @@ class ItemRunner:
             self._toolchain,
             settings=self._settings,
             base=state.base_dir,
-            baseline=baseline if test is not None and test.parser == "pytest" else None,
+            baseline=baseline if test is not None and test.per_test else None,
         )
         state.verdict = verdict
         state.validation_s += sum(s.duration_s for s in verdict.stages)

@@ -65,9 +65,9 @@ async def validate_working_tree(
         return await baselines.get(base, base_dir, tools.test, settings)
 
     try:
-        pytest_like = tools.test is not None and tools.test.parser == "pytest"
+        per_test = tools.test is not None and tools.test.per_test
         return await validate(
-            change, tools, settings=settings, base=base_dir, baseline=baseline if pytest_like else None
+            change, tools, settings=settings, base=base_dir, baseline=baseline if per_test else None
         )
     finally:
         trees.remove(base_dir)

@@ -11,10 +11,12 @@ import asyncio
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.validation.detect import Check
+from bot.validation.outcomes import under
 from bot.validation.parsers import Outcome
 from bot.validation.pipeline import Settings, run_check
 
@@ -40,6 +42,15 @@ class Baseline:
 
     def in_files(self, files: set[str] | frozenset[str]) -> list[str]:
         return [t for t in self.outcomes if t.split("::", 1)[0] in files]
+
+    def under(self, selectors: Sequence[str]) -> list[str]:
+        """The base's test ids a run of these files or node ids selects."""
+        return [t for t in self.outcomes if any(under(t, s) for s in selectors)]
+
+    @staticmethod
+    def covered(test_id: str, selectors: Sequence[str]) -> bool:
+        """Whether a run of ``selectors`` runs ``test_id`` (a test, a class or a file)."""
+        return any(under(test_id, s) or under(s, test_id) for s in selectors)
 
 
 EMPTY = Baseline("")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass, replace
@@ -17,13 +18,20 @@ from typing import Literal
 
 from bot.config import Validation
 
-Parser = Literal["pytest", "ruff", "mypy", "tsc", "eslint", "cargo", "cargo_test", "go", "plain"]
+Parser = Literal[
+    "pytest", "ruff", "mypy", "tsc", "eslint", "cargo", "cargo_test", "go", "go_test", "node_test", "plain"
+]
 
 
 @dataclass(frozen=True)
 class Check:
     argv: tuple[str, ...]
     parser: Parser = "plain"
+
+    @property
+    def per_test(self) -> bool:
+        """Whether its runner reports an outcome per test (judged per test id, baseline and all)."""
+        return self.parser in ("pytest", "cargo_test", "go_test", "node_test")
 
     def with_args(self, *args: str) -> Check:
         return replace(self, argv=(*self.argv, *args))
@@ -56,8 +64,12 @@ def _parser_for(argv: list[str]) -> Parser:
         return "cargo_test"
     if "cargo" in joined:
         return "cargo"
+    if argv[:2] == ["go", "test"] and "-json" in argv:
+        return "go_test"
     if argv and argv[0] == "go":
         return "go"
+    if argv[:2] == ["node", "--test"] and not any(a.startswith("--test-reporter") for a in argv):
+        return "node_test"
     return "plain"
 
 
@@ -89,6 +101,33 @@ def _python(repo: Path, python: str) -> Toolchain:
     )
 
 
+def _node_test(script: str) -> Check:
+    """``node --test ...`` run directly, with a JUnit report, when the script is just that and this
+    node has the junit reporter; anything else through npm, judged by its exit code only."""
+    words = script.split()
+    plain = Check(("npm", "test", "--silent"))
+    if words[:2] != ["node", "--test"] or any(c in script for c in "&|;<>$`'\"\\"):
+        return plain
+    if _parser_for(words) != "node_test" or not _node_has_junit():
+        return plain
+    return Check(tuple(words), "node_test")
+
+
+def _node_has_junit() -> bool:
+    """Whether this node's test runner has the junit reporter (checked, not guessed from a version)."""
+    node = shutil.which("node")
+    if node is None:
+        return False
+    try:
+        out = subprocess.run(
+            [node, "-p", "typeof require('node:test/reporters').junit"],
+            capture_output=True, text=True, timeout=20, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.stdout.strip() == "function"
+
+
 def _node(repo: Path) -> Toolchain:
     try:
         scripts = json.loads((repo / "package.json").read_text()).get("scripts", {})
@@ -101,7 +140,7 @@ def _node(repo: Path) -> Toolchain:
     return Toolchain(
         name="node",
         build=Check(("npm", "run", "build")) if "build" in scripts else None,
-        test=Check(("npm", "test", "--silent")) if "test" in scripts else None,
+        test=_node_test(str(scripts.get("test", ""))) if "test" in scripts else None,
         lint=Check(("npx", "--no-install", "eslint", "-f", "json", "."), "eslint") if eslint else None,
         typecheck=Check(("npx", "--no-install", "tsc", "--noEmit"), "tsc")
         if (repo / "tsconfig.json").exists()
@@ -114,7 +153,8 @@ def detect(repo: Path, *, python: str = sys.executable) -> Toolchain:
         return Toolchain(
             name="rust",
             build=Check(("cargo", "check", "--quiet", "--message-format=json"), "cargo"),
-            test=Check(("cargo", "test", "--quiet"), "cargo_test"),
+            # libtest's own lines give per-test outcomes; every target runs, not only up to a failure.
+            test=Check(("cargo", "test", "--no-fail-fast"), "cargo_test"),
             lint=Check(
                 ("cargo", "clippy", "--quiet", "--message-format=json", "--", "-D", "warnings"), "cargo"
             ),
@@ -123,7 +163,7 @@ def detect(repo: Path, *, python: str = sys.executable) -> Toolchain:
         return Toolchain(
             name="go",
             build=Check(("go", "build", "./..."), "go"),
-            test=Check(("go", "test", "./..."), "go"),
+            test=Check(("go", "test", "-json", "./..."), "go_test"),
             lint=Check(("go", "vet", "./..."), "go"),
         )
     if (repo / "package.json").exists():

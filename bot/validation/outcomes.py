@@ -66,6 +66,11 @@ def _matches(test_id: str, wanted: str) -> bool:
     return test_id == wanted or test_id.startswith((f"{wanted}::", f"{wanted}["))
 
 
+def under(test_id: str, selector: str) -> bool:
+    """Whether running ``selector`` (a file, a class, a test, a parametrized family) runs ``test_id``."""
+    return _matches(test_id, selector)
+
+
 @dataclass(frozen=True)
 class Judgement:
     problems: tuple[tuple[str, str], ...]  # (test id, what is wrong with it)

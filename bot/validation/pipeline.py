@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.validation import parsers
+from bot.validation import parsers, runners
 from bot.validation.detect import Check
 from bot.validation.outcomes import PYTEST_NO_TESTS, report_problem
 from bot.validation.parsers import Diagnostic, Outcome, TestCase
@@ -73,11 +73,22 @@ def _diagnostics(check: Check, output: str) -> list[Diagnostic]:
         "tsc": parsers.parse_tsc,
         "eslint": parsers.parse_eslint_json,
         "cargo": parsers.parse_cargo_json,
-        "cargo_test": parsers.parse_cargo_test,
         "go": parsers.parse_go,
+        "go_test": parsers.parse_go,  # build errors; test failures come from the events
     }
     parse = by_parser.get(check.parser)
     return parse(output) if parse else []
+
+
+def _runner_cases(check: Check, result: proc.ProcResult, report: Path) -> tuple[list[TestCase], str]:
+    if result.timed_out:
+        return [], "the test run timed out"
+    if check.parser == "cargo_test":
+        return runners.cargo_cases(result.output, result.returncode)
+    if check.parser == "go_test":
+        return runners.go_cases(result.output, result.returncode)
+    xml = report.read_text(encoding="utf-8", errors="replace") if report.exists() else None
+    return runners.node_cases(xml, result.returncode)
 
 
 async def run_check(
@@ -91,11 +102,19 @@ async def run_check(
     with tempfile.TemporaryDirectory(prefix="milestone-bot-junit-") as tmp:
         extra: tuple[str, ...] = ()
         report = Path(tmp) / "junit.xml"
+        argv = [*check.argv]
         if check.parser == "pytest":
             # xunit1 records each test's file and line; the report lives outside the worktree.
             extra = (f"--junitxml={report}", "-o", "junit_family=xunit1")
+        elif check.parser == "node_test" and "--test" in argv:
+            # Options go before the file patterns; TAP stays on stdout for people and the tail.
+            at = argv.index("--test") + 1
+            argv[at:at] = [
+                "--test-reporter=tap", "--test-reporter-destination=stdout",
+                "--test-reporter=junit", f"--test-reporter-destination={report}",
+            ]  # fmt: skip
         result = await proc.run(
-            [*check.argv, *extra, *args],
+            [*argv, *extra, *args],
             cwd=cwd,
             root=root or cwd,
             timeout_s=settings.timeout_s,
@@ -120,6 +139,11 @@ async def run_check(
                 diagnostics.insert(0, Diagnostic(problem, kind="report"))
         else:
             diagnostics = _diagnostics(check, result.output)
+            if check.parser in runners.PER_TEST_PARSERS:
+                cases, problem = _runner_cases(check, result, report)
+                diagnostics = [*parsers.junit_diagnostics(cases), *diagnostics]
+                if problem:
+                    diagnostics.insert(0, Diagnostic(problem, kind="report"))
     if not result.ok and not diagnostics:
         diagnostics = parsers.tail(result.output)
     if problem and len(diagnostics) < 3:

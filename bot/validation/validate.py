@@ -23,6 +23,8 @@ from bot.validation.guard import FindingKind, check_change, is_test_file
 from bot.validation.outcomes import Judgement, failing, judge
 from bot.validation.parsers import Diagnostic, TestCase
 from bot.validation.pipeline import CheckRun, Settings, run_check, stage_from, syntax_stage
+from bot.validation.reuse import Earlier, merged, skip_args
+from bot.validation.selection import select
 from bot.validation.special_cases import special_cased_in
 from bot.validation.verdict import StageResult, Status, ValidationVerdict
 
@@ -41,7 +43,10 @@ _NO_NAME = re.compile(r"cannot import name '(\w+)'")
 
 _MISSING_TOOL = re.compile(r"No module named '?(mypy|ruff|pylint|flake8)'?")
 BaselineSource = Callable[[], Awaitable[Baseline]]
-EXIT_CODE_ONLY = "exit code only: this runner gives no per-test report"
+EXIT_CODE_ONLY = (
+    "exit code only: this runner gives no per-test report (per test: pytest, cargo test, "
+    "go test -json, node --test)"
+)
 
 
 @dataclass(frozen=True)
@@ -184,21 +189,13 @@ async def _suite(
     test: Check,
     settings: Settings,
     baseline: Baseline,
-    earlier: Sequence[tuple[str, CheckRun]] = (),
+    earlier: Earlier = (),
 ) -> tuple[StageResult, tuple[str, ...], tuple[str, ...]]:
     """The full suite against the base's outcomes; new failures are rerun once (flaky?).
-    ``earlier``: test files an earlier stage of this verdict already ran whole on this same tree,
-    with their trustworthy runs: the suite leaves them out and takes their outcomes instead."""
-    done = {path: run for path, run in earlier if not run.problem and run.cases}
-    run = await run_check(test, cwd=change.root, settings=settings, args=[f"--ignore={p}" for p in done])
-    if done:
-        before = tuple({id(r): r for r in done.values()}.values())
-        run = CheckRun(
-            run.result,
-            (*(d for r in before for d in r.diagnostics), *run.diagnostics),
-            (*(c for r in before for c in r.cases), *run.cases),
-            "" if run.no_tests else run.problem,
-        )
+    ``earlier``: test files and ids an earlier stage of this verdict already ran on this same tree,
+    with their runs: the suite leaves them out and merges their outcomes per test id."""
+    skip = skip_args(earlier, baseline.outcomes)
+    run = merged(earlier, await run_check(test, cwd=change.root, settings=settings, args=skip))
     acceptance = (*change.acceptance, *change.new_tests)
     if run.problem or not run.cases:
         return _judged("full_suite", run, None), (), ()
@@ -208,7 +205,7 @@ async def _suite(
     duration = run.result.duration_s
     accepted_ids = {t for t in outcomes for a in acceptance if t == a or t.startswith((f"{a}::", f"{a}["))}
     suspects = sorted({t for t, _ in judgement.problems if failing(outcomes.get(t, "passed"))} - accepted_ids)
-    if suspects:
+    if suspects and test.parser == "pytest":  # other runners cannot be given test ids
         rerun = await run_check(test, cwd=change.root, settings=settings, args=suspects)
         duration += rerun.result.duration_s
         if not rerun.problem:
@@ -263,6 +260,7 @@ async def validate(
     settings = settings or Settings()
     test = toolchain.test
     pytest_like = test is not None and test.parser == "pytest"
+    per_test = test is not None and test.per_test  # cargo, go and node's runner too
     known: Baseline | None = baseline if isinstance(baseline, Baseline) else None
 
     async def base_outcomes() -> Baseline:
@@ -270,7 +268,7 @@ async def validate(
         if known is None:
             if callable(baseline):
                 known = await baseline()
-            elif base is not None and test is not None and pytest_like:
+            elif base is not None and test is not None and per_test:
                 known = await run_baseline("", base, test, settings)
             else:
                 known = EMPTY
@@ -324,13 +322,14 @@ async def validate(
         stages.append(
             stage_from("build", await run_check(toolchain.build, cwd=change.root, settings=settings))
         )
+    earlier: list[tuple[str, CheckRun]] = []  # test files and ids already run on this tree
     if test is not None and change.new_tests and toolchain.selects_files:
         if base is not None and not change.proven and not stop():
             stages.append(await red_proof(base, change, test, settings))
         if not stop():
             run = await run_check(test, cwd=change.root, settings=settings, args=list(change.new_tests))
+            earlier += [(t, run) for t in change.new_tests]
             stages.append(_judged("new_tests", run, judge(run.outcomes, {}, acceptance=change.new_tests)))
-    earlier: list[tuple[str, CheckRun]] = []  # whole test files already run on this tree
     if test is not None and toolchain.selects_files and not stop():
         known_base = await base_outcomes() if pytest_like else EMPTY
         affected = [
@@ -339,15 +338,24 @@ async def validate(
             # only files pytest collected on the base: a named-after __init__.py holds no test
             if t not in change.new_tests and (not known_base.files or t in known_base.files)
         ]
+        # Only the test ids the change's named definitions reach, when that can be decided, and
+        # the item's acceptance tests in those files: they are what the item is about.
+        files = affected
+        affected = select(change.root, files, change.files) if files else []
+        affected += [
+            a
+            for a in change.acceptance
+            if "::" in a and a.split("::", 1)[0] in files and not known_base.covered(a, affected)
+        ]
         if affected:
             run = await run_check(test, cwd=change.root, settings=settings, args=affected)
             earlier += [(a, run) for a in affected]
-            expected = known_base.in_files(set(affected))
-            mine = tuple(a for a in change.acceptance if a.split("::", 1)[0] in affected)
+            expected = known_base.under(affected)
+            mine = tuple(a for a in change.acceptance if known_base.covered(a, affected))
             verdict_here = judge(run.outcomes, known_base.outcomes, expected=expected, acceptance=mine)
             stages.append(_judged("affected_tests", run, verdict_here))
     if test is not None and not stop():
-        if pytest_like:
+        if per_test:
             stage, flaky, preexisting = await _suite(change, test, settings, await base_outcomes(), earlier)
         else:
             stage = _exit_code_only(
