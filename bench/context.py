@@ -3,7 +3,8 @@
 For each project (PyPI sdists with their own test suites), bugs are injected one at a time into
 random library functions (flip a comparison, drop a statement, off by one). A mutation no test
 catches is discarded. For each caught bug the project's own pytest output is the log, and the
-engine is asked for the context of "Fix the failing build". Recall: the mutated function is inside
+engine is asked for the context of "Fix the failing build". A bug counts only when its failing
+tests pass on the clean sdist and fail with the bug alone (checked once, cached). Recall: the mutated function is inside
 the packed context. Also: index build time cold and warm (Django-sized tree), peak memory, and
 issue-text localization on the 7 SWE-bench tasks in ../shared/data/swebench-small.jsonl.
 
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.context.engine import ContextEngine, ItemContext
+from bot.context.retrieval import Scored
 
 BUDGETS = (8_000, 20_000, 50_000)
 DEFAULT = 20_000
@@ -71,6 +73,8 @@ def fetch_sdist(name: str, version: str, cache: Path) -> Path:
         None,
     )
     if folder is not None:
+        # A run that was killed while a bug was injected leaves it behind: start from the sdist.
+        sh("git", "checkout", "-q", "--", ".", cwd=folder)
         return folder
     cache.mkdir(parents=True, exist_ok=True)
     done = sh(
@@ -219,10 +223,43 @@ def collect_bugs(
     """The bugs of one project and seed, cached: collecting runs the project's tests per mutation."""
     saved = cache / f"bugs-{name}-{version}-seed{seed}-n{want}.json"
     if saved.exists():
-        return [Bug(**b) for b in json.loads(saved.read_text())]
-    bugs = _collect(name, version, package, tests, want, cache, python, random.Random(f"{seed}-{name}"))
-    saved.write_text(json.dumps([b.__dict__ for b in bugs]))
-    return bugs
+        bugs = [Bug(**b) for b in json.loads(saved.read_text())]
+    else:
+        bugs = _collect(name, version, package, tests, want, cache, python, random.Random(f"{seed}-{name}"))
+        saved.write_text(json.dumps([b.__dict__ for b in bugs]))
+    checked = saved.with_name(saved.name.replace("bugs-", "verified-", 1))
+    if not checked.exists():
+        root = fetch_sdist(name, version, cache)
+        checked.write_text(json.dumps([_caused_by(bug, root, python) for bug in bugs]))
+    return [bug for bug, ok in zip(bugs, json.loads(checked.read_text()), strict=True) if ok]
+
+
+_FAILED_ID = re.compile(r"^(?:FAILED|ERROR|SUBFAILED.*?) (\S+\.py::\S+)", re.M)
+
+
+def _caused_by(bug: Bug, root: Path, python: str) -> bool:
+    """The failure is this bug's: its failing tests pass on the clean sdist and fail with the bug
+    alone. A flaky test, or a bug left behind by an interrupted run, fails the first or the second."""
+    ids = list(dict.fromkeys(_FAILED_ID.findall(bug.log)))
+    if not ids:
+        return False
+    path = root / bug.path
+    original = path.read_text(encoding="utf-8")
+
+    def passes() -> bool:
+        try:
+            run = sh(python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *ids, cwd=root, timeout=180)
+        except subprocess.TimeoutExpired:
+            return False
+        return run.returncode == 0
+
+    if not passes():
+        return False
+    path.write_text(bug.mutated, encoding="utf-8")
+    try:
+        return not passes()
+    finally:
+        path.write_text(original, encoding="utf-8")
 
 
 def _collect(
@@ -263,6 +300,7 @@ class Result:
     plain_hit: int  # filled to the budget, no floor: the plain alternative
     plain_size: int
     rank: int  # 1-based position of the buggy chunk in the ranking; 0: not ranked
+    miss: str = ""  # for --misses: the bug, its rank and score, and what outranked it
 
 
 def _is_bug(bug: Bug, path: str, start: int, end: int, symbol: str) -> bool:
@@ -300,10 +338,32 @@ def recall(name: str, version: str, bugs: list[Bug], cache: Path) -> list[Result
                 0,
             )
             plain_hit = int(any(_is_bug(bug, *_span(i.key), i.symbol) for i in plain.included))
-            out.append(Result(hits, size, plain_hit, plain.size, rank))
+            out.append(Result(hits, size, plain_hit, plain.size, rank, _miss(bug, ranked, rank, engine)))
         finally:
             path.write_text(original, encoding="utf-8")
     return out
+
+
+def _miss(bug: Bug, ranked: list[Scored], rank: int, engine: ContextEngine) -> str:
+    """Why a bug ranked where it did: the failing tests, the bug's score and reasons, and the
+    chunks above it with theirs (the first three), for studying the ranking's misses."""
+    failures = engine.failures(ItemContext("Fix the failing build", log=bug.log))
+    tests = ", ".join(dict.fromkeys(f.test_id for f in failures[:3]))
+    message = next((f.message for f in failures if f.message), "")[:120]
+
+    def describe(s: Scored) -> str:
+        why = "; ".join(s.reasons) or "text only"
+        return f"{s.chunk.path}:{s.chunk.start} {s.chunk.symbol or '(window)'} {s.score:.2f} [{why}]"
+
+    mine = ranked[rank - 1] if rank else None
+    above = ranked[: min(3, rank - 1) if rank else 3]
+    lines = [
+        f"{bug.project} {bug.path}::{bug.function} ({bug.operator}): rank {rank or 'unranked'}",
+        f"    failing: {tests} -- {message}",
+        f"    bug:     {describe(mine) if mine else 'not in the ranking'}",
+        *(f"    above:   {describe(s)}" for s in above),
+    ]
+    return "\n".join(lines)
 
 
 def _span(key: str) -> tuple[str, int, int]:
@@ -344,6 +404,7 @@ TIMING = r"""
 import json, resource, subprocess, sys, time
 from pathlib import Path
 from bot.context.engine import ContextEngine, ItemContext
+from bot.context.retrieval import Scored
 from bot.context.shared import SharedContext
 
 def rss():
@@ -405,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-large", action="store_true", help="skip the Django timing")
     parser.add_argument("--skip-swebench", action="store_true", help="skip the SWE-bench localization")
     parser.add_argument("--projects", nargs="+", help="only these of the small projects (by name)")
+    parser.add_argument(
+        "--misses", action="store_true", help="list each bug not ranked in the top 3, and what outranked it"
+    )
     args = parser.parse_args(argv)
     cache: Path = args.cache
     venv = cache / "venv"
@@ -453,6 +517,11 @@ def main(argv: list[str] | None = None) -> int:
     for label, results, *_ in rows:
         print(line(label, results))
     print(line("all", everything))
+    if args.misses:
+        missed = [r for r in everything if not 0 < r.rank <= 3]
+        print(f"\nbugs not ranked in the top 3 ({len(missed)} of {len(everything)}):")
+        for r in sorted(missed, key=lambda r: (r.rank == 0, r.rank)):
+            print(r.miss)
     print(f"\n{'project':<24} {'files':>6} {'index cold s':>13} {'warm s':>7} {'peak MiB':>9}")
     for label, _results, cold, warm, mem, files in rows:
         print(f"{label:<24} {files:>6} {cold:>13.2f} {warm:>7.2f} {mem:>9.0f}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.context.bm25 import BM25
 from bot.context.index import FileEntry, RepoIndex
@@ -24,6 +25,7 @@ WINDOW = 60
 # Measured on bench/context.py: a red build's tests weigh half, and the frame where the failure was
 # raised outside the tests weighs more than the frames that led to it.
 TEST_WEIGHT = 0.5
+HEADER_WEIGHT = 0.5
 INNERMOST = 1.0
 ON_LINE = 1.0
 MISSING_ATTRIBUTE = 2.0
@@ -189,6 +191,14 @@ def _chunks_of(entry_path: str, lines: int, symbols: Sequence[tuple[str, str, in
     return out
 
 
+def _headers(chunks: Sequence[Chunk]) -> npt.NDArray[np.bool_]:
+    """Per chunk: the head of a class split into its methods (docstring and class attributes)."""
+    split = {(c.path, c.symbol.split(".")[0]) for c in chunks if c.symbol.count(".") == 1}
+    return np.fromiter(
+        (c.kind == "class" and (c.path, c.symbol) in split for c in chunks), dtype=bool, count=len(chunks)
+    )
+
+
 def _module_candidates(imported: str) -> list[str]:
     """File paths a dotted or relative import may refer to."""
     dotted = imported.lstrip(".").replace(".", "/")
@@ -248,6 +258,7 @@ class Retriever:
         tests = {p: is_test_path(p) for p in self._by_file}
         self._test = [tests.get(c.path, False) for c in self.chunks]  # per chunk: in a test file
         self._leaves = [norm(c.symbol.split(".")[-1]) if c.symbol else "" for c in self.chunks]
+        self._header = _headers(self.chunks)
 
     def _overlay_views(self, base: Retriever, changed: set[str], first: int) -> None:
         """The base's per-chunk views with the changed files' chunks gone and the added ones
@@ -261,6 +272,7 @@ class Retriever:
             self._by_file.setdefault(c.path, []).append(n)
         self._test = base._test + [is_test_path(c.path) for c in added]
         self._leaves = base._leaves + [norm(c.symbol.split(".")[-1]) if c.symbol else "" for c in added]
+        self._header = np.concatenate([base._header, _headers(added)])
 
     def updated(self, index: RepoIndex) -> Retriever:
         """The retriever for ``index``, a tree that differs from this one's base in a few files:
@@ -438,6 +450,11 @@ class Retriever:
                     boost(i, MISSING_ATTRIBUTE, f"sets the attribute the failure misses: {c.symbol}")
         for i, c in enumerate(self.chunks):
             leaf = leaves[i]
+            # A builtin call (len, next, str) names a dunder only of a class the test uses.
+            if c.symbol.endswith("__") and "." in c.symbol and leaf not in _CONSTRUCTORS:
+                owner = norm(c.symbol.split(".")[0])
+                if owner not in used_classes and owner not in failing_classes:
+                    leaf = ""
             if not self._test[i] and (
                 (leaf and leaf in on_line)
                 or (
@@ -467,6 +484,8 @@ class Retriever:
                 boost(i, 0.6, "file named in the item or log")
         test_files = {p for p in indexed_paths if "test" in PurePosixPath(p).name}
         imported = set().union(*(self._neighbours(t) for t in test_files)) if test_files else set()
+        # A test importing the package imports what its __init__ re-exports.
+        imported |= {m for p in imported if p.endswith("__init__.py") for m in self._forward.get(p, ())}
         neighbours = set().union(*(self._neighbours(p) for p in indexed_paths)) if indexed_paths else set()
         recent = set(query.recent)
         for path in sorted((imported | neighbours | recent) & self._by_file.keys()):
@@ -480,6 +499,8 @@ class Retriever:
         if query.failures:
             # A failing test is evidence, seldom the bug: the code it exercises ranks above it.
             scores[np.asarray(self._test, dtype=bool)] *= TEST_WEIGHT
+            # Using a class runs its methods, not the head of a split class: that ranks under them.
+            scores[self._header] *= HEADER_WEIGHT
         candidates = np.flatnonzero((scores > 0) & ~self._gone)
         if len(candidates) > limit:
             # Only what can make the cut is sorted in Python: everything scoring at least the
