@@ -6,7 +6,8 @@ catches is discarded. For each caught bug the project's own pytest output is the
 engine is asked for the context of "Fix the failing build". A bug counts only when its failing
 tests pass on the clean sdist and fail with the bug alone (checked once, cached). Recall: the mutated function is inside
 the packed context. Also: index build time cold and warm (Django-sized tree), peak memory, and
-issue-text localization on the 7 SWE-bench tasks in ../shared/data/swebench-small.jsonl.
+issue-text localization on the 7 SWE-bench tasks in <shared>/data/swebench-small.jsonl
+(``--shared``; skipped with the reason when absent).
 
     python bench/context.py [--bugs 40] [--seeds 1 2] [--cache ~/.cache/milestone-bot-bench]
 
@@ -54,7 +55,19 @@ SWE_RELEASES = {
     "psf__requests-2148": ("requests", "2.3.0"),
     "psf__requests-1963": ("requests", "2.2.1"),
 }
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "swebench-small.jsonl"
+SWE_FILE = Path("data") / "swebench-small.jsonl"
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def default_shared(repo: Path = REPO) -> Path:
+    """The shared folder: the repository's parent's ``shared``, else the nearest ``shared`` beside
+    an ancestor (a worktree under /work/wt/<name> finds /work/shared)."""
+    for folder in repo.parents:
+        if (folder / "shared" / SWE_FILE).exists():
+            return folder / "shared"
+    return repo.parent / "shared"
 
 
 def sh(*argv: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -234,7 +247,7 @@ def collect_bugs(
     return [bug for bug, ok in zip(bugs, json.loads(checked.read_text()), strict=True) if ok]
 
 
-_FAILED_ID = re.compile(r"^(?:FAILED|ERROR|SUBFAILED.*?) (\S+\.py::\S+)", re.M)
+_FAILED_ID = re.compile(r"^(?:FAILED|ERROR|SUBFAILED.*?) (\S+\.py(?:::\S+)?)", re.M)
 
 
 def _caused_by(bug: Bug, root: Path, python: str) -> bool:
@@ -248,7 +261,9 @@ def _caused_by(bug: Bug, root: Path, python: str) -> bool:
 
     def passes() -> bool:
         try:
-            run = sh(python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *ids, cwd=root, timeout=180)
+            run = sh(
+                python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *ids, cwd=root, timeout=180
+            )
         except subprocess.TimeoutExpired:
             return False
         return run.returncode == 0
@@ -293,6 +308,59 @@ def _collect(
     return bugs
 
 
+def fidelity_bugs(cache: Path, python: str) -> dict[tuple[str, str], list[Bug]]:
+    """The fidelity benchmark's real bugs (bench/fidelity.py's table, imported): each a known buggy
+    line in a real project with the tests that catch it. The log is those tests' pytest output with
+    the bug in place; the buggy chunk is the one holding the changed line. Cached like the others,
+    and counted only when the tests pass without the bug and fail with it."""
+    from bench.fidelity import BUGS
+
+    saved = cache / f"bugs-fidelity-{len(BUGS)}.json"
+    if not saved.exists():
+        found = []
+        for real in BUGS:
+            root = fetch_sdist(real.project, real.version, cache)
+            path = root / real.path
+            original = path.read_text(encoding="utf-8")
+            if real.good not in original:
+                raise SystemExit(f"{real.project} {real.version}: the sdist changed ({real.path})")
+            mutated = original.replace(real.good, real.bad, 1)
+            line = original[: original.index(real.good)].count("\n") + 1
+            path.write_text(mutated, encoding="utf-8")
+            try:
+                run = sh(
+                    python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *real.tests, cwd=root, timeout=180
+                )
+            finally:
+                path.write_text(original, encoding="utf-8")
+            bug = Bug(real.project, real.path, _enclosing(mutated, line), line, "real", run.stdout, mutated)
+            found.append({"version": real.version, "bug": bug.__dict__})
+        saved.write_text(json.dumps(found))
+    entries = [(e["version"], Bug(**e["bug"])) for e in json.loads(saved.read_text())]
+    checked = saved.with_name(saved.name.replace("bugs-", "verified-", 1))
+    if not checked.exists():
+        verdicts = [
+            _caused_by(bug, fetch_sdist(bug.project, version, cache), python) for version, bug in entries
+        ]
+        checked.write_text(json.dumps(verdicts))
+    out: dict[tuple[str, str], list[Bug]] = {}
+    for (version, bug), ok in zip(entries, json.loads(checked.read_text()), strict=True):
+        if ok:
+            out.setdefault((bug.project, version), []).append(bug)
+    return out
+
+
+def _enclosing(text: str, line: int) -> str:
+    """The innermost function holding ``line``; ``<module>`` outside any (a window chunk holds it)."""
+    holding = [
+        node
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.lineno <= line <= (node.end_lineno or 0)
+    ]
+    return max(holding, key=lambda n: n.lineno).name if holding else "<module>"
+
+
 @dataclass
 class Result:
     hits: dict[int, int]  # budget -> 1 when the buggy function is in the pack (relevance floor on)
@@ -321,9 +389,7 @@ def recall(name: str, version: str, bugs: list[Bug], cache: Path) -> list[Result
             size = 0
             for budget in BUDGETS:
                 pack = engine.for_item(ItemContext("Fix the failing build", log=bug.log, budget=budget))
-                hits[budget] = int(
-                    any(_is_bug(bug, *_span(i.key), i.symbol) for i in pack.included)
-                )
+                hits[budget] = int(any(_is_bug(bug, *_span(i.key), i.symbol) for i in pack.included))
                 if budget == DEFAULT:
                     size = pack.size
             request = ItemContext("Fix the failing build", log=bug.log, budget=DEFAULT)
@@ -385,9 +451,9 @@ def index_timing(root: Path, cache_file: Path) -> tuple[float, float, float, int
     return cold[0], warm[0], max(cold[1], warm[1]) / 1024, cold[2]
 
 
-def swebench(cache: Path) -> list[tuple[str, list[str], list[str], int]]:
+def swebench(cache: Path, tasks: Path) -> list[tuple[str, list[str], list[str], int]]:
     out = []
-    for line in SHARED.read_text().splitlines():
+    for line in tasks.read_text().splitlines():
         task = json.loads(line)
         name, version = SWE_RELEASES[task["instance_id"]]
         root = fetch_sdist(name, version, cache)
@@ -465,6 +531,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "milestone-bot-bench")
     parser.add_argument("--skip-large", action="store_true", help="skip the Django timing")
     parser.add_argument("--skip-swebench", action="store_true", help="skip the SWE-bench localization")
+    parser.add_argument(
+        "--skip-real", action="store_true", help="skip the fidelity benchmark's real bugs (bench/fidelity.py)"
+    )
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=default_shared(),
+        help="the shared folder holding data/swebench-small.jsonl (default: the repository's parent's"
+        " shared, else the nearest beside an ancestor: %(default)s)",
+    )
     parser.add_argument("--projects", nargs="+", help="only these of the small projects (by name)")
     parser.add_argument(
         "--misses", action="store_true", help="list each bug not ranked in the top 3, and what outranked it"
@@ -489,9 +565,18 @@ def main(argv: list[str] | None = None) -> int:
                 results += recall(name, version, bugs, cache)
         if args.collect_only:
             continue
-        cold, warm, mem, files = index_timing(fetch_sdist(name, version, cache), cache / f"timing-{name}.json")
+        cold, warm, mem, files = index_timing(
+            fetch_sdist(name, version, cache), cache / f"timing-{name}.json"
+        )
         rows.append((f"{name} {version}", results, cold, warm, mem, files))
         everything += results
+    if not args.skip_real:
+        for (name, version), bugs in sorted(fidelity_bugs(cache, python).items()):
+            if (args.projects and name not in args.projects) or args.collect_only:
+                continue
+            results = recall(name, version, bugs, cache)
+            rows.append((f"{name} {version} (real)", results, None, None, None, None))
+            everything += results
     if args.collect_only:
         print(f"bugs collected in {time.perf_counter() - started:.0f}s")
         return 0
@@ -524,7 +609,8 @@ def main(argv: list[str] | None = None) -> int:
             print(r.miss)
     print(f"\n{'project':<24} {'files':>6} {'index cold s':>13} {'warm s':>7} {'peak MiB':>9}")
     for label, _results, cold, warm, mem, files in rows:
-        print(f"{label:<24} {files:>6} {cold:>13.2f} {warm:>7.2f} {mem:>9.0f}")
+        if cold is not None:
+            print(f"{label:<24} {files:>6} {cold:>13.2f} {warm:>7.2f} {mem:>9.0f}")
     if not args.skip_large:
         root = fetch_sdist(*LARGE, cache)
         cold, warm, mem, files = index_timing(root, cache / "timing-django.json")
@@ -538,11 +624,17 @@ def main(argv: list[str] | None = None) -> int:
             f" (+{t['plain_second_mib']:.0f} MiB), {t['plain_second_s'] / max(t['second_s'], 1e-9):.0f}x slower;"
             f" peak {t['peak_mib']:.0f} MiB"
         )
-    if not args.skip_swebench and SHARED.exists():
+    tasks = args.shared / SWE_FILE
+    if args.skip_swebench:
+        print("\nSWE-bench localization skipped (--skip-swebench)")
+    elif not tasks.exists():
+        print(f"\nSWE-bench localization skipped: {tasks} not found (pass --shared FOLDER)")
+    else:
         print(
-            "\nissue-text localization, SWE-bench small (changed .py files in a 20 KB context from the problem text alone):"
+            f"\nissue-text localization, SWE-bench small ({tasks}; changed .py files in a 20 KB context"
+            " from the problem text alone):"
         )
-        for instance, present, found, size in swebench(cache):
+        for instance, present, found, size in swebench(cache, tasks):
             print(
                 f"  {instance:<38} {len(found)}/{len(present)} changed files in context ({size} B): {', '.join(present)}"
             )

@@ -24,7 +24,7 @@ from bot.context.logs import Failure
 WINDOW = 60
 # Measured on bench/context.py: a red build's tests weigh half, and the frame where the failure was
 # raised outside the tests weighs more than the frames that led to it.
-TEST_WEIGHT = 0.5
+TEST_WEIGHT = 0.3
 HEADER_WEIGHT = 0.5
 INNERMOST = 1.0
 ON_LINE = 1.0
@@ -429,10 +429,26 @@ class Retriever:
             and leaves[i] in _CONSTRUCTORS
             and norm(c.symbol.split(".")[0]) in used_classes
         }
+
+        def runs(i: int, c: Chunk) -> bool:
+            """The failing test runs this chunk: called by name (a dunder only of a class it uses,
+            operators included), on a frame, or a used class's constructor."""
+            if self._test[i]:
+                return False
+            if i in framed or i in constructors:
+                return True
+            leaf = leaves[i]
+            if not leaf:
+                return False
+            if "." in c.symbol and c.symbol.endswith("__") and leaf not in _CONSTRUCTORS:
+                used = norm(c.symbol.split(".")[0]) in used_classes
+                return used and (leaf in called or leaf in on_line or leaf in dunders)
+            return leaf in called or leaf in on_line
+
         second = {
             norm(n)
             for i, c in enumerate(self.chunks)
-            if not self._test[i] and (leaves[i] in called or i in framed or i in constructors)
+            if runs(i, c)
             for n in _CALLED.findall("\n".join(self.lines(c)))
             if n not in STOP
         } - called
