@@ -242,39 +242,50 @@ def collect_bugs(
         saved.write_text(json.dumps([b.__dict__ for b in bugs]))
     checked = saved.with_name(saved.name.replace("bugs-", "verified-", 1))
     if not checked.exists():
-        root = fetch_sdist(name, version, cache)
-        checked.write_text(json.dumps([_caused_by(bug, root, python) for bug in bugs]))
+        checked.write_text(json.dumps(verify(bugs, fetch_sdist(name, version, cache), python)))
     return [bug for bug, ok in zip(bugs, json.loads(checked.read_text()), strict=True) if ok]
 
 
 _FAILED_ID = re.compile(r"^(?:FAILED|ERROR|SUBFAILED.*?) (\S+\.py(?:::\S+)?)", re.M)
 
 
-def _caused_by(bug: Bug, root: Path, python: str) -> bool:
-    """The failure is this bug's: its failing tests pass on the clean sdist and fail with the bug
-    alone. A flaky test, or a bug left behind by an interrupted run, fails the first or the second."""
-    ids = list(dict.fromkeys(_FAILED_ID.findall(bug.log)))
-    if not ids:
-        return False
-    path = root / bug.path
-    original = path.read_text(encoding="utf-8")
-
-    def passes() -> bool:
+def verify(bugs: list[Bug], root: Path, python: str) -> list[bool]:
+    """Per bug: the failure is its own. Its failing tests pass on the clean sdist (one run for all
+    the bugs, per bug when that run cannot be read) and fail with the bug alone. A flaky test, or a
+    bug left behind by an interrupted run, fails the first or the second check."""
+    ids = [list(dict.fromkeys(_FAILED_ID.findall(bug.log))) for bug in bugs]
+    everything = sorted({i for group in ids for i in group})
+    clean = _run(python, root, everything) if everything else None
+    out = []
+    for bug, group in zip(bugs, ids, strict=True):
+        if not group:
+            out.append(False)
+            continue
+        if clean is not None and clean.returncode in (0, 1):
+            failing = set(_FAILED_ID.findall(clean.stdout))
+            passed = not any(t == f or f.startswith(f"{t}::") for t in group for f in failing)
+        else:
+            run = _run(python, root, group)
+            passed = run is not None and run.returncode == 0
+        if not passed:
+            out.append(False)
+            continue
+        path = root / bug.path
+        original = path.read_text(encoding="utf-8")
+        path.write_text(bug.mutated, encoding="utf-8")
         try:
-            run = sh(
-                python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *ids, cwd=root, timeout=180
-            )
-        except subprocess.TimeoutExpired:
-            return False
-        return run.returncode == 0
+            run = _run(python, root, group)
+            out.append(run is not None and run.returncode != 0)
+        finally:
+            path.write_text(original, encoding="utf-8")
+    return out
 
-    if not passes():
-        return False
-    path.write_text(bug.mutated, encoding="utf-8")
+
+def _run(python: str, root: Path, ids: list[str]) -> subprocess.CompletedProcess[str] | None:
     try:
-        return not passes()
-    finally:
-        path.write_text(original, encoding="utf-8")
+        return sh(python, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", *ids, cwd=root, timeout=300)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _collect(
@@ -340,7 +351,7 @@ def fidelity_bugs(cache: Path, python: str) -> dict[tuple[str, str], list[Bug]]:
     checked = saved.with_name(saved.name.replace("bugs-", "verified-", 1))
     if not checked.exists():
         verdicts = [
-            _caused_by(bug, fetch_sdist(bug.project, version, cache), python) for version, bug in entries
+            verify([bug], fetch_sdist(bug.project, version, cache), python)[0] for version, bug in entries
         ]
         checked.write_text(json.dumps(verdicts))
     out: dict[tuple[str, str], list[Bug]] = {}

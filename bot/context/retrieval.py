@@ -160,8 +160,13 @@ _CONSTRUCTORS = {"init", "new", "postinit"}  # normalized __init__, __new__, __p
 # Operators a test uses run these methods of the classes it uses (normalized names).
 _OPERATORS = {
     "==": "eq", "!=": "ne", "<=": "le", ">=": "ge", " < ": "lt", " > ": "gt", " in ": "contains",
-    "assertEqual": "eq", "assertNotEqual": "ne", "assertIn": "contains", "hash(": "hash",
+    "assertEqual": "eq", "assertNotEqual": "ne", "assertIn": "contains", "hash(": "hash", "del ": "delitem",
 }  # fmt: skip
+_BASES = re.compile(r"^\s*class\s+\w+\s*\(([^)]*)\)")
+# A method of a class the failing test does not use, in a file it does not import, merely shares a
+# name with what the test calls: its name boosts count this much (measured on bench/context.py).
+FAR_METHOD = 0.5
+THIRD_HOP = 0.4
 
 
 def _chunks_of(entry_path: str, lines: int, symbols: Sequence[tuple[str, str, int, int]]) -> list[Chunk]:
@@ -419,6 +424,16 @@ class Retriever:
         leaves = self._leaves
         used_classes = {norm(c.symbol.split(".")[0]) for c, leaf in zip(self.chunks, leaves, strict=True)
                         if c.kind == "class" and leaf in called}  # fmt: skip
+        # Using a class uses the methods it inherits from its bases.
+        for i, c in enumerate(self.chunks):
+            if (
+                c.kind == "class"
+                and leaves[i] in used_classes
+                and (found := _BASES.match(self.lines(c)[0] if self.lines(c) else ""))
+            ):
+                used_classes |= {
+                    norm(b.strip().split(".")[-1]) for b in found.group(1).split(",") if b.strip()
+                }
         test_text = "\n".join("\n".join(self.lines(self.chunks[i])) for i in framed if self._test[i])
         dunders = {name for op, name in _OPERATORS.items() if op in test_text}
         # Calling a class runs its constructor.
@@ -452,10 +467,22 @@ class Retriever:
             for n in _CALLED.findall("\n".join(self.lines(c)))
             if n not in STOP
         } - called
+        # And one more: a method of a used class is often reached through two of its own.
+        third = {
+            norm(n)
+            for i, c in enumerate(self.chunks)
+            if not self._test[i] and leaves[i] in second and (leaves[i] not in called)
+            for n in _CALLED.findall("\n".join(self.lines(c)))
+            if n not in STOP
+        } - called - second
         failing_classes = {
             norm(c.symbol) for i, c in enumerate(self.chunks) if c.kind == "class" and leaves[i] in on_line
         }
         framed_set = set(framed)
+        test_files = {p for p in indexed_paths if "test" in PurePosixPath(p).name}
+        imported = set().union(*(self._neighbours(t) for t in test_files)) if test_files else set()
+        # A test importing the package imports what its __init__ re-exports.
+        imported |= {m for p in imported if p.endswith("__init__.py") for m in self._forward.get(p, ())}
         # "'X' object has no attribute 'y'": the code of X that sets self.y did not run or is gone.
         for cls, attr in {
             m for f in query.failures for line in (f.message, *f.details) for m in _MISSING.findall(line)
@@ -471,6 +498,15 @@ class Retriever:
                 owner = norm(c.symbol.split(".")[0])
                 if owner not in used_classes and owner not in failing_classes:
                     leaf = ""
+            owner = norm(c.symbol.split(".")[0]) if "." in c.symbol else ""
+            far = (
+                owner
+                and owner not in used_classes
+                and owner not in failing_classes
+                and c.path not in imported
+                and c.path not in indexed_paths
+            )
+            scale = FAR_METHOD if far else 1.0
             if not self._test[i] and (
                 (leaf and leaf in on_line)
                 or (
@@ -479,18 +515,20 @@ class Retriever:
                     and (leaf in _CONSTRUCTORS or (leaf in line_dunders and c.symbol.endswith("__")))
                 )
             ):
-                boost(i, ON_LINE, f"called by the failing statement: {c.symbol}")
+                boost(i, ON_LINE * scale, f"called by the failing statement: {c.symbol}")
             if i in framed_set:
                 pass  # a frame's own function: its frame boost says it all
             elif leaf and leaf in names:
-                boost(i, 1.5, f"names {c.symbol}")
+                boost(i, 1.5 * scale, f"names {c.symbol}")
             elif leaf and len(leaf) >= 6 and any(len(n) >= 6 and (n in leaf or leaf in n) for n in names):
                 boost(i, 0.6, f"resembles a name in the item or log: {c.symbol}")
             if leaf and not self._test[i] and i not in framed_set:
                 if leaf in called:
-                    boost(i, 1.2, f"called by the failing test: {c.symbol}")
+                    boost(i, 1.2 * scale, f"called by the failing test: {c.symbol}")
                 elif leaf in second:
-                    boost(i, 0.7, f"called by code the failing test calls: {c.symbol}")
+                    boost(i, 0.7 * scale, f"called by code the failing test calls: {c.symbol}")
+                elif leaf in third:
+                    boost(i, THIRD_HOP * scale, f"three calls from the failing test: {c.symbol}")
                 if "." in c.symbol and norm(c.symbol.split(".")[0]) in used_classes:
                     if leaf in dunders and c.symbol.split(".")[-1].startswith("__"):
                         boost(i, 0.7, f"operator the failing test applies: {c.symbol}")
@@ -498,10 +536,6 @@ class Retriever:
                         boost(i, 0.3, f"method of a class the failing test uses: {c.symbol}")
             if c.path in indexed_paths and not self._test[i]:
                 boost(i, 0.6, "file named in the item or log")
-        test_files = {p for p in indexed_paths if "test" in PurePosixPath(p).name}
-        imported = set().union(*(self._neighbours(t) for t in test_files)) if test_files else set()
-        # A test importing the package imports what its __init__ re-exports.
-        imported |= {m for p in imported if p.endswith("__init__.py") for m in self._forward.get(p, ())}
         neighbours = set().union(*(self._neighbours(p) for p in indexed_paths)) if indexed_paths else set()
         recent = set(query.recent)
         for path in sorted((imported | neighbours | recent) & self._by_file.keys()):
