@@ -232,8 +232,9 @@ def inject(root: Path, rel: str, target: str, rng: random.Random) -> tuple[str, 
 
 def collect_bugs(
     name: str, version: str, package: str, tests: str, want: int, cache: Path, python: str, seed: int
-) -> list[Bug]:
-    """The bugs of one project and seed, cached: collecting runs the project's tests per mutation."""
+) -> tuple[list[Bug], int]:
+    """The bugs of one project and seed that pass ``verify``, and how many were collected; cached:
+    collecting runs the project's tests per mutation."""
     saved = cache / f"bugs-{name}-{version}-seed{seed}-n{want}.json"
     if saved.exists():
         bugs = [Bug(**b) for b in json.loads(saved.read_text())]
@@ -243,7 +244,7 @@ def collect_bugs(
     checked = saved.with_name(saved.name.replace("bugs-", "verified-", 1))
     if not checked.exists():
         checked.write_text(json.dumps(verify(bugs, fetch_sdist(name, version, cache), python)))
-    return [bug for bug, ok in zip(bugs, json.loads(checked.read_text()), strict=True) if ok]
+    return [bug for bug, ok in zip(bugs, json.loads(checked.read_text()), strict=True) if ok], len(bugs)
 
 
 _FAILED_ID = re.compile(r"^(?:FAILED|ERROR|SUBFAILED.*?) (\S+\.py(?:::\S+)?)", re.M)
@@ -319,7 +320,7 @@ def _collect(
     return bugs
 
 
-def fidelity_bugs(cache: Path, python: str) -> dict[tuple[str, str], list[Bug]]:
+def fidelity_bugs(cache: Path, python: str) -> tuple[dict[tuple[str, str], list[Bug]], int]:
     """The fidelity benchmark's real bugs (bench/fidelity.py's table, imported): each a known buggy
     line in a real project with the tests that catch it. The log is those tests' pytest output with
     the bug in place; the buggy chunk is the one holding the changed line. Cached like the others,
@@ -358,7 +359,7 @@ def fidelity_bugs(cache: Path, python: str) -> dict[tuple[str, str], list[Bug]]:
     for (version, bug), ok in zip(entries, json.loads(checked.read_text()), strict=True):
         if ok:
             out.setdefault((bug.project, version), []).append(bug)
-    return out
+    return out, len(entries)
 
 
 def _enclosing(text: str, line: int) -> str:
@@ -566,12 +567,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows = []
     everything: list[Result] = []
+    collected = 0
     for name, version, package, tests in PROJECTS:
         if args.projects and name not in args.projects:
             continue
         results: list[Result] = []
         for seed in args.seeds:
-            bugs = collect_bugs(name, version, package, tests, args.bugs, cache, python, seed)
+            bugs, total = collect_bugs(name, version, package, tests, args.bugs, cache, python, seed)
+            collected += total
             if not args.collect_only:
                 results += recall(name, version, bugs, cache)
         if args.collect_only:
@@ -581,13 +584,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         rows.append((f"{name} {version}", results, cold, warm, mem, files))
         everything += results
+    injected = list(everything)
     if not args.skip_real:
-        for (name, version), bugs in sorted(fidelity_bugs(cache, python).items()):
+        real, total = fidelity_bugs(cache, python)
+        for (name, version), bugs in sorted(real.items()):
             if (args.projects and name not in args.projects) or args.collect_only:
                 continue
+            collected += len(bugs)  # those discarded are counted below, once
             results = recall(name, version, bugs, cache)
             rows.append((f"{name} {version} (real)", results, None, None, None, None))
             everything += results
+        collected += total - sum(len(b) for b in real.values())
     if args.collect_only:
         print(f"bugs collected in {time.perf_counter() - started:.0f}s")
         return 0
@@ -605,14 +612,21 @@ def main(argv: list[str] | None = None) -> int:
             f" {plain:>9.1%} {plain_med:>9.0f} {plain_med / med if med else 0:>6.2f}x"
         )
 
-    print(f"seeds {args.seeds}, {args.bugs} bugs per project and seed; default budget {DEFAULT} B")
+    print(
+        f"seeds {args.seeds}, {args.bugs} bugs per project and seed, and the fidelity benchmark's real bugs;"
+        f" {len(everything)} bugs counted of {collected} collected (a bug counts when its failing tests pass"
+        f" on the clean sdist and fail with it); default budget {DEFAULT} B"
+    )
     print(
         f"{'project':<24} {'bugs':>5} {'@8KB':>7} {'@20KB':>7} {'@50KB':>7} {'median B':>9} {'top1':>6} {'top3':>6}"
         f" {'plain@20':>9} {'plain B':>9} {'bytes':>7}"
     )
     for label, results, *_ in rows:
         print(line(label, results))
-    print(line("all", everything))
+    if injected and len(injected) != len(everything):
+        print(line("injected", injected))
+    if everything:
+        print(line("all", everything))
     if args.misses:
         missed = [r for r in everything if not 0 < r.rank <= 3]
         print(f"\nbugs not ranked in the top 3 ({len(missed)} of {len(everything)}):")

@@ -167,6 +167,7 @@ _BASES = re.compile(r"^\s*class\s+\w+\s*\(([^)]*)\)")
 # name with what the test calls: its name boosts count this much (measured on bench/context.py).
 FAR_METHOD = 0.5
 THIRD_HOP = 0.4
+LEXICAL = 1.0  # the BM25 score's weight (the best chunk scores this much) against the boosts
 
 
 def _chunks_of(entry_path: str, lines: int, symbols: Sequence[tuple[str, str, int, int]]) -> list[Chunk]:
@@ -368,7 +369,7 @@ class Retriever:
         raw = self._bm25.scores(terms) if terms else np.zeros(len(self.chunks))
         raw[self._gone] = 0.0
         top = float(raw.max()) if raw.size and raw.max() > 0 else 1.0
-        scores = raw / top
+        scores = LEXICAL * raw / top
         reasons: dict[int, list[str]] = {}
 
         def boost(i: int, amount: float, why: str) -> None:
