@@ -30,7 +30,9 @@ def test_a_bug_counts_only_when_its_failing_tests_pass_without_it_and_fail_with_
     (tmp_path / "test_lib.py").write_text(TESTS)
     (tmp_path / "flag").write_text("ok")
     (tmp_path / "other.py").write_text("")
-    own = Bug("p", "lib.py", "double", 1, "off by one", "FAILED test_lib.py::test_double - assert 6 == 4\n", BUGGY)
+    own = Bug(
+        "p", "lib.py", "double", 1, "off by one", "FAILED test_lib.py::test_double - assert 6 == 4\n", BUGGY
+    )
     # Its log blames a test the bug does not break (it passes with the bug alone): a flaky failure.
     flaky = Bug("p", "lib.py", "double", 1, "drop", "FAILED test_lib.py::test_flaky_elsewhere - x\n", PASSING)
     no_ids = Bug("p", "lib.py", "double", 1, "drop", "1 failed\n", BUGGY)
