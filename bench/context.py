@@ -22,6 +22,7 @@ import argparse
 import ast
 import hashlib
 import json
+import os
 import random
 import re
 import statistics
@@ -71,7 +72,13 @@ def default_shared(repo: Path = REPO) -> Path:
 
 
 def sh(*argv: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    # A src/ layout is tested from its source, not from a copy pytest itself installed (iniconfig).
+    env = (
+        {**os.environ, "PYTHONPATH": str(cwd / "src")} if cwd is not None and (cwd / "src").is_dir() else None
+    )
+    return subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False, env=env
+    )
 
 
 def fetch_sdist(name: str, version: str, cache: Path) -> Path:
