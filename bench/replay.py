@@ -20,7 +20,10 @@ Three patterns need more than the data, and each assumption is a printed paramet
   cross-check: a right change passes a right sibling's test at the validator's TPR and a wrong
   sibling's test with probability ``--wrong-test-passes-right``; a wrong change passes a right
   sibling's test at the validator's FPR (an independent check of the same kind) and a wrong
-  sibling's test with probability ``--wrong-agree``.
+  sibling's test with probability ``--wrong-agree``. The product's driver and preset decide
+  everything else: a validated candidate without agreement is held, the tier it came from draws
+  again (its providers take turns, here: each tier's models in order) up to three candidates,
+  and the top tier's candidate ships alone on the last rung.
 - speculative escalation: an attempt takes ``--s-per-call`` seconds per logged API call and its
   validation ``--validation-s``. While an attempt is validated the policy's next attempt starts;
   on success it is cancelled after the validation time, having cost that fraction of its logged
@@ -56,7 +59,7 @@ from bot.models.scripted import ScriptedProvider
 from bot.routing.breaker import CircuitBreaker
 from bot.routing.driver import Converge, Driver, Task
 from bot.routing.policy import Attempt, EscalationContext, EscalationPolicy, Tried
-from bot.routing.presets import policy_for
+from bot.routing.presets import DivergeConverge, policy_for
 from bot.routing.quota import QuotaTracker
 from bot.routing.router import Router, Slot, TierSlots
 
@@ -201,7 +204,7 @@ class Replay:
         uplift: float,
     ) -> list[TierSlots]:
         return [
-            TierSlots(name, balance if name == "local" else "ordered",
+            TierSlots(name, balance,
                       [self._slot(m, free=free_local and name == "local", rng=rng, uplift=uplift) for m in models])
             for name, models in tiers
         ]  # fmt: skip
@@ -236,6 +239,7 @@ class Replay:
         *,
         free_local: bool = False,
         converge: bool = True,
+        first_round: int | None = None,
         uplift: float | None = None,
     ) -> Result:
         shipped_right = shipped_wrong = 0
@@ -243,6 +247,9 @@ class Replay:
         balance = "round_robin" if preset == "diverge-converge" else "ordered"
         routing = Routing(preset=preset, retries=0)
         policy = policy_for(routing)
+        if isinstance(policy, DivergeConverge) and first_round is not None:
+            policy = dataclasses.replace(policy, first_round=first_round)
+        width = (policy.first_round or policy.diverge) if isinstance(policy, DivergeConverge) else 0
         result = Result(name, 0, 0, 0, preset, policy=policy, tiers=tuple(t for t, _ in tiers),
                         first_model={t: models[0] for t, models in tiers})  # fmt: skip
         for seed in range(self.seeds):
@@ -291,7 +298,7 @@ class Replay:
                 task = Task(run_id=name, item_id=task_id, repo=repo, attempt_offset=offset)
                 outcome = await driver.run(
                     task, make_request=make_request, validate=validate,
-                    converge=self._converge(rng) if converge else None,
+                    converge=self._converge(rng) if converge and preset == "diverge-converge" else None,
                 )  # fmt: skip
                 if outcome.shipped is not None:
                     if outcome.shipped.text.startswith("resolved"):
@@ -301,7 +308,7 @@ class Replay:
                 steps = []
                 for number, tried in enumerate(outcome.tried, start=offset):
                     verdict, model = verdicts.get((task_id, number), (tried.verdict, ""))
-                    first = number - offset < 3 and preset == "diverge-converge"
+                    first = number - offset < width  # the diverge round runs at once
                     steps.append(Step(tried.tier, model, verdict, float(tried.cost), 0 if first else number))
                 trace.append((task_id, plan_cost, steps))
             result.traces.append(trace)
@@ -371,6 +378,14 @@ def speculate(r: Result, data: Outcomes, a: Assumptions) -> Speculation:
     return Speculation(r.name, sequential / 3600, spec_total / 3600, r.usd, extra / n, cancelled, adopted)
 
 
+def agreement_floor(data: Outcomes, cheap: list[str], premium: str) -> tuple[int, float]:
+    """The tasks at most one of ``cheap`` resolves, and ``premium``'s logged cost on them per task:
+    where two different cheap models cannot agree on a right change, only the premium tier's can
+    corroborate (or, with none right, replace) it, so converging by agreement pays at least this."""
+    lone = [t for t in data.instances if sum(t in data.resolved[m] for m in cheap) <= 1]
+    return len(lone), sum(data.cost[premium][t] for t in lone) / len(data.instances)
+
+
 def oracle(data: Outcomes) -> tuple[float, float]:
     """The cheapest model that resolves each task, known in hindsight; no validator."""
     solved, cost = 0, 0.0
@@ -438,6 +453,10 @@ async def main(argv: list[str] | None = None) -> int:
             presets.append(await replay.run(f"{preset} ({label})", preset, tiers, free_local=free))
         extra.append(await replay.run(
             f"diverge, first to validate ships ({label})", "diverge-converge", three, free_local=free, converge=False
+        ))  # fmt: skip
+        extra.append(await replay.run(
+            f"diverge-converge, first round of 2 ({label})", "diverge-converge", three,
+            free_local=free, first_round=2,
         ))  # fmt: skip
 
     header = f"{'configuration':<58} {'success':>7} {'false':>7} {'USD/task':>9} {'saving':>8}"
@@ -526,6 +545,13 @@ async def main(argv: list[str] | None = None) -> int:
             f"{'at or below' if ok else 'ABOVE'}, at {'lower' if cheaper else 'HIGHER'} cost "
             f"(${dc.usd:.3f} vs ${tt.usd:.3f})"
         )
+    lone, floor = agreement_floor(data, [*LOCAL, *FAST], PREMIUM[0])
+    print(
+        f"why: agreement between different models needs the premium tier on the {lone} tasks "
+        f"({lone / len(data.instances):.1%}) that at most one of the {len(LOCAL) + len(FAST)} cheap models resolves; "
+        f"premium's logged cost on them alone is ${floor:.3f}/task, three-tier's whole cost "
+        f"${by['three-tier (local at $0)'].usd:.3f} (local at $0)"
+    )
     if (args.tpr, args.fpr) != ASSUMED:
         assumed = Replay(data, seeds=args.seeds, assume=Assumptions(**{**a.__dict__, "tpr": ASSUMED[0], "fpr": ASSUMED[1]}))
         print(f"\nthe same presets under the assumed validator (TPR {ASSUMED[0]}, FPR {ASSUMED[1]}):")

@@ -91,7 +91,7 @@ def build_event_handler(
     fanout: Path | None = None,
 ) -> EventHandler:
     """The bot as it runs in a workflow: the PyGithub gateway, work in the checkout, the handler."""
-    from bot.events.fanout import FanoutWork
+    from bot.events.fanout_followup import FanoutFollowUps
     from bot.events.followup_work import RepoFollowUps
 
     gateway = build_gateway(config, actions, gateway_options)
@@ -111,10 +111,9 @@ def build_event_handler(
     # of work jobs, which hold no write token; without one, it runs them itself.
     if fanout is not None:
         # Follow-ups run model-written code and push: never in the fan-out's event job, which holds
-        # a write token. `/bot fix` on a PR then says where follow-ups are available.
-        return EventHandler(
-            gateway=gateway, config=config, work=FanoutWork(folder=fanout, output=actions.output, **options)
-        )
+        # a write token. It collects their items and hands them to the work jobs, as for a run.
+        handed = FanoutFollowUps(folder=fanout, output=actions.output, **options)
+        return EventHandler(gateway=gateway, config=config, work=handed, followups=handed)
     work = RepoFollowUps(**options)
     return EventHandler(gateway=gateway, config=config, work=work, followups=work)
 

@@ -720,6 +720,7 @@ def _publish(args: argparse.Namespace) -> int:
 
     from bot.app import ActionsEnv, build_gateway
     from bot.events.fanout import publish_fanout
+    from bot.events.fanout_followup import is_followup, publish_followup
     from bot.report.money import decimal_str
 
     repo = Path(args.repo).resolve()
@@ -729,8 +730,10 @@ def _publish(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise UsageError(f"artifacts folder {folder} does not exist")
     artifacts = sorted(p for p in folder.iterdir() if (p / "result.json").exists())
+    # A follow-up on a PR lands on the PR's own branch; a run's wave on milestone-bot/<key>.
+    publish = publish_followup if is_followup(Path(args.fanout_dir)) else publish_fanout
     published = asyncio.run(
-        publish_fanout(
+        publish(
             repo, Path(args.fanout_dir), artifacts, config=config, gateway=build_gateway(config, actions),
             base_branch=args.base, run_id=args.run_id or "publish-" + time.strftime("%Y%m%d-%H%M%S"),
             run_url=actions.run_url, summary_path=actions.step_summary, ci_token=actions.ci_token,

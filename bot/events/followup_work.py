@@ -21,6 +21,7 @@ from bot.events.work import RepoWork, conclude
 from bot.execution.run import run_milestone, validate_working_tree
 from bot.github.git_push import push
 from bot.planning.checklist_file import slug
+from bot.report.run_report import RunReport
 from bot.validation.verdict import ValidationVerdict
 from bot.workspace.worktrees import Worktrees
 
@@ -52,12 +53,10 @@ class RepoFollowUps(RepoWork):
             raise
 
     async def follow_up(self, request: FollowUpRequest) -> FollowUpResult:
-        trees = Worktrees(self._repo)
         head = self._fetch(request.branch)
         if head is None:
             raise WorkspaceError(f"branch {request.branch} is not on {self._remote}")
         check = self._gh.create_check_run(name=FOLLOWUP_CHECK, head_sha=head)
-        run_id = f"{self._run_id}-{slug(request.key)}"
         config = self._config_for(
             RunRequest(
                 request.checklist, request.key, request.pull, (), budget=request.budget, tier=request.tier
@@ -65,8 +64,9 @@ class RepoFollowUps(RepoWork):
         )
         try:
             outcome = await run_milestone(
-                self._repo, request.checklist, config=config, run_id=run_id, base_ref=head, env=self._env
-            )
+                self._repo, request.checklist, config=config, run_id=self._round(request), base_ref=head,
+                env=self._env,
+            )  # fmt: skip
         except Exception as exc:
             self._gh.finish_check_run(
                 check,
@@ -75,7 +75,35 @@ class RepoFollowUps(RepoWork):
                 summary=f"{type(exc).__name__}: {exc}"[:2000],
             )
             raise
-        report = outcome.report
+        return await self.land(request, outcome.report, head=head, check=check)
+
+    def _round(self, request: FollowUpRequest) -> str:
+        return f"{self._run_id}-{slug(request.key)}"
+
+    async def land(
+        self, request: FollowUpRequest, report: RunReport, *, head: str, check: int | None = None
+    ) -> FollowUpResult:
+        """The worked items onto the branch: one commit each on ``head``, validated, pushed without
+        force (replayed once if the branch moved). The fan-out's publish job calls this with the
+        work jobs' integrated report; ``check`` is the follow-up's check run on ``head``, if open."""
+        if check is None:
+            check = self._gh.create_check_run(name=FOLLOWUP_CHECK, head_sha=head)
+        try:
+            return await self._land(request, report, head=head, check=check)
+        except Exception as exc:
+            # A failure past this point (a push refused for another reason than a moved branch, a
+            # lost worktree) must not leave the check spinning on the PR.
+            self._gh.finish_check_run(
+                check, conclusion="failure", title="The follow-up failed",
+                summary=f"{type(exc).__name__}: {exc}"[:2000],
+            )  # fmt: skip
+            raise
+
+    async def _land(
+        self, request: FollowUpRequest, report: RunReport, *, head: str, check: int
+    ) -> FollowUpResult:
+        trees = Worktrees(self._repo)
+        run_id = self._round(request)
         checklist, integration = report.checklist, report.integration
         spent = report.costs.total
         conclusion, title, summary = conclude(report)

@@ -7,23 +7,27 @@ happens on the PR's head branch, in this repository only: the bot never pushes t
 token cannot, and a fork's code is not to be run with the repository's secrets).
 
 What the items are: the text after the command when there is any; otherwise one item per open
-review thread and one per root cause of the head commit's failing checks. A thread is open while a
-person spoke in it after the bot last answered there: the REST API does not say whether a thread
-was marked resolved (only GraphQL does), so a thread the bot answered stays closed until someone
-writes in it again.
+review thread and one per root cause of the head commit's failing checks. A thread is open while it
+is not marked resolved (read over GraphQL: REST does not say) and a person spoke in it after the
+bot last answered there, so a thread the bot answered stays closed until someone writes in it
+again. Where GraphQL cannot be read, the second rule alone decides.
+
+Under the fan-out workflow the event job (write token, no model-written code) only collects the
+items, the branch and the thread map and hands them on (``FollowUpResult.handed_on``); the work
+jobs do the items and the publish job lands, pushes and answers (``bot.events.fanout_followup``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
 from bot.config import Config
 from bot.domain import Checklist, Item, ItemKind, ItemStatus
-from bot.errors import PlanningError
+from bot.errors import BotError, PlanningError
 from bot.events.commands import Command, Verb, command_lines, parse_commands
 from bot.events.payloads import PullRequestReviewEvent, ReviewCommentEvent
 from bot.github.bodies import defuse
@@ -68,10 +72,14 @@ def _request_text(body: str, prefix: str) -> str:
     return _HTML_COMMENT.sub("", "\n".join(kept)).strip()  # invisible text asks for nothing
 
 
-def open_threads(found: list[Thread], *, bot: str, prefix: str) -> list[Thread]:
-    """Threads where a person asked for something after the bot's last answer there."""
+def open_threads(
+    found: list[Thread], *, bot: str, prefix: str, resolved: Collection[int] = ()
+) -> list[Thread]:
+    """Threads not marked resolved where a person asked for something after the bot's last answer."""
     out = []
     for thread in found:
+        if thread.id in resolved:
+            continue
         answered = max((i for i, c in enumerate(thread.comments) if c.user.lower() == bot), default=-1)
         later = [c for c in thread.comments[answered + 1 :] if c.user.lower() != bot]
         if any(_request_text(c.body, prefix) for c in later) or (
@@ -136,6 +144,10 @@ class FollowUpRequest:
     pull: int | None  # where replies go (None: a red build on a bot branch without a PR)
     budget: Decimal | None = None
     tier: str | None = None
+    # Where the answers go, for a follow-up answered in another job (the fan-out's publish job):
+    threads: Mapping[str, int] = field(default_factory=dict)  # item id -> its review thread
+    receipt: str = ""  # the command's receipt: the markers of the replies
+    review_comment: int | None = None  # the inline comment that held the command (its reactions)
 
 
 @dataclass(frozen=True)
@@ -149,6 +161,7 @@ class FollowUpResult:
     validation: str  # what proved the pushed commits, in one line
     notes: dict[str, str] = field(default_factory=dict)  # item id -> why it is not on the branch
     moved: bool = False  # the branch moved during the work: re-read, replayed, pushed again
+    handed_on: bool = False  # nothing done here: the fan-out's jobs do it and answer (see the module)
 
 
 class FollowUps(Protocol):
@@ -168,6 +181,7 @@ class Ask:
     key: str  # the command's receipt: replies, round key
     thread: int | None = None  # the review thread it was written in, if any
     where: str = ""  # file and line of that thread
+    comment: int | None = None  # the inline review comment it was written in (its reactions)
 
 
 @dataclass(frozen=True)
@@ -176,6 +190,13 @@ class Done:
     detail: str
     conclusion: str = "neutral"
     spent: Decimal = Decimal(0)
+    handed_on: bool = False  # to the fan-out's jobs, which finish it
+
+
+def end_reaction(done: Done | FollowUpResult) -> str:
+    """🚀 when the command did what it could, 😕 when it was refused or failed."""
+    failed = done.conclusion == "failure" or (isinstance(done, Done) and done.action in ("refused", "error"))
+    return "confused" if failed else "rocket"
 
 
 class PullFollowUp:
@@ -217,9 +238,13 @@ class PullFollowUp:
             f"pull#{pull.number}", f"Follow-up on #{pull.number}: {pull.title}", tuple(items)
         )
         request = FollowUpRequest(
-            checklist, f"pr-{pull.number}-{ask.key}", pull.head, pull.number, ask.budget, ask.tier
-        )
+            checklist, f"pr-{pull.number}-{ask.key}", pull.head, pull.number, ask.budget, ask.tier,
+            thread_of, ask.key, ask.comment,
+        )  # fmt: skip
         result = await self._work.follow_up(request)
+        if result.handed_on:
+            answer(f"{defuse(result.summary)} Replies go in each thread, and a summary below.")
+            return Done("ran", result.summary, result.conclusion, result.spent, handed_on=True)
         self.answer(pull, result, thread_of=thread_of, key=ask.key)
         answer(f"{defuse(result.summary)} Details in the summary comment below and in each thread.")
         return Done("ran", result.summary, result.conclusion, result.spent)
@@ -228,9 +253,11 @@ class PullFollowUp:
         if ask.text:
             item = text_item(ask.text, where=ask.where)
             return [item], ({item.id: ask.thread} if ask.thread is not None else {})
+        resolved = self._gh.resolved_threads(pull.number) or set()  # None: REST's rule alone
         found = open_threads(
-            threads(self._gh.review_comments(pull.number)), bot=self._bot, prefix=self._prefix
-        )
+            threads(self._gh.review_comments(pull.number)), bot=self._bot, prefix=self._prefix,
+            resolved=resolved,
+        )  # fmt: skip
         items = [thread_item(t, bot=self._bot, prefix=self._prefix) for t in found]
         thread_of = {item.id: t.id for item, t in zip(items, found, strict=True)}
         return items + self._failing_checks(pull), thread_of
@@ -245,7 +272,10 @@ class PullFollowUp:
         return check_items("\n".join(logs), ref=f"pull#{pull.number}") if logs else []
 
     def answer(self, pull: PullData, result: FollowUpResult, *, thread_of: dict[str, int], key: str) -> None:
-        """A reply in each thread, one summary comment, and the PR body's follow-up section."""
+        """A reply in each thread, one summary comment, and the PR body's follow-up section (none
+        for a follow-up handed on: the job that lands it answers)."""
+        if result.handed_on:
+            return
         for item in result.checklist.items:
             thread = thread_of.get(item.id)
             if thread is None:
@@ -333,9 +363,22 @@ class ReviewCommands:
         def answer(text: str) -> None:
             self._gh.upsert_comment(number, marker("reply", receipt), f"{text}\n\n{handled}")
 
+        comment_id = event.comment.id if isinstance(event, ReviewCommentEvent) else None
+        if comment_id is not None:
+            self._gh.react_review_comment(comment_id, "eyes")  # taken, as an issue comment's command
         if not may_write(author.login):
             answer(_permission_text(author.login, self._prefix))
+            if comment_id is not None:
+                self._gh.react_review_comment(comment_id, "confused")
             return Done("refused", f"{author.login} may not write")
         command = commands[0]  # one round per review: its items are the whole PR's anyway
-        ask = Ask(number, command.target, command.budget, command.tier, receipt, thread, where)
-        return await self._followup.fix(ask, answer=answer)
+        ask = Ask(number, command.target, command.budget, command.tier, receipt, thread, where, comment_id)
+        try:
+            done = await self._followup.fix(ask, answer=answer)
+        except BotError as exc:
+            # Said where it was asked, as a comment's failed command is (the job then fails).
+            answer(f"Sorry, that failed: {defuse(str(exc))[:1500]}")
+            done = Done("error", str(exc), "failure")
+        if comment_id is not None and not done.handed_on:  # handed on: the publish job ends it
+            self._gh.react_review_comment(comment_id, end_reaction(done))
+        return done

@@ -26,11 +26,12 @@ from bot.context.shared import SharedContext
 from bot.domain import CallScope, Item, ItemKind, ItemStatus, Purpose, Verdict
 from bot.execution.call_log import CallLog
 from bot.execution.candidates import Candidates
-from bot.execution.item_plan import plan_item
+from bot.execution.item_plan import PlanStore, plan_item
 from bot.execution.prompts import Earlier, Phase, build_request, context_bytes
 from bot.models.base import ChatRequest, Completion, Message
+from bot.report.reasons import first_diagnostic
 from bot.routing.driver import AttemptEvent, Driver, OnAttempt, Task
-from bot.routing.policy import EscalationPolicy
+from bot.routing.policy import EscalationPolicy, Tried
 from bot.routing.router import Router
 from bot.routing.speculative import SpeculationBudget
 from bot.validation.baseline import Baseline, BaselineCache
@@ -55,6 +56,7 @@ class AttemptRecord:
     feedback: str = ""
     context_bytes: int = 0  # prompt bytes over the attempt's calls
     calls: tuple[str, ...] = ()  # its saved calls, relative to the run's folder
+    note: str = ""  # what else a reader must know: a speculative attempt that missed diagnostics
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class ItemRunner:
         on_attempt: OnAttempt | None = None,
         calls_dir: Path | None = None,
         speculation: SpeculationBudget | None = None,
+        plans_dir: Path | None = None,
     ) -> None:
         # Validation feedback per (item, attempt), so progress views can say why an attempt failed.
         self._feedback: dict[tuple[str, int], str] = {}
@@ -127,6 +130,9 @@ class ItemRunner:
         self._max_tokens = max_tokens
         # Every call's prompt and answer, redacted, next to the run's report.
         self._calls = CallLog(calls_dir or worktrees.repo_path / ".milestone-bot" / "runs" / run_id / "calls")
+        # planner-executor: each item's plan, kept with the run so a resumed run does not pay again.
+        run_dir = worktrees.repo_path / ".milestone-bot" / "runs" / run_id
+        self._plan_store = PlanStore(plans_dir or run_dir / "plans")
         # The base commit's per-test outcomes, run once per base and shared by every item, run and
         # the integration (on disk, so a resumed or later run reuses them).
         self.baselines = BaselineCache(worktrees.repo_path / ".milestone-bot" / "baseline")
@@ -211,15 +217,22 @@ class ItemRunner:
         return {t: text for t, text in texts.items() if text is not None}
 
     async def _plan(self, state: _State, engine: ContextEngine, records: list[AttemptRecord]) -> str:
-        """The strong tier's plan for the item (bot/execution/item_plan.py), for every executor prompt."""
+        """The strong tier's plan for the item (bot/execution/item_plan.py), for every executor prompt;
+        the one an earlier run of this run id made, when there is one (paid for then)."""
         item = state.item
+        saved = await asyncio.to_thread(self._plan_store.load, item.id)
+        if saved is not None:
+            return saved.render()
         query = ItemContext(f"{item.title}\n{item.description}", kind=item.kind.value, budget=self._budget)
         plan, outcome = await plan_item(
             self._driver, item, context=lambda: engine.for_item(query).text, run_id=self._run_id,
             repo=self._repo, attempt_offset=len(records), max_tokens=self._max_tokens,
         )  # fmt: skip
         records.extend(AttemptRecord("plan", t.tier, t.verdict, t.cost) for t in outcome.tried)
-        return plan.render() if plan is not None else ""
+        if plan is None:
+            return ""
+        await asyncio.to_thread(self._plan_store.save, item.id, plan)
+        return plan.render()
 
     def _own_tests(self, state: _State) -> tuple[str, ...]:
         changed = self._trees.changed_files(state.root, state.base)
@@ -266,6 +279,7 @@ class ItemRunner:
             )
             state.last_request[scope.attempt] = request
             state.unrecorded.add(scope.attempt)
+            state.saw_feedback[scope.attempt] = state.feedback
             return request
 
         def follow_up(request: ChatRequest, completion: Completion) -> ChatRequest | None:
@@ -336,6 +350,7 @@ class ItemRunner:
                     state.feedback_by_attempt.get(number, "") or tried.reason,
                     state.bytes_by_attempt.get(number, 0),
                     tuple(state.calls_by_attempt.get(number, ())),
+                    _note(state, number, tried),
                 )
             )
         if outcome.verdict is Verdict.PASSED:
@@ -449,6 +464,25 @@ class ItemRunner:
         )
 
 
+def _note(state: _State, number: int, tried: Tried) -> str:
+    """What an attempt's verdict alone does not say. A held candidate validated, but no other
+    agreed with it (diverge-converge). A speculative attempt's request was built before the attempt
+    it raced was judged: it saw every earlier attempt's memory but not that one's diagnostics, and
+    when those differ from the feedback it did see, its record says so (it was no fair retry)."""
+    if tried.held:
+        return "validated; held back: no other candidate agreed with it"
+    raced = tried.raced
+    if raced is None:
+        return ""
+    missed = state.feedback_by_attempt.get(raced, "")
+    if not missed or missed == state.saw_feedback.get(number, ""):
+        return ""
+    return (
+        f"speculative: started while attempt {raced + 1} was validated, so it did not see that "
+        f"attempt's diagnostics ({first_diagnostic(missed)})"
+    )
+
+
 @dataclass
 class _State:
     item: Item
@@ -466,6 +500,7 @@ class _State:
     bytes_by_attempt: dict[int, int] = dataclasses.field(default_factory=dict)
     calls_by_attempt: dict[int, list[str]] = dataclasses.field(default_factory=dict)
     feedback_by_attempt: dict[int, str] = dataclasses.field(default_factory=dict)
+    saw_feedback: dict[int, str] = dataclasses.field(default_factory=dict)  # in its request, built
     verdict: ValidationVerdict | None = None
     red: StageResult | None = None  # the test phase's red proof, for the validation matrix
     model_s: float = 0.0

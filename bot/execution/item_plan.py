@@ -6,13 +6,19 @@ prompt. A plan is one call, routed like any other (the planner-executor preset s
 ``plan`` to its plan tier) and paid for like any other. An answer without the three parts is
 unparsable and retried under the policy; with no usable plan the item goes on without one, as in
 the other presets, rather than failing.
+
+A usable plan is kept with the run's state (``PlanStore``, in the run's folder) as soon as it is
+made, so a resumed run, or a redo of the item, carries the same plan and does not pay for it again.
+A plan that failed is not kept: the next run asks again.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from bot.domain import CallScope, Item, Purpose, Verdict
 from bot.models.base import ChatRequest, Completion, Message
@@ -46,6 +52,33 @@ class ItemPlan:
         body = f"Files:\n{files}\nApproach:\n{self.approach}\nTest to write:\n{self.test}"
         lead = "A stronger model planned this item; follow the plan unless the code shows it wrong."
         return f"{lead}\n{fence(body)}"
+
+
+@dataclass(frozen=True)
+class PlanStore:
+    """Usable plans by item, one JSON file each under ``folder`` (the run's own folder)."""
+
+    folder: Path
+
+    def _path(self, item_id: str) -> Path:
+        return self.folder / f"{re.sub(r'[^A-Za-z0-9._-]', '_', item_id)}.json"
+
+    def load(self, item_id: str) -> ItemPlan | None:
+        """The item's saved plan; None when there is none, or it is unreadable (then plan again)."""
+        try:
+            data = json.loads(self._path(item_id).read_text(encoding="utf-8"))
+            if data.get("item") != item_id:
+                return None
+            return ItemPlan(tuple(str(f) for f in data["files"]), str(data["approach"]), str(data["test"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def save(self, item_id: str, plan: ItemPlan) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self._path(item_id)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"item": item_id, **asdict(plan)}), encoding="utf-8")
+        tmp.replace(path)  # whole or absent: a run killed while saving leaves no half a plan
 
 
 def parse_plan(text: str) -> ItemPlan | None:

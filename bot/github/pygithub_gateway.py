@@ -8,6 +8,7 @@ may have made (by its marker, or the PR's head branch). Reads and edits keep PyG
 
 from __future__ import annotations
 
+import logging
 import time
 import urllib.request
 from collections.abc import Callable
@@ -33,6 +34,22 @@ from bot.github.gateway import (
 
 T = TypeVar("T")
 API = "https://api.github.com"
+log = logging.getLogger(__name__)
+_MAX_THREAD_PAGES = 20  # 100 threads a page: far past any PR a person reviews
+# The first comment's REST id (``fullDatabaseId``, a BigInt sent as a string) names the thread,
+# as the REST replies do (``databaseId`` is deprecated: a 32-bit Int).
+_REVIEW_THREADS = """
+query($owner: String!, $name: String!, $number: Int!, $cursor: String) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      reviewThreads(first: 100, after: $cursor) {
+        pageInfo { hasNextPage endCursor }
+        nodes { isResolved comments(first: 1) { nodes { fullDatabaseId } } }
+      }
+    }
+  }
+}
+"""
 
 
 class PyGithubGateway:
@@ -285,6 +302,39 @@ class PyGithubGateway:
             lambda: self._my_reply(number, thread, tag),
             create,
         )
+
+    def resolved_threads(self, number: int) -> set[int] | None:
+        """Over GraphQL (``pullRequest.reviewThreads``): REST has no resolved state. Any failure
+        (no GraphQL on this host, a token GraphQL refuses, an unexpected shape) gives ``None``
+        and the caller falls back to what REST can tell; it is a read, so nothing is lost."""
+        owner, _, name = self._full_name.partition("/")
+        resolved: set[int] = set()
+        cursor: str | None = None
+        try:
+            for _ in range(_MAX_THREAD_PAGES):
+                _, data = self._gh.requester.graphql_query(
+                    _REVIEW_THREADS, {"owner": owner, "name": name, "number": number, "cursor": cursor}
+                )
+                page = data["data"]["repository"]["pullRequest"]["reviewThreads"]
+                for node in page["nodes"]:
+                    first = node["comments"]["nodes"]
+                    if node["isResolved"] and first and first[0].get("fullDatabaseId") is not None:
+                        resolved.add(int(first[0]["fullDatabaseId"]))
+                if not page["pageInfo"]["hasNextPage"]:
+                    return resolved
+                cursor = str(page["pageInfo"]["endCursor"])
+        except (GithubException, KeyError, TypeError, ValueError) as exc:
+            log.warning("resolved review threads of PR #%s unreadable over GraphQL: %s", number, exc)
+            return None
+        return resolved  # past the page limit: the threads read so far
+
+    def react_review_comment(self, comment_id: int, content: str) -> None:
+        def create() -> None:
+            self._repo.requester.requestJsonAndCheck(
+                "POST", f"{self._repo.url}/pulls/comments/{comment_id}/reactions", input={"content": content}
+            )
+
+        self._create(f"react {content} to review comment {comment_id}", lambda: None, create)
 
     def create_check_run(self, *, name: str, head_sha: str) -> int:
         def find() -> int | None:

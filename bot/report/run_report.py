@@ -238,6 +238,7 @@ def to_json(report: RunReport) -> str:
                         "cost_usd": decimal_str(a.cost),
                         "context_bytes": a.context_bytes,
                         "calls": list(a.calls),
+                        "note": a.note,
                     }
                     for a in _attempts(report, i.id)
                 ],

@@ -85,6 +85,7 @@ class _Ahead:
     scope: CallScope
     call: asyncio.Task[Completion | None]
     started: float
+    raced: int  # the attempt being validated when it started
 
 
 class Driver:
@@ -147,7 +148,7 @@ class Driver:
                         shipped = await self._single(run, decision.tier, ctx)
                     else:
                         await self._drop(run)
-                        shipped = await self._round(run, decision)
+                        shipped = await self._round(run, decision, ctx)
                 except BudgetExceeded as exc:
                     await self._drop(run)
                     return TaskOutcome(Verdict.ERROR, tuple(run.everything), f"budget_exceeded: {exc}")
@@ -175,6 +176,7 @@ class Driver:
         if ahead is not None and ahead.tier == tier:
             run.ahead = None
             scope, call = ahead.scope, ahead.call
+            run.raced[scope.attempt] = ahead.raced
             if self._speculation is not None:
                 self._speculation.note_adopted(time.monotonic() - ahead.started)
         else:
@@ -184,23 +186,22 @@ class Driver:
         self._notify(AttemptEvent(run.task.item_id, run.task.purpose, tier, scope.attempt))
         completion = await call
         if completion is not None:
-            self._speculate(run, tier, ctx)
+            self._speculate(run, tier, ctx, scope.attempt)
         verdict = Verdict.ERROR if completion is None else await run.validate(completion, scope)
         shipped = None
         if verdict is Verdict.PASSED and completion is not None:
-            shipped = completion if run.converge is None else await self._converge(run, [(scope, completion)])
+            if run.converge is None:
+                shipped = completion
+            else:
+                last = self._last(ctx, [tier])
+                shipped = await self._converge(run, [(scope, completion)], last=last)
         # Validated but held back for want of agreement: the policy must not stop on it.
-        self._record(
-            run,
-            tier,
-            scope,
-            verdict,
-            seen=Verdict.FAILED if shipped is None and verdict is Verdict.PASSED else None,
-        )
+        self._record(run, tier, scope, verdict, held=shipped is None and verdict is Verdict.PASSED)
         return shipped
 
-    def _speculate(self, run: _Run, tier: str, ctx: EscalationContext) -> None:
-        """Start the attempt the policy would make if this one failed, within the cap."""
+    def _speculate(self, run: _Run, tier: str, ctx: EscalationContext, raced: int) -> None:
+        """Start the attempt the policy would make if this one (``raced``) failed, within the cap.
+        Its request is built now: it carries what is known now, not ``raced``'s diagnostics."""
         budget = self._speculation
         if budget is None:
             return
@@ -212,7 +213,7 @@ class Driver:
         scope = run.scope()
         budget.started += 1
         call = asyncio.create_task(self._call(nxt.tier, scope, run))
-        run.ahead = _Ahead(nxt.tier, scope, call, time.monotonic())
+        run.ahead = _Ahead(nxt.tier, scope, call, time.monotonic(), raced)
 
     async def _drop(self, run: _Run) -> None:
         """Cancel a speculative attempt that is not needed; what it cost is counted."""
@@ -232,7 +233,7 @@ class Driver:
             )
         )
 
-    async def _round(self, run: _Run, decision: Attempt) -> Completion | None:
+    async def _round(self, run: _Run, decision: Attempt, ctx: EscalationContext) -> Completion | None:
         scopes = [run.scope() for _ in range(decision.parallel)]
         for s in scopes:
             self._notify(AttemptEvent(run.task.item_id, run.task.purpose, decision.tier, s.attempt))
@@ -240,37 +241,47 @@ class Driver:
         passed = [(s, c) for s, (v, c) in zip(scopes, results, strict=True) if v is Verdict.PASSED and c]
         if run.converge is None:
             shipped = passed[0][1] if passed else None
+        elif passed:
+            last = self._last(ctx, [decision.tier] * decision.parallel)
+            shipped = await self._converge(run, passed, last=last)
         else:
-            shipped = await self._converge(run, passed, diverge=True) if passed else None
+            shipped = None
         for scope, (verdict, _) in zip(scopes, results, strict=True):
             # Validated but not chosen for want of agreement: the policy must not stop on it.
-            seen = Verdict.FAILED if verdict is Verdict.PASSED and shipped is None else verdict
-            self._record(run, decision.tier, scope, verdict, seen=seen)
+            held = verdict is Verdict.PASSED and shipped is None
+            self._record(run, decision.tier, scope, verdict, held=held)
         return shipped
 
     async def _converge(
-        self, run: _Run, new: list[tuple[CallScope, Completion]], *, diverge: bool = False
+        self, run: _Run, new: list[tuple[CallScope, Completion]], *, last: bool
     ) -> Completion | None:
-        """What ships of ``new`` (validated) and the candidates held back before: a lone one
-        outside a diverge round, else the one ``converge`` finds agreement for; else None."""
+        """What ships of ``new`` (validated) and the candidates held back before: the one
+        ``converge`` finds agreement for; else, when no draw is left after these (nothing could
+        corroborate), the newest, the strongest tier's, as any other preset would ship it; else
+        None: they are held and the policy draws again."""
         assert run.converge is not None
         pool = [*run.pool, *new]
-        if len(pool) == 1 and not diverge:
-            return pool[0][1]
         chosen = await run.converge(pool) if len(pool) > 1 else None
-        if chosen is None:
-            run.pool = pool
-            return None
-        return pool[chosen][1]
+        if chosen is not None:
+            return pool[chosen][1]
+        run.pool = pool
+        return new[-1][1] if last else None
+
+    def _last(self, ctx: EscalationContext, tiers: list[str]) -> bool:
+        """Whether the policy would stop were these attempts validated and held: no draw is left."""
+        held = (*ctx.tried, *(Tried(t, Verdict.FAILED, held=True) for t in tiers))
+        return isinstance(self._policy.decide(dataclasses.replace(ctx, tried=held)), Stop)
 
     def _record(
-        self, run: _Run, tier: str, scope: CallScope, verdict: Verdict, *, seen: Verdict | None = None
+        self, run: _Run, tier: str, scope: CallScope, verdict: Verdict, *, held: bool = False
     ) -> None:
         task = run.task
         cost = self._ledger.spent(Scope(task.run_id, task.item_id, scope.attempt))
         error = run.errors.get(scope.attempt, "")
-        run.tried.append(Tried(tier, seen or verdict, cost, error))
-        run.everything.append(Tried(tier, seen or verdict, cost, error))
+        seen = Verdict.FAILED if held else verdict
+        tried = Tried(tier, seen, cost, error, held, run.raced.get(scope.attempt))
+        run.tried.append(tried)
+        run.everything.append(tried)
         self._notify(AttemptEvent(task.item_id, task.purpose, tier, scope.attempt, verdict, cost, error))
         self._ledger.record_attempt(
             run_id=task.run_id,
@@ -323,6 +334,8 @@ class _Run:
     pool: list[tuple[CallScope, Completion]] = field(default_factory=list)
     # Transport errors by attempt number: the reason an attempt that never got an answer failed.
     errors: dict[int, str] = field(default_factory=dict)
+    # Adopted speculative attempts by number: the attempt each started during the validation of.
+    raced: dict[int, int] = field(default_factory=dict)
     tried: list[Tried] = field(default_factory=list)  # what the policy sees
     # Every attempt in number order, cancelled speculative ones too (verdict NONE), for costs.
     everything: list[Tried] = field(default_factory=list)

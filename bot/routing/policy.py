@@ -22,6 +22,12 @@ class Tried:
     verdict: Verdict
     cost: Decimal = Decimal(0)
     reason: str = ""  # a transport error's message (validation feedback is the phase's own)
+    # Validated but held back for want of agreement (diverge-converge): seen as failed, so the
+    # policy goes on, and as held, so it draws a candidate that may corroborate it.
+    held: bool = False
+    # Speculative and adopted: the attempt whose validation it started during, whose diagnostics
+    # it therefore could not see (bot/routing/speculative.py).
+    raced: int | None = None
 
 
 @dataclass(frozen=True)

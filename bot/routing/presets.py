@@ -5,8 +5,9 @@
 - three-tier: every tier in config order: local -> fast -> premium.
 - planner-executor: plans, reviews and triage on the strongest tier; tests and changes start on the
   cheapest and escalate.
-- diverge-converge: several cheap attempts at once on the first tier (its providers take turns),
-  keep one that validates; then escalate one attempt per tier.
+- diverge-converge: candidates are drawn until two agree (each passes the other's new tests), up
+  to ``diverge_attempts`` on each tier below the top (the first two at once), then one on the top
+  tier; a validated candidate without agreement is held back for a later one to corroborate.
 - adaptive: orders tiers by what the ledger says each costs per validated attempt in this
   repository and task kind (cost / pass rate, the optimal order for a cascade of independent
   tries); with no history it behaves like three-tier.
@@ -20,7 +21,7 @@ from decimal import Decimal
 from typing import assert_never
 
 from bot.config import Preset, Routing
-from bot.domain import Purpose
+from bot.domain import Purpose, Verdict
 from bot.routing.policy import (
     Attempt,
     Decision,
@@ -93,7 +94,20 @@ class PlannerExecutor(_Base):
 
 @dataclass(frozen=True)
 class DivergeConverge(_Base):
+    """Candidates until two agree (bot/execution/converge.py), corroborated on the cheap tiers.
+
+    The first tier draws ``first_round`` candidates at once (all ``diverge`` by default: on the
+    replay, with the first tier free, that is cheaper and surer than drawing two and a third only
+    when they disagree; bench/replay.py prints both). A validated candidate ships only when
+    another agrees with it; until then the driver holds it back (``Tried.held``) and a second
+    candidate is cheapest where the first came from, so while one is held the same tier draws
+    again, up to ``diverge`` candidates, one at a time (drawing stops as soon as two agree) before
+    the next tier is tried. With nothing held a failed tier escalates as three-tier does: more
+    draws there would be more tries, not corroboration. The top tier draws ``attempts_per_tier``;
+    what it validates last ships even alone (the driver's last rung), as any preset would ship it."""
+
     diverge: int = 3
+    first_round: int | None = None
     name: str = "diverge-converge"
 
     def decide(self, ctx: EscalationContext) -> Decision:
@@ -102,10 +116,19 @@ class DivergeConverge(_Base):
         if stop:
             return stop
         if not ctx.tried:
-            return Attempt(tiers[0], parallel=self.diverge)
-        # The diverge round counts as one rung of the first tier.
-        rest = dataclasses.replace(ctx, tried=tuple(t for t in ctx.tried if t.tier != tiers[0]))
-        return next_on_ladder(rest, self._repeat(tiers[1:]))
+            return Attempt(tiers[0], parallel=min(self.first_round or self.diverge, self.diverge))
+        current = ctx.tried[-1].tier
+        dead = {t.tier for t in ctx.tried if t.verdict is Verdict.ERROR}
+        drawn = sum(1 for t in ctx.tried if t.tier == current)
+        cheap = current in tiers[:-1]
+        if cheap and current not in dead and drawn < self.diverge and any(t.held for t in ctx.tried):
+            return Attempt(current)
+        # Up the ladder from the current tier: the next one, then the top's own retries, under
+        # next_on_ladder's budget and dead-tier rules.
+        above = tiers[tiers.index(current) + 1 :] if current in tiers else tiers
+        ladder = (*above[:-1], *self._repeat(above[-1:])) if above else self._repeat(tiers[-1:])
+        rest = dataclasses.replace(ctx, tried=tuple(t for t in ctx.tried if t.tier in ladder))
+        return next_on_ladder(rest, ladder)
 
 
 @dataclass(frozen=True)

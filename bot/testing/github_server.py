@@ -239,6 +239,11 @@ class GitHubSimulator:
             }  # fmt: skip
             return comment_id
 
+    def resolve_thread(self, root: int, *, resolved: bool = True) -> None:
+        """Mark a review thread resolved, as a reviewer's button does (GraphQL alone shows it)."""
+        with self._lock:
+            self.review_comments[root]["resolved"] = resolved
+
     def comments_on(self, issue: int) -> list[dict[str, Any]]:
         with self._lock:
             return [c for c in self.comments.values() if c["issue"] == issue]
@@ -440,6 +445,8 @@ class GitHubSimulator:
         )
         add(("GET", re.compile(rf"^{repo}/pulls/comments/(?P<id>\d+)$"), self._get_review_comment))
         add(("PATCH", re.compile(rf"^{repo}/pulls/comments/(?P<id>\d+)$"), self._edit_review_comment))
+        add(("POST", re.compile(rf"^{repo}/pulls/comments/(?P<id>\d+)/reactions$"), self._react_review))
+        add(("POST", re.compile(r"^/graphql$"), self._graphql))
         add(("POST", re.compile(rf"^{repo}/check-runs$"), self._create_check))
         add(("GET", re.compile(rf"^{repo}/check-runs/(?P<id>\d+)$"), self._get_check))
         add(("PATCH", re.compile(rf"^{repo}/check-runs/(?P<id>\d+)$"), self._edit_check))
@@ -555,6 +562,61 @@ class GitHubSimulator:
         reaction = {"id": next(self._ids), "comment": comment["id"], "content": content, "user": login}
         self.reactions.append(reaction)
         return 201, self._reaction(reaction)
+
+    def _react_review(self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str) -> tuple[int, Any]:
+        comment = self._review_comment_of(m)
+        content = (b or {}).get("content")
+        if content not in {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}:
+            raise _Reply(422, {"message": f"Validation Failed: content {content!r}"})
+        for reaction in self.reactions:
+            mine = (reaction["comment"], reaction["content"], reaction["user"])
+            if mine == (comment["id"], content, login):
+                return 200, self._reaction(reaction)
+        reaction = {
+            "id": next(self._ids), "comment": comment["id"], "content": content, "user": login,
+            "on": "review",
+        }  # fmt: skip
+        self.reactions.append(reaction)
+        return 201, self._reaction(reaction)
+
+    def _graphql(self, m: re.Match[str], q: dict[str, list[str]], b: Any, login: str) -> tuple[int, Any]:
+        """The one GraphQL query the bot sends: a PR's review threads, resolved or not, with the
+        first comment's REST id. GitHub answers GraphQL errors with 200 and an ``errors`` list."""
+        query = (b or {}).get("query")
+        variables = (b or {}).get("variables") or {}
+        threads = re.search(r"reviewThreads\(first:\s*(\d+)", query if isinstance(query, str) else "")
+        if threads is None:
+            return 200, {"errors": [{"message": "the simulator answers only pullRequest.reviewThreads"}]}
+        if f"{variables.get('owner')}/{variables.get('name')}" != self.full_name:
+            return 200, {"data": {"repository": None}, "errors": [{
+                "type": "NOT_FOUND", "path": ["repository"],
+                "message": f"Could not resolve to a Repository with the name '{variables.get('name')}'.",
+            }]}  # fmt: skip
+        pull_number = variables.get("number")
+        pull = self.pulls.get(int(pull_number or 0))
+        if pull is None:
+            return 200, {"data": {"repository": {"pullRequest": None}}, "errors": [{
+                "type": "NOT_FOUND", "path": ["repository", "pullRequest"],
+                "message": f"Could not resolve to a PullRequest with the number of {pull_number}.",
+            }]}  # fmt: skip
+        roots = sorted(
+            (c for c in self.review_comments.values()
+             if c["pull"] == pull["number"] and c["in_reply_to"] is None),
+            key=lambda c: c["id"],
+        )
+        cursor = variables.get("cursor")
+        start = int(base64.b64decode(cursor).decode().split(":")[-1]) if cursor else 0
+        page = roots[start : start + int(threads[1])]
+        end = start + len(page)
+        return 200, {"data": {"repository": {"pullRequest": {"reviewThreads": {
+            "pageInfo": {"hasNextPage": end < len(roots),
+                         "endCursor": base64.b64encode(f"cursor:{end}".encode()).decode() if page else None},
+            "nodes": [
+                {"isResolved": bool(c.get("resolved")),
+                 "comments": {"nodes": [{"fullDatabaseId": str(c["id"])}]}}  # a BigInt is a string
+                for c in page
+            ],
+        }}}}}  # fmt: skip
 
     def _reaction(self, reaction: dict[str, Any]) -> dict[str, Any]:
         out = _template("reaction")

@@ -40,7 +40,10 @@ WITH_PLAN: list[dict[str, object]] = [
 def runner(
     tmp_path: Path, premium: list[dict[str, object]], local: list[dict[str, object]] = WITH_PLAN
 ) -> tuple[ItemRunner, Ledger, dict[str, ScriptedProvider]]:
-    repo = make_repo(tmp_path / "calc", PYTHON_PROJECT)
+    # A second call with the same tmp_path is the same run resumed: same repository and ledger.
+    repo = tmp_path / "calc"
+    if not repo.exists():
+        make_repo(repo, PYTHON_PROJECT)
     (tmp_path / "local.json").write_text(json.dumps({"rules": local}))
     (tmp_path / "premium.json").write_text(json.dumps({"rules": premium}))
     config = parse_config(
@@ -100,6 +103,27 @@ async def test_without_a_usable_plan_the_item_goes_on_without_one(tmp_path: Path
         ("change", "premium", Verdict.PASSED),
     ]
     assert not any("Approach:" in r.prompt_text for r in providers["local"].requests)
+
+
+async def test_a_resumed_run_reuses_the_plan_and_pays_for_it_once(tmp_path: Path) -> None:
+    # The first run plans, then gets no usable test from anyone, so the item fails after paying
+    # for its plan (as a run killed after planning would leave it); nothing is validated.
+    premium = [{"match": {"purpose": "plan"}, "reply": PLAN}, {"reply": "No edits from me."}]
+    first, ledger, _ = runner(tmp_path, premium=premium, local=[{"reply": "Nor from me."}])
+    result = await first.run(ITEM, base_ref="main")
+    assert result.item.status is ItemStatus.FAILED
+    assert [c.purpose for c in ledger.calls()].count("plan") == 1
+    ledger.close()
+
+    # The same run resumed (same run id, repository and ledger): the planner is given nothing to
+    # answer (an unscripted plan call would fail loudly); the executors still get the first plan.
+    second, ledger, providers = runner(tmp_path, premium=[], local=WITH_PLAN)
+    result = await second.run(ITEM, base_ref="main")
+    assert result.item.status is ItemStatus.DONE, result.reason
+    assert [a.phase for a in result.attempts] == ["test", "change"]  # no plan attempt, no plan cost
+    assert not providers["premium"].requests
+    assert all("Add sub(a, b) next to mul" in r.prompt_text for r in providers["local"].requests)
+    assert [c.purpose for c in ledger.calls()].count("plan") == 1  # paid for once, over both runs
 
 
 def test_parse_plan_needs_all_three_parts() -> None:

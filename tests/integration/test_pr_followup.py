@@ -19,9 +19,12 @@ import pytest
 
 from bot.config import Config, parse_config
 from bot.domain import ItemStatus
+from bot.events.fanout_followup import FanoutFollowUps, publish_followup
 from bot.events.followup_work import RepoFollowUps
 from bot.events.handler import NO_FOLLOWUPS, EventHandler
 from bot.events.pr_followup import FollowUpRequest, FollowUpResult
+from bot.execution.jobs import work_items
+from bot.planning.checklist_file import parse
 from bot.testing.github_server import BOT_LOGIN, GitHubSimulator
 from tests.integration.github_fixtures import simulated
 from tests.integration.sample import PYTHON_PROJECT, git, make_repo
@@ -337,15 +340,115 @@ async def test_without_text_the_items_are_the_open_threads_and_the_failing_check
         answered = sim.add_review_comment(pull, "Add neg", user="rita")
         sim.add_review_comment(pull, "Done in abc", user=BOT_LOGIN, in_reply_to=answered)
         open_one = sim.add_review_comment(pull, "Rename mul to times", user="rita", path="calc/ops.py")
+        # Marked resolved by the reviewer (GraphQL alone tells): not an item, though nobody answered.
+        sim.resolve_thread(sim.add_review_comment(pull, "Use a dict here", user="rita"))
         sim.add_run("d" * 40, branch=BRANCH, jobs=(("tests", "failure", PYTEST_LOG),))
         comment = sim.add_comment(pull, "/bot fix --tier local", user="wendy")
         [outcome] = await handler.handle("issue_comment", on_pull(comment_event(sim, pull, comment)))
         [request] = followups.asked
         assert [i.id for i in request.checklist.items] == [f"thread-{open_one}", "check-1"]
         assert (request.branch, request.pull, request.tier) == (BRANCH, pull, "local")
+        assert request.threads == {f"thread-{open_one}": open_one} and request.receipt.endswith(":0")
         check = request.checklist.items[1]
         assert check.acceptance_tests == ("tests/test_ops.py::test_add",) and check.tests_exist
         assert outcome.conclusion == "failure"
         [reply] = bot_replies(sim, open_one)
         assert reply.startswith("I could not address this: no tier's change passed validation.")
         assert bot_replies(sim, answered) == ["Done in abc"]  # the answered thread was left alone
+
+
+async def test_an_inline_command_gets_eyes_when_taken_and_rocket_or_confused_at_the_end() -> None:
+    class Ending:
+        def __init__(self, conclusion: str, *, handed_on: bool = False) -> None:
+            self.conclusion, self.handed_on = conclusion, handed_on
+
+        async def follow_up(self, request: FollowUpRequest) -> FollowUpResult:
+            return FollowUpResult(request.checklist, {}, None, self.conclusion, "Over.", Decimal(0),
+                                  "not validated", handed_on=self.handed_on)  # fmt: skip
+
+    def reactions(sim: GitHubSimulator, comment: int) -> list[str]:
+        return [r["content"] for r in sim.reactions if r["comment"] == comment and r.get("on") == "review"]
+
+    with simulated() as (sim, gateway, _):
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH, head_sha="d" * 40)
+        for followups, user, expected in (
+            (Ending("success"), "wendy", ["eyes", "rocket"]),
+            (Ending("failure"), "wendy", ["eyes", "confused"]),
+            (Ending("success"), "rita", ["eyes", "confused"]),  # read permission: refused
+            (Ending("neutral", handed_on=True), "wendy", ["eyes"]),  # the publish job ends it
+        ):
+            handler = EventHandler(gateway=gateway, config=CONFIG, work=FakeWork(), followups=followups)
+            inline = sim.add_review_comment(pull, "/bot fix add neg", user=user, path="calc/ops.py")
+            await handler.handle("pull_request_review_comment", review_comment_event(sim, pull, inline))
+            assert reactions(sim, inline) == expected, user
+
+
+async def test_under_the_fan_out_a_red_build_on_the_bots_branch_is_handed_on_and_fixed_there(
+    tmp_path: Path,
+) -> None:
+    """The fan-out's three sides in one process, each in its own clone: the event job hands the
+    failure on (nothing pushed, no model), a work job fixes it from the red commit, the publish job
+    lays the follow-up commit on the branch and answers on the PR."""
+    repo, bare = setup(tmp_path)
+    broken = clone(tmp_path, bare, BRANCH, "broke")
+    ops = broken / "calc" / "ops.py"
+    ops.write_text(ops.read_text().replace("return a + b", "return a * b", 1))
+    commit(broken, "milestone-bot: faster add", author="milestone-bot")
+    git(broken, "push", "-q", "origin", f"HEAD:refs/heads/{BRANCH}")
+    red = tip(bare)
+    fix = (
+        "calc/ops.py\n<<<<<<< SEARCH\ndef add(a, b):\n    return a * b\n=======\n"
+        "def add(a, b):\n    return a + b\n>>>>>>> REPLACE\n"
+    )
+    config = config_for(tmp_path, [{"match": {"item": "failure-1", "purpose": "change"}, "reply": fix}])
+    folder = tmp_path / "fanout"
+    with simulated() as (sim, gateway, _):
+        sim.origin = bare
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH)
+        run_id = sim.add_run(red, branch=BRANCH, jobs=(("tests", "failure", PYTEST_LOG),))
+        sim.runs[run_id].run_attempt = 2  # rerun already, failed again: a regression
+        event = FanoutFollowUps(folder=folder, repo=repo, config=config, gateway=gateway, base_branch="main")
+        handler = EventHandler(gateway=gateway, config=config, work=event, followups=event)
+        [outcome] = await handler.handle("workflow_run", run_event(sim, run_id, pulls=(pull,)))
+        assert outcome.action == "ran" and "Handed 1 item(s)" in outcome.detail, outcome.detail
+        assert tip(bare) == red and json.loads((folder / "request.json").read_text())["start"] == red
+
+        worker = clone(tmp_path, bare, BRANCH, "work")
+        checklist = (folder / "checklist.md").read_text()
+        artifact = tmp_path / "artifacts" / "job1"
+        done = await work_items(worker, parse(checklist, file="checklist.md"), ["failure-1"], config=config,
+                                out=artifact, job="job1", request=folder)  # fmt: skip
+        assert [i.status for i in done.items] == ["done"]
+
+        publisher = clone(tmp_path, bare, "main", "publish")
+        published = await publish_followup(publisher, folder, [artifact], config=config, gateway=gateway,
+                                           base_branch="main", run_id="publish-1")  # fmt: skip
+        assert published.conclusion == "success", published.summary
+        after = tip(bare)
+        assert git(bare, "rev-parse", f"{after}^").strip() == red  # a follow-up commit, not a new branch
+        assert "return a + b" in git(bare, "show", f"{after}:calc/ops.py")
+        assert len(sim.pulls) == 1 and "### Follow-ups" in sim.pulls[pull]["body"]
+        summary = next(c["body"] for c in sim.comments_on(pull) if "milestone-bot:followup:" in c["body"])
+        assert after[:10] in summary
+
+
+async def test_a_push_the_remote_declines_ends_the_check_and_the_command_with_the_reason(tmp_path: Path) -> None:
+    """Not a moved branch (nothing to replay): a server-side hook declines the push."""
+    repo, bare = setup(tmp_path)
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'protected branch: pushes need a review' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = tip(bare)
+    with simulated() as (sim, gateway, _):
+        sim.origin = bare
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH)
+        handler = handler_for(sim, gateway, repo, config_for(tmp_path, neg_rules("request")))
+        ask = sim.add_review_comment(pull, "/bot fix add neg(a) returning -a", user="mona", path="calc/ops.py")
+        [outcome] = await handler.handle("pull_request_review_comment", review_comment_event(sim, pull, ask))
+        assert (outcome.action, outcome.conclusion) == ("error", "failure") and tip(bare) == before
+        [answer] = [c["body"] for c in sim.comments_on(pull) if c["user"] == BOT_LOGIN]
+        assert answer.startswith("Sorry, that failed: cannot push") and "pre-receive hook declined" in answer
+        [check] = [c for c in sim.check_runs.values() if c["name"] == "milestone-bot follow-up"]
+        assert (check["status"], check["conclusion"]) == ("completed", "failure")
+        assert "pre-receive hook declined" in check["output"]["summary"]
+        assert [r["content"] for r in sim.reactions if r["comment"] == ask] == ["eyes", "confused"]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from graphql import build_schema, graphql_sync, parse, validate
+
 from bot.github.gateway import marker
 from bot.testing.github_server import BOT_LOGIN, Fault
 from tests.integration.github_fixtures import simulated
@@ -49,3 +53,72 @@ def test_someone_elses_reply_with_the_marker_is_not_taken_over() -> None:
         gateway.reply_in_thread(pull, root, marker("followup", "r1"), "Done")
         users = [c["user"] for c in sim.review_comments.values()]
         assert users == ["rita", "mallory", BOT_LOGIN]
+
+
+def test_resolved_threads_are_read_over_graphql_page_by_page() -> None:
+    with simulated() as (sim, gateway, _):
+        pull = sim.add_pull("Calc", "milestone-bot/issue-1")
+        roots = [sim.add_review_comment(pull, f"ask {n}", user="rita") for n in range(3)]
+        sim.add_review_comment(pull, "and this", user="mona", in_reply_to=roots[1])
+        sim.resolve_thread(roots[0])
+        sim.resolve_thread(roots[2])
+        assert gateway.resolved_threads(pull) == {roots[0], roots[2]}
+        [query] = [s for s in sim.seen if s.path == "/graphql"]
+        assert "reviewThreads" in query.body["query"] and query.body["variables"]["number"] == pull
+        # The real response shape: data.repository.pullRequest.reviewThreads {pageInfo, nodes}.
+        page = query.answer["data"]["repository"]["pullRequest"]["reviewThreads"]
+        assert page["pageInfo"]["hasNextPage"] is False
+        assert [n["isResolved"] for n in page["nodes"]] == [True, False, True]
+        assert [n["comments"]["nodes"][0]["fullDatabaseId"] for n in page["nodes"]] == [str(r) for r in roots]
+        # Over 100 threads: the next page follows the cursor.
+        more = [sim.add_review_comment(pull, f"more {n}", user="rita") for n in range(100)]
+        sim.resolve_thread(more[-1])
+        sim.seen.clear()
+        assert gateway.resolved_threads(pull) == {roots[0], roots[2], more[-1]}
+        assert [len(s.answer["data"]["repository"]["pullRequest"]["reviewThreads"]["nodes"])
+                for s in sim.seen if s.path == "/graphql"] == [100, 3]  # fmt: skip
+
+
+def test_without_graphql_the_resolved_state_is_unknown_not_an_error() -> None:
+    with simulated() as (sim, gateway, _):
+        pull = sim.add_pull("Calc", "milestone-bot/issue-1")
+        sim.resolve_thread(sim.add_review_comment(pull, "ask", user="rita"))
+        sim.faults.append(Fault("POST", r"^/graphql$", status=404, message="Not Found"))  # e.g. an old GHES
+        assert gateway.resolved_threads(pull) is None
+        missing = sim.add_pull("Gone", "b2")
+        del sim.pulls[missing]  # GraphQL's NOT_FOUND error (status 200) is a failure to read, too
+        assert gateway.resolved_threads(missing) is None
+
+
+def test_reactions_on_a_review_comment_use_the_review_comment_route() -> None:
+    with simulated() as (sim, gateway, _):
+        pull = sim.add_pull("Calc", "milestone-bot/issue-1")
+        root = sim.add_review_comment(pull, "/bot fix", user="wendy")
+        gateway.react_review_comment(root, "eyes")
+        gateway.react_review_comment(root, "eyes")  # GitHub answers 200: no second reaction
+        gateway.react_review_comment(root, "rocket")
+        assert [(r["comment"], r["content"], r.get("on")) for r in sim.reactions] == [
+            (root, "eyes", "review"),
+            (root, "rocket", "review"),
+        ]
+        assert [s.status for s in sim.seen if s.path.endswith("/reactions")] == [201, 200, 201]
+
+
+SCHEMA = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "graphql-review-threads.graphql"
+
+
+def test_the_threads_query_and_the_simulators_answer_fit_githubs_graphql_schema() -> None:
+    schema = build_schema(SCHEMA.read_text())
+    with simulated() as (sim, gateway, _):
+        pull = sim.add_pull("Calc", "milestone-bot/issue-1")
+        roots = [sim.add_review_comment(pull, f"ask {n}", user="rita") for n in range(2)]
+        sim.resolve_thread(roots[1])
+        assert gateway.resolved_threads(pull) == {roots[1]}
+        [seen] = [s for s in sim.seen if s.path == "/graphql"]
+        assert validate(schema, parse(seen.body["query"])) == []  # the fields and arguments exist
+        # GitHub's types over the simulator's answer: every field typed, non-null where GitHub says,
+        # nothing missing or extra (the result would differ).
+        result = graphql_sync(
+            schema, seen.body["query"], root_value=seen.answer["data"], variable_values=seen.body["variables"]
+        )
+        assert result.errors is None and result.data == seen.answer["data"]

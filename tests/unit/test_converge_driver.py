@@ -1,5 +1,6 @@
-"""diverge-converge through the real driver, router and ledger: a round ships only on agreement;
-candidates that validated without it are kept and a later tier's candidate must agree with one."""
+"""diverge-converge through the real driver, router and ledger: a change ships only on agreement;
+a validated candidate without it is held and corroborated on its own (cheap) tier before the
+next; the top tier's candidate ships alone only when no draw is left."""
 
 from __future__ import annotations
 
@@ -18,15 +19,17 @@ from bot.routing.presets import policy_for
 from tests.conftest import SleepRecorder
 
 
-def driver(tmp_path: Path, local: list[str], fast: str, premium: str) -> tuple[Driver, Ledger]:
-    rules = {
-        "local": [{"reply": r, "times": 1} for r in local],
-        "fast": [{"reply": fast}],
-        "premium": [{"reply": premium}],
-    }
+def driver(
+    tmp_path: Path, local: list[str], fast: str | list[str], premium: str | list[str]
+) -> tuple[Driver, Ledger]:
+    """Each tier answers its replies in order, once each (a plain string: that reply every time)."""
+
+    def rules(replies: str | list[str]) -> list[dict[str, object]]:
+        return [{"reply": replies}] if isinstance(replies, str) else [{"reply": r, "times": 1} for r in replies]
+
     text = '[routing]\npreset = "diverge-converge"\n'
-    for tier, tier_rules in rules.items():
-        (tmp_path / f"{tier}.json").write_text(json.dumps({"rules": tier_rules}))
+    for tier, replies in {"local": local, "fast": fast, "premium": premium}.items():
+        (tmp_path / f"{tier}.json").write_text(json.dumps({"rules": rules(replies)}))
         text += (
             f'[tiers.{tier}]\n[[tiers.{tier}.providers]]\ntype = "scripted"\nscript = "{tmp_path}/{tier}.json"\n'
             f'model = "{tier}-m"\nprice = {{ input_per_mtok = 1, output_per_mtok = 1 }}\n'
@@ -58,24 +61,58 @@ async def cross_check(candidates: Sequence[tuple[CallScope, Completion]]) -> int
     return None if choice.chosen is None else names.index(choice.chosen)
 
 
-async def test_a_lone_right_candidate_waits_for_a_later_one_to_agree(tmp_path: Path) -> None:
-    d, ledger = driver(tmp_path, ["wrong-1", "right-a", "wrong-2"], fast="wrong-3", premium="right-b")
+async def sure(completion: Completion, scope: CallScope) -> Verdict:
+    """A validator that rejects what starts with "bad" (its own tests fail) and passes the rest."""
+    return Verdict.FAILED if completion.text.startswith("bad") else Verdict.PASSED
+
+
+def tiers_called(ledger: Ledger) -> list[str]:
+    return [c.tier for c in ledger.calls()]
+
+
+async def test_agreement_found_on_a_cheap_tier_ships_without_premium(tmp_path: Path) -> None:
+    d, ledger = driver(tmp_path, ["wrong-1", "right-a", "wrong-2"], fast=["wrong-3", "right-b"], premium="x")
     outcome = await d.run(Task("r", "i"), make_request=request, validate=fooled, converge=cross_check)
-    # The round validated three that did not agree; fast's disagreed too; premium's agrees with
-    # the round's right one, which ships (the first of equal size), not the first that arrived.
+    # The round validated three that did not agree: they are held, and fast draws again while they
+    # are, until its second candidate agrees with the round's right one, which ships (the first of
+    # equal size), not the first that arrived. Premium is never paid for.
     assert outcome.verdict is Verdict.PASSED and outcome.shipped is not None
     assert outcome.shipped.text == "right-a"
-    assert [(t.tier, t.verdict) for t in outcome.tried] == [
-        ("local", Verdict.FAILED), ("local", Verdict.FAILED), ("local", Verdict.FAILED),
-        ("fast", Verdict.FAILED), ("premium", Verdict.PASSED),
+    assert [(t.tier, t.verdict, t.held) for t in outcome.tried] == [
+        ("local", Verdict.FAILED, True), ("local", Verdict.FAILED, True), ("local", Verdict.FAILED, True),
+        ("fast", Verdict.FAILED, True), ("fast", Verdict.PASSED, False),
     ]  # fmt: skip
-    assert len(ledger.calls()) == 5
+    assert tiers_called(ledger) == ["local"] * 3 + ["fast"] * 2
 
 
-async def test_no_agreement_by_the_end_of_the_ladder_ships_nothing(tmp_path: Path) -> None:
-    d, _ = driver(tmp_path, ["wrong-1", "right-a", "wrong-2"], fast="wrong-3", premium="wrong-4")
-    outcome = await d.run(Task("r", "i"), make_request=request, validate=fooled, converge=cross_check)
-    assert outcome.shipped is None and "5 validated without agreement, none shipped" in outcome.reason
+async def test_a_lone_validated_candidate_is_corroborated_on_its_own_tier(tmp_path: Path) -> None:
+    # Nothing validates on local; fast's first validates alone and is held; fast's second agrees.
+    d, ledger = driver(tmp_path, ["bad-1", "bad-2", "bad-3"], fast=["right-a", "right-b"], premium="x")
+    outcome = await d.run(Task("r", "i"), make_request=request, validate=sure, converge=cross_check)
+    assert outcome.shipped is not None and outcome.shipped.text == "right-a"
+    assert tiers_called(ledger) == ["local"] * 3 + ["fast"] * 2
+
+
+async def test_a_wrong_lone_candidate_is_not_shipped_when_its_tier_cannot_corroborate_it(
+    tmp_path: Path,
+) -> None:
+    # Fast's first validates (the validator is fooled) and is held; fast's other two fail their own
+    # tests, so nothing corroborates it there: premium is drawn, disagrees, and on the ladder's last
+    # rung its own validated candidate ships, as three-tier would ship it, not the held wrong one.
+    d, ledger = driver(tmp_path, ["bad-1", "bad-2", "bad-3"], fast=["wrong-1", "bad-4", "bad-5"],
+                       premium="right-a")  # fmt: skip
+    outcome = await d.run(Task("r", "i"), make_request=request, validate=sure, converge=cross_check)
+    assert outcome.shipped is not None and outcome.shipped.text == "right-a"
+    assert tiers_called(ledger) == ["local"] * 3 + ["fast"] * 3 + ["premium"]
+
+
+async def test_with_nothing_held_a_failed_tier_escalates_after_one_draw(tmp_path: Path) -> None:
+    # Without a validated candidate to corroborate, more draws on fast would be more tries, not
+    # evidence: the ladder goes on as three-tier's does.
+    d, ledger = driver(tmp_path, ["bad-1", "bad-2", "bad-3"], fast=["bad-4", "right-a"], premium="right-b")
+    outcome = await d.run(Task("r", "i"), make_request=request, validate=sure, converge=cross_check)
+    assert outcome.shipped is not None and outcome.shipped.text == "right-b"
+    assert tiers_called(ledger) == ["local"] * 3 + ["fast", "premium"]
 
 
 async def test_two_that_agree_in_the_round_ship_without_escalating(tmp_path: Path) -> None:

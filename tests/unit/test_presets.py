@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -120,3 +121,23 @@ def test_policies_are_pure() -> None:
     policy = policy_for(Routing(preset="adaptive"))
     c = ctx(("local", F))
     assert policy.decide(c) == policy.decide(c)
+
+
+def test_diverge_converge_corroborates_a_held_candidate_on_its_own_tier() -> None:
+    policy = policy_for(Routing(preset="diverge-converge"))
+    held = Tried("fast", F, Decimal("0.1"), held=True)
+    nothing = ctx(("local", F), ("local", F), ("local", F))
+    # A validated fast candidate held for want of agreement: fast draws again, up to three.
+    assert policy.decide(dataclasses.replace(nothing, tried=(*nothing.tried, held))) == Attempt("fast")
+    three = (*nothing.tried, held, Tried("fast", F), Tried("fast", F))
+    assert policy.decide(dataclasses.replace(nothing, tried=three)) == Attempt("premium")
+    # Nothing held: one draw per tier after the first round, as three-tier.
+    assert policy.decide(dataclasses.replace(nothing, tried=(*nothing.tried, Tried("fast", F)))) == Attempt(
+        "premium"
+    )
+    # The first round can be two, a third drawn only while one is held.
+    two = dataclasses.replace(policy, first_round=2)
+    assert two.decide(ctx()) == Attempt("local", parallel=2)
+    one_held = (Tried("local", F, held=True), Tried("local", F))
+    assert two.decide(dataclasses.replace(nothing, tried=one_held)) == Attempt("local")
+    assert two.decide(ctx(("local", F), ("local", F))) == Attempt("fast")

@@ -70,6 +70,8 @@ async def test_next_tier_runs_during_validation_and_is_adopted_on_failure(tmp_pa
         ("premium", Verdict.PASSED),
     ]
     assert (budget.started, budget.adopted, budget.cancelled, budget.lost) == (1, 1, 0, Decimal(0))
+    # The adopted attempt is marked with the attempt it raced (whose diagnostics it never saw).
+    assert [t.raced for t in outcome.tried] == [None, 0]
     # The premium call had been running through the local attempt's validation.
     assert budget.saved_s >= VALIDATION_S * 0.9
     assert [(c.tier, c.outcome) for c in ledger.calls()] == [("local", "ok"), ("premium", "ok")]
@@ -86,7 +88,7 @@ async def test_loser_is_cancelled_in_flight_and_its_spend_counted(tmp_path: Path
     assert (loser.tier, loser.outcome) == ("premium", "cancelled")
     # Cancelled after the validation, long before its 5 s answer: recorded at its worst case
     # (the prompt's bytes plus max_tokens at the premium price), not dropped.
-    assert VALIDATION_S * 0.9 <= loser.latency_s < 2.0
+    assert VALIDATION_S * 0.9 <= loser.latency_s < 4.5  # well before the 5 s answer, even on a loaded machine
     assert loser.cost > Decimal("0.015") and ledger.spent(Scope("r", "i", 1)) == loser.cost
     assert [(t.tier, t.verdict, t.cost) for t in outcome.tried] == [
         ("local", Verdict.PASSED, Decimal(0)),
