@@ -3,17 +3,21 @@
 For each project (PyPI sdists with their own test suites), bugs are injected one at a time into
 random library functions (flip a comparison, drop a statement, off by one). A mutation no test
 catches is discarded. For each caught bug the project's own pytest output is the log, and the
-engine is asked for the context of "Fix the failing build". A bug counts only when its failing
-tests pass on the clean sdist and fail with the bug alone (checked once, cached). Recall: the mutated function is inside
-the packed context. Also: index build time cold and warm (Django-sized tree), peak memory, and
-issue-text localization on the 7 SWE-bench tasks in <shared>/data/swebench-small.jsonl
-(``--shared``; skipped with the reason when absent).
+engine is asked for the context of "Fix the failing build". The fidelity benchmark's real bugs
+(bench/fidelity.py's table: a known buggy line and the tests that catch it) are added the same
+way. A bug counts only when its failing tests pass on the clean sdist and fail with the bug
+(checked once, cached): a flaky test or a bug left behind by an interrupted run is not evidence.
+Recall: the buggy function is inside the packed context. Also: index build time cold and warm
+(Django-sized tree), peak memory, and issue-text localization on the 7 SWE-bench tasks in
+<shared>/data/swebench-small.jsonl (``--shared``; skipped with the reason when absent).
 
-    python bench/context.py [--bugs 40] [--seeds 1 2] [--cache ~/.cache/milestone-bot-bench]
+    python bench/context.py [--bugs 40] [--seeds 1 2] [--cache ~/.cache/milestone-bot-bench] [--misses]
 
 Per project: recall (the buggy function inside the pack) at 8, 20 and 50 KB with the relevance
 floor, the median pack at 20 KB, how often the buggy chunk ranks first and in the top 3, and the
 plain alternative (packing to the budget, no floor) with its median size and the byte ratio.
+``--misses`` lists each bug not ranked in the top 3: where it ranked, its score and reasons, and
+the chunks above it with theirs.
 """
 
 from __future__ import annotations
