@@ -336,6 +336,8 @@ def fidelity_bugs(cache: Path, python: str) -> tuple[dict[tuple[str, str], list[
     line in a real project with the tests that catch it. The log is those tests' pytest output with
     the bug in place; the buggy chunk is the one holding the changed line. Cached like the others,
     and counted only when the tests pass without the bug and fail with it."""
+    if str(REPO) not in sys.path:  # run as a script (python bench/context.py): bench is not installed
+        sys.path.insert(0, str(REPO))
     from bench.fidelity import BUGS
 
     saved = cache / f"bugs-fidelity-{len(BUGS)}.json"
