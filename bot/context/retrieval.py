@@ -150,6 +150,13 @@ def norm(name: str) -> str:
     return name.lower().replace("_", "")
 
 
+def same_path(a: str, b: str) -> bool:
+    """One file named from two roots (a log's absolute or relative path, the index's): equal, or one
+    ends with the other at a folder boundary; test_parse.py is not parse.py."""
+    a, b = a.removeprefix("./"), b.removeprefix("./")
+    return a == b or a.endswith(f"/{b}") or b.endswith(f"/{a}")
+
+
 def is_test_path(path: str) -> bool:
     name = PurePosixPath(path).name
     return name.startswith("test") or name.endswith(("_test.py", "_tests.py")) or "/tests/" in f"/{path}"
@@ -377,7 +384,7 @@ class Retriever:
             reasons.setdefault(i, []).append(why)
 
         paths, names = query.named_paths(), query.named_symbols()
-        indexed_paths = {p for p in self._by_file if any(p.endswith(n) or n.endswith(p) for n in paths)}
+        indexed_paths = {p for p in self._by_file if any(same_path(p, n) for n in paths)}
         frames = [fr for f in query.failures for fr in f.frames]
         framed: list[int] = []
         # Where each failure was raised in library code: its innermost frame outside the tests.
@@ -388,7 +395,7 @@ class Retriever:
                 innermost.add((library[-1].file, library[-1].line))
         for i, c in enumerate(self.chunks):
             for fr in frames:
-                same_file = fr.file.endswith(c.path) or c.path.endswith(fr.file.lstrip("./"))
+                same_file = same_path(fr.file, c.path)
                 if same_file and c.start <= fr.line <= c.end:
                     boost(i, 3.0, f"stack frame {fr.file}:{fr.line}")
                     if (fr.file, fr.line) in innermost:
@@ -402,7 +409,7 @@ class Retriever:
         for fr in frames:
             if not is_test_path(fr.file):
                 continue
-            text = self._texts.get(next((p for p in self._by_file if fr.file.endswith(p)), ""), [])
+            text = self._texts.get(next((p for p in self._by_file if same_path(fr.file, p)), ""), [])
             statement = "\n".join(text[max(0, fr.line - 1) : fr.line + 3])
             on_line |= {
                 norm(n) for n in _CALLED.findall(statement) if n not in STOP and not n.startswith("assert")

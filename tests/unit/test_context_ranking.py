@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.context.engine import ContextEngine, ItemContext
-from bot.context.retrieval import SPLIT_CLASS_LINES
+from bot.context.retrieval import SPLIT_CLASS_LINES, same_path
 from tests.integration.sample import make_repo
 
 DOC = "".join(f"    line {n} of a long description of the tally.\n" for n in range(SPLIT_CLASS_LINES))
@@ -67,3 +67,11 @@ def test_the_helper_of_what_the_test_calls_ranks_high_and_unrelated_dunders_do_n
     assert symbols.index("Tally") > max(symbols.index("Tally.feed"), symbols.index("Tally.__len__"))
     # The test imports pkg; pkg/__init__ re-exports pkg/tally.py.
     assert any(r == "imported by the failing tests" for r in by_symbol["Tally._bump"].reasons)
+
+
+def test_a_test_files_frame_is_not_the_module_its_name_ends_with() -> None:
+    # A frame in tests/test_parse.py once matched parse.py's chunk at the same line (six, parse).
+    assert not same_path("tests/test_parse.py", "parse.py")
+    assert not same_path("test_six.py", "six.py")
+    assert same_path("/home/runner/work/p/p/pkg/mod.py", "pkg/mod.py")
+    assert same_path("./pkg/mod.py", "pkg/mod.py") and same_path("pkg/mod.py", "/abs/pkg/mod.py")
