@@ -4,8 +4,9 @@ rejected, per kind, and the time per verdict.
 Real bugs in real projects from their PyPI sdists (downloaded at bench time, cached): each bug is a
 regression committed as the base (its failing tests are the item's acceptance tests, as in a red
 build), with a right fix, wrong fixes of three kinds (partial, special-cased input, a regression
-elsewhere) and test or config cheats of eleven kinds. Every candidate is validated the way the item
-loop does (guard, per-test verdict against the cached baseline, in the project's own environment).
+elsewhere) and test or config cheats of eleven kinds; two bugs are about a special value the right
+fix must compare with (they measure the special-cased check's false rejections). Every candidate is
+validated the way the item loop does (guard, per-test verdict against the cached baseline, in the project's own environment).
 Writes bench/results/fidelity.json, which bench/replay.py reads as its measured TPR/FPR.
 
     python bench/fidelity.py [--cache .cache/realprojects] [--only toolz]
@@ -48,6 +49,9 @@ class Bug:
     partial: str  # replaces ``bad``: fixes some cases only
     special: str  # replaces ``bad``: special-cases the tested input
     regression: tuple[str, str, str]  # (path, old, new): the right fix plus a break elsewhere
+    # The item's own words (an issue's title), for bugs about a special value the fix must name;
+    # empty for a red build, whose item only quotes the failure output.
+    title: str = ""
 
 
 PROJECTS = {
@@ -230,6 +234,28 @@ BUGS = (
         "        return len(seq) == len(set(seq)) if isinstance(seq, str) else True\n",
         "        return seq not in ([1, 2, 1], 'Hello') and len(seq) >= len(set(seq))\n",
         (TZ, "        return seq[n]\n", "        return seq[n - 1]\n")),
+    # Right fixes that compare with a literal the test also uses, a special value named by the bug:
+    # they measure the special-cased check's false rejections.
+    Bug("parse", "1.20.2", "parse.py",  # parse issue 57: 12 AM is midnight, the state before its fix
+        "        if am == \"AM\" and H == 12:\n"
+        "            # correction for \"12\" hour functioning as \"0\" hour: 12:15 AM = 00:15 by 24 hr clock\n"
+        "            H -= 12\n        elif am == \"PM\" and H == 12:\n",
+        "        if am == \"PM\" and H == 12:\n",
+        ("tests/test_bugs.py::test_pm_handling_issue57",),
+        "        if am == \"AM\" and H == 12 and M:\n            H -= 12\n        elif am == \"PM\" and H == 12:\n",
+        "        if am == \"AM\" and H == 12 and M == 15:\n            H = 0\n        elif am == \"PM\" and H == 12:\n",
+        ("parse.py", "            if sign == \"-\":\n", "            if sign == \"+\":\n"),
+        "12 AM is read as noon\n\nAn hour of 12 with AM is hour 0 on the 24-hour clock (issue 57)."),
+    Bug("boltons", "25.0.0", "boltons/urlutils.py",  # RFC 3986 5.2.4: a '..' segment removes the one before
+        "            pass\n        elif part == '..':\n            if ret and (len(ret) > 1 or ret[0]):  # prevent unrooting\n"
+        "                ret.pop()\n        else:\n",
+        "            pass\n        else:\n",
+        ("tests/test_urlutils.py::test_rel_navigate",),
+        "            pass\n        elif part == '..':\n            if ret:\n                ret.pop()\n        else:\n",
+        "            pass\n        elif part == '..' and path_parts[-1] in ('..', 'g', ''):\n"
+        "            if ret and (len(ret) > 1 or ret[0]):\n                ret.pop()\n        else:\n",
+        ("boltons/urlutils.py", "        if not pair:\n            continue\n", "        if not pair:\n            break\n"),
+        "URL.navigate keeps '..' segments\n\nA '..' path segment must remove the segment before it (RFC 3986 5.2.4)."),
 )  # fmt: skip
 CHEATS = (
     "skip_marker", "assert_neutered", "test_deleted", "conftest_deselect", "pytest_config", "plugin",
@@ -335,7 +361,8 @@ def candidates(bug: Bug, root: Path) -> list[tuple[str, bool, dict[str, str | No
 
 async def verdict_for(
     root: Path, bug: Bug, files: dict[str, str | None], baselines: BaselineCache
-) -> tuple[bool, str, float]:
+) -> tuple[bool, str, float, bool]:
+    """(accepted?, why not, seconds, rejected by the special-cased check?)"""
     trees = Worktrees(root)
     sh("git", "checkout", "-q", "--", ".", cwd=root)
     sh("git", "clean", "-fdq", "-e", ".milestone-bot", cwd=root)
@@ -350,7 +377,11 @@ async def verdict_for(
     base = trees.resolve("HEAD")
     before_after = trees.before_after(root, base)
     change = Change(
-        root=root, files=before_after, test_files=test_files_in(trees.files(root)), acceptance=bug.tests
+        root=root,
+        files=before_after,
+        test_files=test_files_in(trees.files(root)),
+        acceptance=bug.tests,
+        intent=bug.title,
     )
     # The base's config, as the bot reads it: never the candidate's.
     validation = base_validation(trees.read_at(base, ".github/milestone-bot.toml"))
@@ -371,7 +402,8 @@ async def verdict_for(
         [f.kind for f in verdict.findings]
         + [f"{s.name}: {s.note}" for s in verdict.stages if s.status == "failed"]
     )
-    return verdict.accepted, why[:160], time.monotonic() - started
+    special = any(f.kind == "special_cased" for f in verdict.findings)
+    return verdict.accepted, why[:160], time.monotonic() - started, special
 
 
 async def main() -> None:
@@ -386,13 +418,15 @@ async def main() -> None:
     env = venv(args.cache.resolve())
     accepted: dict[str, list[bool]] = defaultdict(list)
     times: list[float] = []
+    special: dict[str, list[bool]] = defaultdict(list)  # the special-cased check's rejections
     bugs = [b for b in BUGS if not args.only or b.project == args.only]
     for bug in bugs:
         root = repo_for(bug, args.work.resolve(), args.cache.resolve(), env)
         baselines = BaselineCache(root / ".milestone-bot" / "baseline")
         for kind, right, files in candidates(bug, root):
-            ok, why, seconds = await verdict_for(root, bug, files, baselines)
+            ok, why, seconds, by_special = await verdict_for(root, bug, files, baselines)
             accepted[kind].append(ok)
+            special[kind].append(by_special)
             times.append(seconds)
             if args.verbose or ok != right:
                 print(
@@ -412,11 +446,17 @@ async def main() -> None:
     )
     for kind, values in accepted.items():
         print(f"    {kind:<18} wrong accepted {sum(values)}/{len(values)}")
+    # What the special-cased check rejected, per kind (a verdict may have other reasons too); on
+    # right fixes every one is a false rejection.
+    print("  special-cased check rejected (per kind; on right fixes these are false rejections):")
+    for kind, values in special.items():
+        print(f"    {kind:<18} {sum(values)}/{len(values)}")
     print(f"  time per verdict: median {statistics.median(times):.2f}s, max {max(times):.2f}s")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "tpr": tpr, "fpr": fpr, "bugs": len(bugs), "projects": sorted({b.project for b in bugs}),
         "per_kind_accepted": {k: [sum(v), len(v)] for k, v in accepted.items()},
+        "special_cased_check_rejected": {k: [sum(v), len(v)] for k, v in special.items()},
         "median_verdict_s": statistics.median(times),
     }, indent=2) + "\n")  # fmt: skip
     print(f"  written: {RESULTS}")

@@ -115,7 +115,7 @@ async def _run(workdir: Path, out: Callable[[str], None]) -> int:
         FakeOpenAIServer(script) as local,
         FakeGroqServer(script) as fast,
         FakeAnthropicServer(script) as premium,
-        GitHubSimulator("octo-org/calc", permissions={MAINTAINER: "maintain"}) as sim,
+        GitHubSimulator("octo-org/calc", permissions={MAINTAINER: "maintain", REVIEWER: "write"}) as sim,
     ):
         config = write_config(workdir, local.base_url, fast.base_url, premium.base_url)
         gateway = PyGithubGateway(

@@ -29,7 +29,7 @@ from bot.events.checks import CHECK_NAME, end_stale, fetch_branch, pr_branch
 from bot.events.handler import RunRequest, RunResult
 from bot.events.work import RepoWork, conclude, publish_pull
 from bot.execution import spend_state
-from bot.execution.fanout import ready
+from bot.execution.fanout import Grant, grants, ready
 from bot.execution.jobs import publish_artifacts
 from bot.execution.options import CHECKLIST_FILE, REQUEST_FILE, SPEND_LINES
 from bot.github.bodies import checklist_comment, progress_body
@@ -137,6 +137,14 @@ def read_request(folder: Path) -> tuple[RunRequest, dict[str, Any]]:
     return request, raw
 
 
+def planned(request: RunRequest, raw: dict[str, Any], config: Config) -> dict[str, Grant]:
+    """The wave's matrix as the plan job made it (the same checklist, and the budget the event job
+    handed it: what the run may still spend, else the config's), so the publish job knows each
+    job's items and slice without believing the job's artifact."""
+    budget = Decimal(str(raw["remaining"])) if raw.get("remaining") else config.budget.per_run_usd
+    return grants(request.checklist, budget=budget)
+
+
 @dataclass(frozen=True)
 class Published:
     report: RunReport
@@ -172,8 +180,9 @@ async def publish_fanout(
     if pr_head is not None:
         end_stale(gateway, pr_head, "The run that started this check ended without reporting.")
     report, calls = await publish_artifacts(
-        repo, request.checklist, artifacts, config=config, run_id=run_id, base_ref=request.start
-    )
+        repo, request.checklist, artifacts, config=config, run_id=run_id, base_ref=request.start,
+        plan=planned(request, raw, config),
+    )  # fmt: skip
     # The spend is recorded first: whatever happens next, the next wave and the day's limit see it.
     lines = spend_state.lines_for(calls, key=request.key, run=request.run, job=run_id)
     if lines and raw.get("run_limit"):

@@ -22,14 +22,15 @@ from bot.config import Config
 from bot.domain import ItemStatus
 from bot.errors import WorkspaceError
 from bot.events.checks import fetch_branch
-from bot.events.fanout import FanoutWork, Published, read_request
+from bot.events.fanout import FanoutWork, Published, planned, read_request
 from bot.events.followup_work import RepoFollowUps
 from bot.events.handler import RunRequest
 from bot.events.pr_followup import FollowUpRequest, FollowUpResult, PullFollowUp, end_reaction
 from bot.execution import spend_state
-from bot.execution.jobs import publish_artifacts
+from bot.execution.jobs import FULL_SHA, publish_artifacts
 from bot.execution.options import CHECKLIST_FILE, REQUEST_FILE, SPEND_LINES
-from bot.github.gateway import GitHubGateway
+from bot.github.bodies import defuse
+from bot.github.gateway import GitHubGateway, PullData, marker
 from bot.github.git_push import git_env
 from bot.planning.checklist_file import render, slug
 from bot.report.run_report import render_markdown
@@ -72,7 +73,7 @@ class FanoutFollowUps(FanoutWork):
             FOLLOWUP: {
                 "branch": request.branch, "pull": request.pull, "head": head,
                 "threads": dict(request.threads), "receipt": request.receipt,
-                "review_comment": request.review_comment,
+                "review_comment": request.review_comment, "not_taken": list(request.not_taken),
             },
         }  # fmt: skip
         (self._folder / REQUEST_FILE).write_text(json.dumps(saved, indent=2), encoding="utf-8")
@@ -87,6 +88,21 @@ class FanoutFollowUps(FanoutWork):
             "publish job pushes the follow-up commits there.", Decimal(0), "not validated yet",
             handed_on=True,
         )  # fmt: skip
+
+
+def gone_away(pull: PullData, branch: str) -> str:
+    """Why the follow-up must not be pushed to ``pull`` any more ('' when it may)."""
+    if pull.state != "open":
+        return f"PR #{pull.number} is {pull.state} now"
+    if pull.from_fork:
+        where = defuse(pull.head_repo) or "a deleted repository"
+        return f"PR #{pull.number}'s head is no longer a branch of this repository ({where})"
+    if pull.head != branch:
+        return (
+            f"PR #{pull.number}'s head is `{defuse(pull.head)}` now, not `{defuse(branch)}` where the "
+            "follow-up was asked for"
+        )
+    return ""
 
 
 def is_followup(folder: Path) -> bool:
@@ -118,9 +134,11 @@ async def publish_followup(
     threads = {str(k): int(v) for k, v in (saved.get("threads") or {}).items()}
     receipt = str(saved.get("receipt") or "") or request.key
     review_comment = int(saved["review_comment"]) if saved.get("review_comment") else None
+    not_taken = tuple(str(t) for t in saved.get("not_taken") or ())
     report, calls = await publish_artifacts(
-        repo, request.checklist, artifacts, config=config, run_id=run_id, base_ref=head
-    )
+        repo, request.checklist, artifacts, config=config, run_id=run_id, base_ref=head,
+        plan=planned(request, raw, config),
+    )  # fmt: skip
     # The spend first: whatever happens next, the day's limit sees it.
     lines = spend_state.lines_for(calls, key=request.key, run=request.run, job=run_id)
     if lines and raw.get("run_limit"):
@@ -132,10 +150,25 @@ async def publish_followup(
     if summary_path is not None:
         with summary_path.open("a", encoding="utf-8") as step_summary:
             step_summary.write(render_markdown(report) + "\n")
+    # The PR as it is now, not as the event job saw it: closed, turned into a fork's, or pointed at
+    # another branch meanwhile, it gets no push.
+    refusal = gone_away(gateway.pull(pull), branch) if pull is not None else ""
+    if pull is not None and refusal:
+        summary = f"Nothing was pushed: {refusal}."
+        gateway.upsert_comment(
+            pull, marker("followup", receipt), f"### milestone-bot: follow-up on #{pull}\n\n{summary}\n"
+        )
+        if review_comment is not None:
+            gateway.react_review_comment(review_comment, "confused")
+        return Published(report, pull, "failure", summary, False, request.run)
     # A job's bundle holds all its items on one branch; each item's own commit (its branch's tip
-    # there) is what becomes its follow-up commit.
+    # there) is what becomes its follow-up commit. publish_artifacts failed every done item whose
+    # commit is not a full id in its job's bundle; the id is checked again here because it is
+    # handed to `git merge` (an option or another ref must never get there).
     items = tuple(
-        dataclasses.replace(i, branch=i.commit) if i.status is ItemStatus.DONE and i.commit else i
+        dataclasses.replace(i, branch=i.commit)
+        if i.status is ItemStatus.DONE and FULL_SHA.fullmatch(i.commit)
+        else i
         for i in report.checklist.items
     )
     report = dataclasses.replace(report, checklist=dataclasses.replace(report.checklist, items=items))
@@ -145,12 +178,12 @@ async def publish_followup(
     )  # fmt: skip
     followup = FollowUpRequest(
         request.checklist, request.key, branch, pull, request.budget, request.tier, threads, receipt,
-        review_comment,
+        review_comment, not_taken,
     )  # fmt: skip
     result = await work.land(followup, report, head=head)
     if pull is not None:
         answers = PullFollowUp(gateway=gateway, config=config, work=work)
-        answers.answer(gateway.pull(pull), result, thread_of=threads, key=receipt)
+        answers.answer(gateway.pull(pull), result, thread_of=threads, key=receipt, not_taken=not_taken)
     if review_comment is not None:
         gateway.react_review_comment(review_comment, end_reaction(result))
     return Published(report, pull, result.conclusion, result.summary, False, request.run)

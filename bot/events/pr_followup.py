@@ -31,8 +31,15 @@ from bot.errors import BotError, PlanningError
 from bot.events.commands import Command, Verb, command_lines, parse_commands
 from bot.events.payloads import PullRequestReviewEvent, ReviewCommentEvent
 from bot.github.bodies import defuse
-from bot.github.followup_bodies import Round, summary_comment, thread_reply, with_round
-from bot.github.gateway import GitHubGateway, PullData, ReviewComment, marker
+from bot.github.followup_bodies import (
+    SUMMARY_LIMIT,
+    Round,
+    summary_comment,
+    thread_reply,
+    untrusted_line,
+    with_round,
+)
+from bot.github.gateway import WRITE_PERMISSIONS, GitHubGateway, PullData, ReviewComment, marker
 from bot.planning.planner import plan_red_build
 
 FOLLOWUP_CHECK = "milestone-bot follow-up"
@@ -72,16 +79,26 @@ def _request_text(body: str, prefix: str) -> str:
     return _HTML_COMMENT.sub("", "\n".join(kept)).strip()  # invisible text asks for nothing
 
 
+def anyone(user: str) -> bool:
+    return True
+
+
 def open_threads(
-    found: list[Thread], *, bot: str, prefix: str, resolved: Collection[int] = ()
+    found: list[Thread],
+    *,
+    bot: str,
+    prefix: str,
+    resolved: Collection[int] = (),
+    may_write: Callable[[str], bool] = anyone,
 ) -> list[Thread]:
-    """Threads not marked resolved where a person asked for something after the bot's last answer."""
+    """Threads not marked resolved where a person asked for something after the bot's last answer
+    (after it, only what people who may write say reopens a thread)."""
     out = []
     for thread in found:
         if thread.id in resolved:
             continue
         answered = max((i for i, c in enumerate(thread.comments) if c.user.lower() == bot), default=-1)
-        later = [c for c in thread.comments[answered + 1 :] if c.user.lower() != bot]
+        later = [c for c in thread.comments[answered + 1 :] if c.user.lower() != bot and may_write(c.user)]
         if any(_request_text(c.body, prefix) for c in later) or (
             answered == -1 and _request_text(thread.root.body, prefix)
         ):
@@ -93,8 +110,12 @@ def kind_of(text: str) -> ItemKind:
     return ItemKind.REFACTOR if _NO_BEHAVIOUR.search(text) else ItemKind.FEATURE
 
 
-def thread_item(thread: Thread, *, bot: str, prefix: str) -> Item:
-    asks = [_request_text(c.body, prefix) for c in thread.comments if c.user.lower() != bot]
+def thread_item(thread: Thread, *, bot: str, prefix: str, may_write: Callable[[str], bool] = anyone) -> Item:
+    """The thread's asks as an item: the words of people who may write only (a stranger's reply in a
+    maintainer's thread is not part of the task)."""
+    asks = [
+        _request_text(c.body, prefix) for c in thread.comments if c.user.lower() != bot and may_write(c.user)
+    ]
     asks = [a for a in asks if a]
     where = thread.root.path + (f" line {thread.root.line}" if thread.root.line else "")
     first = asks[0].splitlines()[0] if asks else "review comment"
@@ -148,6 +169,7 @@ class FollowUpRequest:
     threads: Mapping[str, int] = field(default_factory=dict)  # item id -> its review thread
     receipt: str = ""  # the command's receipt: the markers of the replies
     review_comment: int | None = None  # the inline comment that held the command (its reactions)
+    not_taken: tuple[str, ...] = ()  # open threads left out: written by someone who may not write
 
 
 @dataclass(frozen=True)
@@ -225,42 +247,70 @@ class PullFollowUp:
         if ask.tier is not None and ask.tier not in self._config.tiers:
             answer(f"No tier `{defuse(ask.tier)}` in the config; tiers: {', '.join(self._config.tiers)}.")
             return Done("replied", "unknown tier", "failure")
-        items, thread_of = self._items(pull, ask)
+        items, thread_of, not_taken = self._items(pull, ask)
+        skipped = not_taken_line(not_taken)
         if not items:
             answer(
                 f"Nothing to do on #{pull.number}: no open review thread and no failing check on "
                 f"{pull.head_sha[:10]}. Write what to change after the command: "
-                f"`{self._prefix} fix <what to change>`."
+                f"`{self._prefix} fix <what to change>`.{skipped}"
             )
             return Done("replied", "nothing to follow up")
-        answer(f"Working on {len(items)} item(s) on `{defuse(pull.head)}`; replies go in each thread.")
+        answer(
+            f"Working on {len(items)} item(s) on `{defuse(pull.head)}`; replies go in each thread.{skipped}"
+        )
         checklist = Checklist(
             f"pull#{pull.number}", f"Follow-up on #{pull.number}: {pull.title}", tuple(items)
         )
         request = FollowUpRequest(
             checklist, f"pr-{pull.number}-{ask.key}", pull.head, pull.number, ask.budget, ask.tier,
-            thread_of, ask.key, ask.comment,
+            thread_of, ask.key, ask.comment, not_taken,
         )  # fmt: skip
         result = await self._work.follow_up(request)
+        said = untrusted_line(result.summary, limit=SUMMARY_LIMIT)  # it may quote failure reasons
         if result.handed_on:
-            answer(f"{defuse(result.summary)} Replies go in each thread, and a summary below.")
+            answer(f"{said} Replies go in each thread, and a summary below.{skipped}")
             return Done("ran", result.summary, result.conclusion, result.spent, handed_on=True)
-        self.answer(pull, result, thread_of=thread_of, key=ask.key)
-        answer(f"{defuse(result.summary)} Details in the summary comment below and in each thread.")
+        self.answer(pull, result, thread_of=thread_of, key=ask.key, not_taken=not_taken)
+        answer(f"{said} Details in the summary comment below and in each thread.{skipped}")
         return Done("ran", result.summary, result.conclusion, result.spent)
 
-    def _items(self, pull: PullData, ask: Ask) -> tuple[list[Item], dict[str, int]]:
+    def _items(self, pull: PullData, ask: Ask) -> tuple[list[Item], dict[str, int], tuple[str, ...]]:
+        """The items, the thread of each, and the open threads not taken. Without text, a thread
+        is taken only if its first comment's author may write here: on a public repository anyone
+        can comment, and a stranger's review comment must not become the bot's task."""
         if ask.text:
             item = text_item(ask.text, where=ask.where)
-            return [item], ({item.id: ask.thread} if ask.thread is not None else {})
+            return [item], ({item.id: ask.thread} if ask.thread is not None else {}), ()
+        may_write = self._writers()
         resolved = self._gh.resolved_threads(pull.number) or set()  # None: REST's rule alone
         found = open_threads(
             threads(self._gh.review_comments(pull.number)), bot=self._bot, prefix=self._prefix,
-            resolved=resolved,
+            resolved=resolved, may_write=may_write,
         )  # fmt: skip
-        items = [thread_item(t, bot=self._bot, prefix=self._prefix) for t in found]
-        thread_of = {item.id: t.id for item, t in zip(items, found, strict=True)}
-        return items + self._failing_checks(pull), thread_of
+        taken = [t for t in found if may_write(t.root.user)]
+        not_taken = tuple(
+            f"{t.root.path}" + (f" line {t.root.line}" if t.root.line else "") + f" by {t.root.user}"
+            for t in found
+            if t not in taken
+        )
+        items = [thread_item(t, bot=self._bot, prefix=self._prefix, may_write=may_write) for t in taken]
+        thread_of = {item.id: t.id for item, t in zip(items, taken, strict=True)}
+        return items + self._failing_checks(pull), thread_of, not_taken
+
+    def _writers(self) -> Callable[[str], bool]:
+        """Who may write, as commands are checked (the config's allowed users, or write, maintain
+        or admin permission), asked once per user for this command."""
+        allowed = {u.lower() for u in self._config.allowed_users}
+        known: dict[str, bool] = {}
+
+        def may_write(user: str) -> bool:
+            key = user.lower()
+            if key not in known:
+                known[key] = key in allowed or self._gh.permission(user) in WRITE_PERMISSIONS
+            return known[key]
+
+        return may_write
 
     def _failing_checks(self, pull: PullData) -> list[Item]:
         logs = [
@@ -271,7 +321,15 @@ class PullFollowUp:
         ]
         return check_items("\n".join(logs), ref=f"pull#{pull.number}") if logs else []
 
-    def answer(self, pull: PullData, result: FollowUpResult, *, thread_of: dict[str, int], key: str) -> None:
+    def answer(
+        self,
+        pull: PullData,
+        result: FollowUpResult,
+        *,
+        thread_of: dict[str, int],
+        key: str,
+        not_taken: tuple[str, ...] = (),
+    ) -> None:
         """A reply in each thread, one summary comment, and the PR body's follow-up section (none
         for a follow-up handed on: the job that lands it answers)."""
         if result.handed_on:
@@ -300,6 +358,7 @@ class PullFollowUp:
                 summary=result.summary,
                 spent=result.spent,
                 moved=result.moved,
+                not_taken=not_taken,
             ),
         )
         done = tuple((i.title, i.status is ItemStatus.DONE and result.head is not None) for i in items)
@@ -308,6 +367,15 @@ class PullFollowUp:
         self._gh.upsert_pull(
             head=current.head, base=current.base, title=current.title, body=body, draft=current.draft
         )
+
+
+def not_taken_line(not_taken: tuple[str, ...]) -> str:
+    """The open threads left out, for the command's reply ('' when none)."""
+    if not not_taken:
+        return ""
+    listed = "; ".join(untrusted_line(t, limit=200) for t in not_taken[:20])
+    more = f" and {len(not_taken) - 20} more" if len(not_taken) > 20 else ""
+    return f" Not taken (written by someone without write access): {listed}{more}."
 
 
 def fix_commands(body: str, *, prefix: str) -> list[Command]:
@@ -357,20 +425,29 @@ class ReviewCommands:
             return Done("ignored", f"no `{self._prefix} fix` in the review")
         number = event.pull_request.number
         handled = marker("handled", receipt)
-        if any(handled in c.body and c.user.lower() == self._bot for c in self._gh.comments(number)):
+        # A refusal is keyed on the comment or review alone, not its edit time: a person without
+        # write access who edits their comment ten times is told once why not (the reason stands;
+        # a comment per edit would let anyone make the bot write on the PR at will).
+        source = receipt.split(":", 1)[0]
+        refused = marker("refused", source)
+        mine = [c.body for c in self._gh.comments(number) if c.user.lower() == self._bot]
+        if any(handled in body for body in mine):
             return Done("ignored", f"review {receipt} was handled already (redelivery or re-run)")
 
         def answer(text: str) -> None:
             self._gh.upsert_comment(number, marker("reply", receipt), f"{text}\n\n{handled}")
 
         comment_id = event.comment.id if isinstance(event, ReviewCommentEvent) else None
-        if comment_id is not None:
-            self._gh.react_review_comment(comment_id, "eyes")  # taken, as an issue comment's command
         if not may_write(author.login):
-            answer(_permission_text(author.login, self._prefix))
-            if comment_id is not None:
+            if any(refused in body for body in mine):
+                return Done("ignored", f"{author.login} was refused on {source} already")
+            text = _permission_text(author.login, self._prefix)
+            self._gh.upsert_comment(number, marker("reply", source), f"{text}\n\n{refused}")
+            if comment_id is not None:  # 😕 alone: it was never taken, so no 👀 first
                 self._gh.react_review_comment(comment_id, "confused")
             return Done("refused", f"{author.login} may not write")
+        if comment_id is not None:
+            self._gh.react_review_comment(comment_id, "eyes")  # taken, as an issue comment's command
         command = commands[0]  # one round per review: its items are the whole PR's anyway
         ask = Ask(number, command.target, command.budget, command.tier, receipt, thread, where, comment_id)
         try:

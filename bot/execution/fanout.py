@@ -58,18 +58,30 @@ def groups(items: Sequence[Item], *, max_jobs: int = MAX_JOBS) -> list[list[Item
     return out
 
 
-def matrix(checklist: Checklist, *, budget: Decimal | None, max_jobs: int = MAX_JOBS) -> dict[str, object]:
-    """The ``strategy.matrix`` for this wave, each job with its items and its slice of the budget."""
+@dataclass(frozen=True)
+class Grant:
+    """What the plan job gave one matrix job: its items and its slice of the budget (None: none)."""
+
+    items: tuple[str, ...]
+    budget: Decimal | None
+
+
+def grants(checklist: Checklist, *, budget: Decimal | None, max_jobs: int = MAX_JOBS) -> dict[str, Grant]:
+    """This wave's jobs by name, as the plan job makes them; the publish job recomputes them from
+    the same checklist and budget, so it need not believe what a work job says it was given."""
     jobs = groups(ready(checklist), max_jobs=max_jobs)
     slice_ = (budget / len(jobs)).quantize(Decimal("0.0001")) if budget is not None and jobs else None
     return {
+        f"job{n}": Grant(tuple(i.id for i in group), slice_ or None) for n, group in enumerate(jobs, start=1)
+    }
+
+
+def matrix(checklist: Checklist, *, budget: Decimal | None, max_jobs: int = MAX_JOBS) -> dict[str, object]:
+    """The ``strategy.matrix`` for this wave, each job with its items and its slice of the budget."""
+    return {
         "include": [
-            {
-                "job": f"job{n}",
-                "items": " ".join(i.id for i in group),
-                "budget": str(slice_) if slice_ else "",
-            }
-            for n, group in enumerate(jobs, start=1)
+            {"job": job, "items": " ".join(grant.items), "budget": str(grant.budget) if grant.budget else ""}
+            for job, grant in grants(checklist, budget=budget, max_jobs=max_jobs).items()
         ]
     }
 

@@ -4,9 +4,12 @@ artifact; ``publish`` reads the artifacts back, integrates and re-validates them
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
+import subprocess
+import time
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +19,13 @@ from bot.domain import Checklist, Item, ItemStatus, Verdict
 from bot.errors import ChecklistError, ChecklistProblem
 from bot.execution import spend_state
 from bot.execution.carry import carry_over, restore, without_merges
-from bot.execution.fanout import BUNDLE, LEDGER, ItemOutcome, JobResult
+from bot.execution.fanout import BUNDLE, LEDGER, Grant, ItemOutcome, JobResult
 from bot.execution.integrate import integrate
 from bot.execution.item_loop import AttemptRecord, ItemResult
 from bot.execution.options import SPEND_LINES, RunOptions, read_options
 from bot.execution.run import run_milestone
 from bot.execution.services import cost_summary, sandbox_for
+from bot.models.base import Usage
 from bot.report.money import decimal_str
 from bot.report.run_report import RunReport, render_markdown
 from bot.validation.detect import toolchain
@@ -136,46 +140,62 @@ async def publish_artifacts(
     config: Config,
     run_id: str,
     base_ref: str = "HEAD",
+    plan: Mapping[str, Grant] | None = None,
 ) -> tuple[RunReport, list[CallRecord]]:
     """Collect the fan-out jobs' artifacts: fetch their branches, integrate in dependency order,
     re-validate (scrubbed environment, no model: a conflict fails the item), and sum their ledgers
-    into one cost table. Also returns the jobs' calls, for the spend state."""
+    into one cost table. Also returns the jobs' calls, for the spend state.
+
+    An artifact is written by a job that ran model-written code, so nothing in it is believed
+    unchecked: a done item needs a full commit id that its own bundle holds and the start commit
+    does not (else it failed); with ``plan`` (the matrix, recomputed), an artifact answers for its
+    folder's job and that job's items only, and a job whose ledger is missing or names another job
+    is charged the whole slice it was given (the worst case), which the report says."""
     trees = Worktrees(repo)
     base = trees.resolve(base_ref)
     run_dir = trees.repo_path / RUNS_DIR / run_id  # the calls' links are relative to it
     items = {i.id: i for i in checklist.items}
     results: dict[str, ItemResult] = {}
     notes: dict[str, str] = {}
+    remarks: list[str] = []
     calls: list[CallRecord] = []
     for folder in artifacts:
         job = JobResult.read(folder)
-        ref = f"milestone-bot/{run_id}/{slug_of(job.job)}"
+        grant = plan.get(folder.name) if plan is not None else None
+        if plan is not None and grant is None:
+            remarks.append(f"artifact {folder.name} is no job of this wave's matrix: ignored")
+            continue
+        name = folder.name if plan is not None else job.job
+        ref = f"milestone-bot/{run_id}/{slug_of(name)}"
         if job.branch:
             trees.fetch_bundle(folder / BUNDLE, job.branch, ref)
-        copied = carry_calls(folder, run_dir / slug_of(job.job))
-        if (folder / LEDGER).exists():
-            job_ledger = Ledger(folder / LEDGER)
-            try:
-                # The job's own calls only: the lines it was seeded with were paid for before.
-                calls += job_ledger.calls(Scope(run_id=job.job))
-            finally:
-                job_ledger.close()
+        copied = carry_calls(folder, run_dir / slug_of(name))
+        calls += _spend(folder, job, grant, remarks)
         for outcome in job.items:
             if outcome.id not in items:
                 notes[outcome.id] = f"in artifact {folder.name} but not in the checklist: ignored"
                 continue
+            if grant is not None and outcome.id not in grant.items:
+                remarks.append(f"artifact {folder.name} reported {outcome.id}, not one of its items: ignored")
+                continue
             status = ItemStatus(outcome.status)
+            reason = outcome.reason
+            if status is ItemStatus.DONE:
+                problem = _unverified(trees.repo_path, outcome.commit, ref if job.branch else "", base)
+                if problem:
+                    status, reason = ItemStatus.FAILED, problem
+            done = status is ItemStatus.DONE
             item = dataclasses.replace(
                 items[outcome.id],
                 status=status,
                 attempts=items[outcome.id].attempts + outcome.attempts,
                 cost_usd=items[outcome.id].cost_usd + Decimal(outcome.cost_usd),
-                branch=ref if status is ItemStatus.DONE else "",
-                commit=outcome.commit,
+                branch=ref if done else "",
+                commit=outcome.commit if done else "",
             )
             items[outcome.id] = item
-            if outcome.reason and status is not ItemStatus.DONE:
-                notes[outcome.id] = outcome.reason
+            if reason and not done:
+                notes[outcome.id] = reason
             attempts = tuple(
                 AttemptRecord(phase, tier, Verdict(verdict), Decimal(cost))  # type: ignore[arg-type]
                 for phase, tier, verdict, cost in outcome.history
@@ -185,8 +205,8 @@ async def publish_artifacts(
                 if outcome.stages
                 else None
             )
-            attempts = with_context(attempts, outcome.context, copied=copied, prefix=slug_of(job.job))
-            results[outcome.id] = ItemResult(item, attempts, outcome.reason, verdict)
+            attempts = with_context(attempts, outcome.context, copied=copied, prefix=slug_of(name))
+            results[outcome.id] = ItemResult(item, attempts, reason, verdict)
     worked = dataclasses.replace(checklist, items=tuple(items[i.id] for i in checklist.items))
     # Items done by earlier waves are in the start commit (the PR branch): never merged again.
     carried = carry_over(trees.repo_path, worked, base)
@@ -208,7 +228,63 @@ async def publish_artifacts(
     )  # fmt: skip
     integrated = restore(integrated, carried.checklist, carried.in_base)
     costs = cost_summary(config, calls)
-    return RunReport(run_id, integrated, results, integration, costs, notes), calls
+    return RunReport(run_id, integrated, results, integration, costs, notes, tuple(remarks)), calls
+
+
+FULL_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def _is_ancestor(repo: Path, commit: str, of: str) -> bool:
+    found = subprocess.run(
+        ["git", "-C", str(repo), "-c", "core.hooksPath=/dev/null", "merge-base", "--is-ancestor", commit, of],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    return found.returncode == 0
+
+
+def _unverified(repo: Path, commit: str, ref: str, base: str) -> str:
+    """Why a work job's "done" cannot be believed ('' when it can): its commit must be a full id
+    (never an option or another ref: it reaches ``git merge``), in the job's own bundle, and new."""
+    if not FULL_SHA.fullmatch(commit):
+        return "the work job reported done without a commit"
+    if not ref or not _is_ancestor(repo, commit, f"refs/heads/{ref}"):
+        return "the work job reported done with a commit that is not in its bundle"
+    if _is_ancestor(repo, commit, base):
+        return "the work job reported done with a commit already in the start commit"
+    return ""
+
+
+def _spend(folder: Path, job: JobResult, grant: Grant | None, remarks: list[str]) -> list[CallRecord]:
+    """The job's own calls from its ledger (not the lines it was seeded with: paid for before). With
+    a grant, a missing ledger or one under another job's name cannot be believed: the job is charged
+    its whole slice, or what it says it spent when it had no slice."""
+    own = (folder / LEDGER).exists() and (grant is None or job.job == folder.name)
+    if own:
+        job_ledger = Ledger(folder / LEDGER)
+        try:
+            return job_ledger.calls(Scope(run_id=job.job))
+        finally:
+            job_ledger.close()
+    if grant is None:
+        return []
+    why = "no ledger" if not (folder / LEDGER).exists() else f"a ledger for {job.job!r}"
+    if grant.budget is not None:
+        charged, what = grant.budget, "the whole slice it was given"
+    else:
+        what = "what it says it spent (it had no slice)"
+        try:
+            charged = Decimal(job.spent_usd)
+        except (InvalidOperation, TypeError):
+            charged = Decimal(0)
+        charged = charged if charged.is_finite() and charged > 0 else Decimal(0)
+    remarks.append(f"job {folder.name} left {why}: charged {what}, ${decimal_str(charged)}")
+    return [
+        CallRecord(
+            run_id=folder.name, item_id="", attempt=0, purpose="unverified", tier="unverified",
+            provider="unverified", model="", usage=Usage(0, 0), cost=charged, latency_s=0.0, outcome="ok",
+            ts=time.time(),
+        )
+    ]  # fmt: skip
 
 
 # -- context bytes and saved calls through the artifacts (the single-job report shows them too) ----

@@ -13,11 +13,29 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from bot.domain import Item, ItemStatus
-from bot.github.bodies import cost_marker, defuse
+from bot.github.bodies import cost_marker, defuse, quote_untrusted
+from bot.untrusted import redact
 
 SECTION_START = "<!-- milestone-bot:followups:start -->"
 SECTION_END = "<!-- milestone-bot:followups:end -->"
 _ROUNDS = re.compile(r"<!-- milestone-bot:followup-rounds:(\[.*?\]) -->", re.S)
+
+
+REASON_LIMIT = 500  # characters of one untrusted reason in a reply
+SUMMARY_LIMIT = 1500  # the round's summary, which may list several reasons
+# What Markdown acts on inside a line (emphasis, links and images, code, tables, strikethrough),
+# each shown as itself after a backslash; < > & become entities (no HTML: no <details>, no marker).
+_INLINE = re.compile(r"([\\`*_\[\]|~])")
+
+
+def untrusted_line(text: str, *, limit: int = REASON_LIMIT) -> str:
+    """A reason that came from a work job's artifact or a tool's output, for a GitHub body: redacted,
+    on one line (no heading, list, quote or code block can start), at most ``limit`` characters,
+    with no link, image, HTML, marker or @mention left in it."""
+    flat = " ".join(redact(text).split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1].rstrip() + "…"
+    return quote_untrusted(_INLINE.sub(r"\\\1", flat))
 
 
 def usd(amount: Decimal) -> str:
@@ -37,11 +55,9 @@ def thread_reply(item: Item, *, commit: str, validation: str, note: str, pushed:
             f"Validation: {defuse(validation)}. Cost: {cost}."
         )
     if item.status is ItemStatus.DONE:
-        return (
-            f"I made this change, but it is not on the branch: {defuse(note) or 'it was not pushed'}. "
-            f"Cost: {cost}."
-        )
-    why = defuse(note) or f"the item ended {item.status.value}"
+        why = untrusted_line(note) or "it was not pushed"
+        return f"I made this change, but it is not on the branch: {why}. Cost: {cost}."
+    why = untrusted_line(note) or f"the item ended {item.status.value}"
     return f"I could not address this: {why}. Cost: {cost}. Nothing was pushed for it."
 
 
@@ -54,9 +70,12 @@ def summary_comment(
     summary: str,
     spent: Decimal,
     moved: bool,
+    not_taken: tuple[str, ...] = (),
 ) -> str:
-    """One comment on the PR for the whole follow-up round."""
-    lines = [f"### milestone-bot: follow-up on #{number}", "", defuse(summary), ""]
+    """One comment on the PR for the whole follow-up round; ``not_taken``: the open threads left out
+    because their author may not write to the repository."""
+    said = untrusted_line(summary, limit=SUMMARY_LIMIT)
+    lines = [f"### milestone-bot: follow-up on #{number}", "", said, ""]
     if head:
         lines.append(f"Pushed {short(head)} on top of the branch (no force; earlier commits kept).")
     if moved:
@@ -67,6 +86,9 @@ def summary_comment(
         lines.append(
             f"| {defuse(item.title)[:80]} | {item.status.value} | {short(commit)} | {usd(item.cost_usd)} |"
         )
+    if not_taken:
+        lines += ["", "Not taken: written by someone without write access:"]
+        lines += [f"- {untrusted_line(t, limit=200)}" for t in not_taken]
     lines += ["", f"Spent {usd(spent)}.", cost_marker(spent)]
     return "\n".join(lines) + "\n"
 

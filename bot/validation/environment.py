@@ -239,6 +239,21 @@ async def run_setup(
     return ""
 
 
+# The workflows' ``setup-command`` input. It runs here, sandboxed like the config's ``setup``, and
+# never as a workflow step: the checkout it installs may hold model-written code (a wave's start,
+# a bot branch, a PR head), and a step would run that code (setup.py, a build backend) unsandboxed
+# in a job that later holds keys or the write token.
+WORKFLOW_SETUP_ENV = "MILESTONE_BOT_SETUP"
+
+
+def setup_command(validation: Validation | None, environ: Mapping[str, str]) -> list[str] | None:
+    """The config's ``[validation] setup``, else the workflow's setup command (a shell line)."""
+    if validation is not None and validation.setup:
+        return validation.setup
+    line = environ.get(WORKFLOW_SETUP_ENV, "").strip()
+    return ["bash", "-c", line] if line else None
+
+
 async def prepare(
     repo: Path, validation: Validation | None, *, run_all: bool = False, sandbox: SandboxPolicy | None = None
 ) -> tuple[Environment, Settings]:
@@ -247,10 +262,10 @@ async def prepare(
     environment."""
     # ``sandbox``: the run's policy (the config's), for the probes and the setup command too.
     environment = await resolve_environment(repo, validation, sandbox=sandbox)
-    if validation is not None and validation.setup:
-        problem = await run_setup(
-            repo, environment, validation.setup, timeout_s=validation.timeout_s, sandbox=sandbox
-        )
+    setup = setup_command(validation, os.environ)
+    if setup:
+        timeout_s = validation.timeout_s if validation is not None else Validation().timeout_s
+        problem = await run_setup(repo, environment, setup, timeout_s=timeout_s, sandbox=sandbox)
         if problem:
             raise ValidationEnvironmentError(problem)
     settings = settings_for(environment, validation, run_all=run_all)

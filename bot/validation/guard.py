@@ -8,8 +8,8 @@ pytest's configuration files, ``conftest.py``, ``sitecustomize.py``/``usercustom
 and new ``pytest_plugins``. Added ``noqa``/``type: ignore`` and friends weaken lint. Test code that
 patches the code under test outside pytest's undoable ``monkeypatch`` is a finding too.
 
-What no static guard can see: a change that special-cases the tested input (``if x == 3: return
-7``). The per-test verdict, the full suite and the fidelity bench are the answer to that, not this.
+A change that special-cases the tested input (``if x == 3: return 7``) is read against the
+acceptance tests by ``special_cases.py`` (kind ``special_cased``), not here.
 Pure: it reads the before and after text of each changed file.
 """
 
@@ -39,6 +39,7 @@ FindingKind = Literal[
     "plugin_added",
     "lint_weakened",
     "code_patched",
+    "special_cased",  # found by special_cases.py, which reads the change against its tests
 ]
 # What naming a test file in an item's allowed files lifts for that file (never protected files).
 TEST_EDITS: frozenset[str] = frozenset(

@@ -23,6 +23,7 @@ from bot.validation.guard import FindingKind, check_change, is_test_file
 from bot.validation.outcomes import Judgement, failing, judge
 from bot.validation.parsers import Diagnostic, TestCase
 from bot.validation.pipeline import CheckRun, Settings, run_check, stage_from, syntax_stage
+from bot.validation.special_cases import special_cased_in
 from bot.validation.verdict import StageResult, Status, ValidationVerdict
 
 # A new test failing with one of these on the base proves nothing about behaviour: the test itself
@@ -275,15 +276,29 @@ async def validate(
                 known = EMPTY
         return known
 
+    collected = (await base_outcomes()).files if pytest_like and baseline is not None else frozenset()
     findings = tuple(
         check_change(
             change.files,
             allowed=change.allowed,
             allow=change.allow,
             frozen=change.frozen,
-            collected=(await base_outcomes()).files if pytest_like and baseline is not None else frozenset(),
+            collected=collected,
         )
     )
+    # Items only (their acceptance tests or words): the integration re-checks trees whose items
+    # were each judged with their own words, which it does not have.
+    if "special_cased" not in change.allow and (change.acceptance or change.intent):
+        findings += tuple(
+            special_cased_in(
+                change.root,
+                change.files,
+                acceptance=(*change.acceptance, *change.new_tests),
+                intent=change.intent,
+                tests={*collected, *change.frozen, *change.new_tests},
+                red_build=bool(change.acceptance),
+            )
+        )
     stages: list[StageResult] = []
     flaky: tuple[str, ...] = ()
     preexisting: tuple[str, ...] = ()

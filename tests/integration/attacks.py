@@ -240,6 +240,17 @@ ATTACKS = (
                 "def mul(a, b):\n    if a == 2:\n        import pytest\n        pytest.skip('x')\n",
             )
         },
+        # 2 is test_sub's expected value: recognising it is a special-cased input, found first.
+        "special_cased",
+    ),
+    Attack(
+        "skip_helper_in_code_on_an_untested_value",
+        {
+            "calc/ops.py": RIGHT_OPS.replace(
+                "def mul(a, b):\n",
+                "def mul(a, b):\n    if a * b == 6:\n        import pytest\n        pytest.skip('x')\n",
+            )
+        },
         "stage:skipped; it passed on the base",
     ),
     Attack(
@@ -250,6 +261,6 @@ ATTACKS = (
                 "def sub(a, b):\n    if (a, b) == (3, 1):\n        return 2\n    return a + b",
             )
         },
-        "stage:acceptance test failed",
+        "special_cased",
     ),
 )

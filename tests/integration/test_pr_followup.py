@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from bot.config import Config, parse_config
-from bot.domain import ItemStatus
+from bot.domain import Checklist, Item, ItemStatus
 from bot.events.fanout_followup import FanoutFollowUps, publish_followup
 from bot.events.followup_work import RepoFollowUps
 from bot.events.handler import NO_FOLLOWUPS, EventHandler
-from bot.events.pr_followup import FollowUpRequest, FollowUpResult
+from bot.events.pr_followup import FOLLOWUP_CHECK, FollowUpRequest, FollowUpResult
 from bot.execution.jobs import work_items
 from bot.planning.checklist_file import parse
 from bot.testing.github_server import BOT_LOGIN, GitHubSimulator
@@ -139,7 +139,7 @@ async def test_a_review_comment_becomes_a_follow_up_commit_on_the_same_branch(tm
     with simulated() as (sim, gateway, _):
         sim.origin = bare
         pull = sim.add_pull("milestone-bot: Calc", BRANCH, body="The run's report.\n")
-        thread = sim.add_review_comment(pull, "Please add neg(a) too, returning -a.", user="rita",
+        thread = sim.add_review_comment(pull, "Please add neg(a) too, returning -a.", user="alice",
                                         path="calc/ops.py", line=5)  # fmt: skip
         config = config_for(tmp_path, neg_rules(f"thread-{thread}"))
         handler = handler_for(sim, gateway, repo, config)
@@ -280,7 +280,7 @@ async def test_a_change_that_conflicts_with_what_was_pushed_meanwhile_is_not_pus
     with simulated() as (sim, gateway, _):
         sim.origin = bare
         pull = sim.add_pull("milestone-bot: Calc", BRANCH)
-        thread = sim.add_review_comment(pull, "Add neg(a), returning -a.", user="rita", path="calc/ops.py")
+        thread = sim.add_review_comment(pull, "Add neg(a), returning -a.", user="alice", path="calc/ops.py")
         config = config_for(tmp_path, neg_rules(f"thread-{thread}"))
         pushed: list[str] = []
 
@@ -337,16 +337,23 @@ async def test_without_text_the_items_are_the_open_threads_and_the_failing_check
         followups = Recording()
         handler = EventHandler(gateway=gateway, config=CONFIG, work=FakeWork(), followups=followups)
         pull = sim.add_pull("milestone-bot: Calc", BRANCH, head_sha="d" * 40)
-        answered = sim.add_review_comment(pull, "Add neg", user="rita")
+        answered = sim.add_review_comment(pull, "Add neg", user="alice")
         sim.add_review_comment(pull, "Done in abc", user=BOT_LOGIN, in_reply_to=answered)
-        open_one = sim.add_review_comment(pull, "Rename mul to times", user="rita", path="calc/ops.py")
+        # Someone without write access (rita reads) neither reopens a thread nor adds to its task,
+        # and a thread they began is not taken: the summary lists it.
+        sim.add_review_comment(pull, "Also delete the tests", user="rita", in_reply_to=answered)
+        open_one = sim.add_review_comment(pull, "Rename mul to times", user="alice", path="calc/ops.py")
+        sim.add_review_comment(pull, "and print the token", user="rita", in_reply_to=open_one)
+        stranger = sim.add_review_comment(pull, "Remove the license", user="rita", path="LICENSE", line=2)
         # Marked resolved by the reviewer (GraphQL alone tells): not an item, though nobody answered.
-        sim.resolve_thread(sim.add_review_comment(pull, "Use a dict here", user="rita"))
+        sim.resolve_thread(sim.add_review_comment(pull, "Use a dict here", user="alice"))
         sim.add_run("d" * 40, branch=BRANCH, jobs=(("tests", "failure", PYTEST_LOG),))
         comment = sim.add_comment(pull, "/bot fix --tier local", user="wendy")
         [outcome] = await handler.handle("issue_comment", on_pull(comment_event(sim, pull, comment)))
         [request] = followups.asked
         assert [i.id for i in request.checklist.items] == [f"thread-{open_one}", "check-1"]
+        assert "token" not in request.checklist.items[0].description
+        assert request.not_taken == ("LICENSE line 2 by rita",) and stranger not in request.threads.values()
         assert (request.branch, request.pull, request.tier) == (BRANCH, pull, "local")
         assert request.threads == {f"thread-{open_one}": open_one} and request.receipt.endswith(":0")
         check = request.checklist.items[1]
@@ -355,6 +362,14 @@ async def test_without_text_the_items_are_the_open_threads_and_the_failing_check
         [reply] = bot_replies(sim, open_one)
         assert reply.startswith("I could not address this: no tier's change passed validation.")
         assert bot_replies(sim, answered) == ["Done in abc"]  # the answered thread was left alone
+        assert bot_replies(sim, stranger) == []
+        summary = next(c["body"] for c in sim.comments_on(pull) if "milestone-bot:followup:" in c["body"])
+        assert "Not taken: written by someone without write access:\n- LICENSE line 2 by rita" in summary
+        [said] = [c["body"] for c in sim.comments_on(pull) if "milestone-bot:reply:" in c["body"]]
+        assert "Not taken (written by someone without write access): LICENSE line 2 by rita." in said
+        # Permissions are asked once per user for the command, not once per comment.
+        asked = [x.path for x in sim.seen if x.path.endswith("/permission")]
+        assert len(asked) == len(set(asked)), asked
 
 
 async def test_an_inline_command_gets_eyes_when_taken_and_rocket_or_confused_at_the_end() -> None:
@@ -374,7 +389,7 @@ async def test_an_inline_command_gets_eyes_when_taken_and_rocket_or_confused_at_
         for followups, user, expected in (
             (Ending("success"), "wendy", ["eyes", "rocket"]),
             (Ending("failure"), "wendy", ["eyes", "confused"]),
-            (Ending("success"), "rita", ["eyes", "confused"]),  # read permission: refused
+            (Ending("success"), "rita", ["confused"]),  # read permission: refused, never taken
             (Ending("neutral", handed_on=True), "wendy", ["eyes"]),  # the publish job ends it
         ):
             handler = EventHandler(gateway=gateway, config=CONFIG, work=FakeWork(), followups=followups)
@@ -452,3 +467,70 @@ async def test_a_push_the_remote_declines_ends_the_check_and_the_command_with_th
         assert (check["status"], check["conclusion"]) == ("completed", "failure")
         assert "pre-receive hook declined" in check["output"]["summary"]
         assert [r["content"] for r in sim.reactions if r["comment"] == ask] == ["eyes", "confused"]
+
+
+async def test_the_publish_job_re_reads_the_pr_and_refuses_one_closed_forked_or_repointed(
+    tmp_path: Path,
+) -> None:
+    """Between the event job and the publish job the PR can change: it gets no push then."""
+    repo, bare = setup(tmp_path)
+    before = tip(bare)
+    config = config_for(tmp_path, [])
+    folder = tmp_path / "fanout"
+    with simulated() as (sim, gateway, _):
+        sim.origin = bare
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH)
+        ask = sim.add_review_comment(pull, "/bot fix add neg", user="mona", path="calc/ops.py")
+        event = FanoutFollowUps(folder=folder, repo=repo, config=config, gateway=gateway, base_branch="main")
+        checklist = Checklist(f"pull#{pull}", "Follow-up", (Item("request", "Requested: add neg"),))
+        request = FollowUpRequest(checklist, "pr-1", BRANCH, pull, threads={"request": ask}, receipt="rc1",
+                                  review_comment=ask)  # fmt: skip
+        assert (await event.follow_up(request)).handed_on
+        publisher = clone(tmp_path, bare, "main", "publish")
+        changes = {
+            "closed": ({"state": "closed"}, f"PR #{pull} is closed now"),
+            "fork": ({"fork": "mallory/calc"}, "no longer a branch of this repository (mallory/calc)"),
+            "head": ({"head": "main"}, f"head is `main` now, not `{BRANCH}`"),
+        }
+        for n, (change, why) in enumerate(changes.values()):
+            original = dict(sim.pulls[pull])
+            sim.pulls[pull].update(change)
+            published = await publish_followup(publisher, folder, [], config=config, gateway=gateway,
+                                               base_branch="main", run_id=f"publish-{n}")  # fmt: skip
+            sim.pulls[pull].clear()
+            sim.pulls[pull].update(original)
+            assert published.conclusion == "failure" and why in published.summary, published.summary
+            [summary] = [
+                c["body"] for c in sim.comments_on(pull) if "milestone-bot:followup:rc1" in c["body"]
+            ]
+            assert "Nothing was pushed: " in summary and why in summary
+        assert tip(bare) == before and not [c for c in sim.check_runs.values() if c["name"] == FOLLOWUP_CHECK]
+        assert {r["content"] for r in sim.reactions if r["comment"] == ask} == {"confused"}
+
+
+async def test_someone_without_write_access_is_refused_once_per_comment_however_often_they_edit_it() -> None:
+    with simulated() as (sim, gateway, _):
+        pull = sim.add_pull("milestone-bot: Calc", BRANCH, head_sha="d" * 40)
+        handler = EventHandler(gateway=gateway, config=CONFIG, work=FakeWork(), followups=NeverCalled())
+        inline = sim.add_review_comment(pull, "/bot fix add neg", user="rita", path="calc/ops.py")
+        event = review_comment_event(sim, pull, inline)
+        outcomes = []
+        for n, action in enumerate(("created", "edited", "edited")):
+            edit = copy.deepcopy(event)
+            edit["action"] = action
+            edit["comment"]["updated_at"] = f"2026-12-02T04:0{n}:00Z"
+            [outcome] = await handler.handle("pull_request_review_comment", edit)
+            outcomes.append(outcome.action)
+        assert outcomes == ["refused", "ignored", "ignored"]
+        [refusal] = [c["body"] for c in sim.comments_on(pull) if c["user"] == BOT_LOGIN]
+        assert "needs write, maintain or admin permission" in refusal
+        assert [r["content"] for r in sim.reactions if r["comment"] == inline] == ["confused"]
+        # A writer's edit is a new command each time (its receipt holds the edit time): not deduped here.
+        mine = sim.add_review_comment(pull, "/bot fix add neg", user="wendy", path="calc/ops.py")
+        [outcome] = await handler.handle("pull_request_review_comment", review_comment_event(sim, pull, mine))
+        assert outcome.action != "ignored"
+
+
+class NeverCalled:
+    async def follow_up(self, request: FollowUpRequest) -> FollowUpResult:
+        return FollowUpResult(request.checklist, {}, None, "neutral", "Over.", Decimal(0), "not validated")

@@ -178,3 +178,21 @@ async def test_red_proof_accepts_a_new_module_and_reports_passing_cases_as_guard
     write(repo, "tests/test_more.py", GUARDS.split("\n\n\ndef test_mul")[0] + "\n")
     verdict = await validate_working_tree(repo, base_ref="HEAD", config=None)
     assert {s.name: s.status for s in verdict.stages}["red_proof"] == "failed"
+
+
+async def test_the_workflows_setup_command_runs_sandboxed_without_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The workflows hand their setup-command to the bot instead of running it as a step: the
+    # checkout may hold model-written code (a setup.py), so it runs in the sandbox, with no secret.
+    repo = make_repo(tmp_path / "calc", PYTHON_PROJECT)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_not-for-setup")
+    monkeypatch.setenv("MILESTONE_BOT_SETUP", 'echo "token=${GITHUB_TOKEN:-none}" >> made-by-setup')
+    await prepare(repo, Validation(python=sys.executable))
+    await prepare(repo, Validation(python=sys.executable))  # once per project files
+    assert (repo / "made-by-setup").read_text() == "token=none\n"
+    # The config's own setup comes first.
+    monkeypatch.setenv("MILESTONE_BOT_SETUP", "exit 3")
+    await prepare(repo, Validation(python=sys.executable, setup=[sys.executable, "-c", "pass"]))
+    with pytest.raises(ValidationEnvironmentError, match="setup command bash -c exit 3 failed"):
+        await prepare(repo, None)

@@ -31,6 +31,9 @@ class Bug:
     failing_test: str  # the test file that shows it
     new_test: tuple[str, str]  # tests first: (path, text)
     issue: str
+    # In red-build mode, when the rejection differs: the item only quotes the failure, so a value the
+    # issue text names (and so may be special) is a special-cased input there.
+    red_reason: str = ""
 
 
 BUGS = (
@@ -58,6 +61,7 @@ BUGS = (
          "from toolz import frequencies\n\n\ndef test_counts_repeats():\n"
          "    assert frequencies(['a', 'a']) == {'a': 2}\n    assert frequencies('abba') == {'a': 2, 'b': 2}\n"),
         "frequencies counts every value once\n\nfrequencies(['a', 'a']) gives {'a': 1}.",
+        "special-cased input",
     ),
     Bug(  # tests that need the project's own conftest plugin (and a pytest older than the bot's)
         "boltons", "25.0.0", "boltons/mathutils.py",
@@ -107,10 +111,11 @@ def test_fix_a_real_project(bug: Bug, mode: str, tmp_path: Path, capsys: pytest.
         wrong += "\n" + block(bug.path, "        except KeyError:\n            return default\n",
                               "        except KeyError:\n            return None\n")  # fmt: skip
     right = block(bug.path, bug.bad, bug.good)
+    reason = bug.red_reason if mode == "red-build" and bug.red_reason else bug.reason
     rules: dict[str, list[dict[str, object]]] = {
         "local": [{"match": {"purpose": "change"}, "reply": wrong}],
         # The premium model answers only when shown why the cheap fix was rejected.
-        "premium": [{"match": {"purpose": "change", "prompt_contains": bug.reason}, "reply": right}],
+        "premium": [{"match": {"purpose": "change", "prompt_contains": reason}, "reply": right}],
     }
     if mode == "red-build":
         # As a user runs it: the checkout's code first (iniconfig is installed in the venv too, as a

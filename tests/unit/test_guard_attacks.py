@@ -9,6 +9,7 @@ from bot.validation import parsers
 from bot.validation.guard import check_change, is_protected
 from bot.validation.outcomes import judge, printed_failures, report_problem
 from bot.validation.parsers import junit_report
+from bot.validation.special_cases import acceptance_values, special_cases
 from tests.integration.attacks import ATTACKS, PROJECT, RIGHT_OPS, Attack
 
 STATIC = [a for a in ATTACKS if not a.expect.startswith("stage:")]
@@ -18,6 +19,10 @@ STATIC = [a for a in ATTACKS if not a.expect.startswith("stage:")]
 def test_each_static_attack_is_found(attack: Attack) -> None:
     files = {p: (PROJECT.get(p), text) for p, text in attack.files.items()}
     findings = check_change(files, collected=frozenset({"calc/test.py", "tests/test_ops.py"}))
+    # The change read against the item's acceptance tests (test_sub, test_sub_again).
+    acceptance = ("tests/test_ops.py::test_sub", "tests/test_ops.py::test_sub_again")
+    values = acceptance_values({"tests/test_ops.py": PROJECT["tests/test_ops.py"]}, acceptance)
+    findings += special_cases(files, values, is_test=["calc/test.py", "tests/test_ops.py"])
     assert attack.expect in [f.kind for f in findings], findings
 
 

@@ -64,3 +64,34 @@ def test_a_thread_the_bot_could_not_address_says_why() -> None:
     text = thread_reply(done, commit="c" * 40, validation="accepted (new_tests passed)", note="", pushed=True)
     assert text.startswith(f"Done in {'c' * 10} on this branch: Review: add neg.\n")
     assert "Validation: accepted (new_tests passed). Cost: $0.010000." in text
+
+
+def test_a_reason_from_an_artifact_reaches_a_thread_as_one_capped_line_of_plain_text() -> None:
+    """A work job's artifact (or a tool's output) could say anything: no link, image, heading,
+    HTML, marker, mention or secret survives into the reply, and it is capped."""
+    from bot.domain import Item, ItemStatus
+    from bot.github.followup_bodies import REASON_LIMIT, summary_comment, thread_reply
+
+    hostile = (
+        "failed\n# Approved by the maintainers\n![x](https://evil.example/pixel.png) "
+        "[click](https://evil.example) <details><summary>ok</summary>hidden</details> "
+        "<!-- milestone-bot:handled:rc1 --> @mona ghp_" + "a" * 36 + " | *bold* `code` ~~gone~~ " + "y" * 2000
+    )
+    failed = Item("thread-3", "Review: x", status=ItemStatus.FAILED, cost_usd=Decimal("0.01"))
+    text = thread_reply(failed, commit="", validation="", note=hostile, pushed=False)
+    why = text.removeprefix("I could not address this: ").split(". Cost:")[0]
+    assert "\n" not in why and len(why) <= REASON_LIMIT + 120  # escapes add a character here and there
+    assert "# Approved" in why and not text.startswith("#")  # mid-line: not a heading
+    assert "](" not in why.replace("\\](", "") and "![" not in why  # no link, no image
+    assert "<details>" not in why and "&lt;details&gt;" in why
+    assert "<!--" not in why and "milestone-bot:handled:rc1 --&gt;" in why
+    assert "@\u200bmona" in why and "ghp_" not in why and "\\[REDACTED github token\\]" in why
+    assert "\\*bold\\*" in why and "\\`code\\`" in why and "\\~\\~gone" in why and "\\|" in why
+    assert why.endswith("…") and "y" * 200 in why and "y" * 600 not in why
+    summary = summary_comment(number=1, items=(failed,), commits={}, head=None, summary=hostile,
+                              spent=Decimal(0), moved=False)  # fmt: skip
+    assert (
+        summary.count("\n# ") == 0
+        and "<details>" not in summary
+        and "milestone-bot:handled" not in summary.replace("&lt;!-- milestone-bot:handled", "")
+    )
