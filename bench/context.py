@@ -3,15 +3,21 @@
 For each project (PyPI sdists with their own test suites), bugs are injected one at a time into
 random library functions (flip a comparison, drop a statement, off by one). A mutation no test
 catches is discarded. For each caught bug the project's own pytest output is the log, and the
-engine is asked for the context of "Fix the failing build". Recall: the mutated function is inside
-the packed context. Also: index build time cold and warm (Django-sized tree), peak memory, and
-issue-text localization on the 7 SWE-bench tasks in ../shared/data/swebench-small.jsonl.
+engine is asked for the context of "Fix the failing build". The fidelity benchmark's real bugs
+(bench/fidelity.py's table: a known buggy line and the tests that catch it) are added the same
+way. A bug counts only when its failing tests pass on the clean sdist and fail with the bug
+(checked once, cached): a flaky test or a bug left behind by an interrupted run is not evidence.
+Recall: the buggy function is inside the packed context. Also: index build time cold and warm
+(Django-sized tree), peak memory, and issue-text localization on the 7 SWE-bench tasks in
+<shared>/data/swebench-small.jsonl (``--shared``; skipped with the reason when absent).
 
-    python bench/context.py [--bugs 40] [--seeds 1 2] [--cache ~/.cache/milestone-bot-bench]
+    python bench/context.py [--bugs 40] [--seeds 1 2] [--cache ~/.cache/milestone-bot-bench] [--misses]
 
 Per project: recall (the buggy function inside the pack) at 8, 20 and 50 KB with the relevance
 floor, the median pack at 20 KB, how often the buggy chunk ranks first and in the top 3, and the
 plain alternative (packing to the budget, no floor) with its median size and the byte ratio.
+``--misses`` lists each bug not ranked in the top 3: where it ranked, its score and reasons, and
+the chunks above it with theirs.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import ast
 import hashlib
 import json
+import os
 import random
 import re
 import statistics
@@ -32,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.context.engine import ContextEngine, ItemContext
+from bot.context.retrieval import Scored
 
 BUDGETS = (8_000, 20_000, 50_000)
 DEFAULT = 20_000
@@ -52,11 +60,29 @@ SWE_RELEASES = {
     "psf__requests-2148": ("requests", "2.3.0"),
     "psf__requests-1963": ("requests", "2.2.1"),
 }
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "swebench-small.jsonl"
+SWE_FILE = Path("data") / "swebench-small.jsonl"
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def default_shared(repo: Path = REPO) -> Path:
+    """The shared folder: the repository's parent's ``shared``, else the nearest ``shared`` beside
+    an ancestor (a worktree under /work/wt/<name> finds /work/shared)."""
+    for folder in repo.parents:
+        if (folder / "shared" / SWE_FILE).exists():
+            return folder / "shared"
+    return repo.parent / "shared"
 
 
 def sh(*argv: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    # A src/ layout is tested from its source, not from a copy pytest itself installed (iniconfig).
+    env = (
+        {**os.environ, "PYTHONPATH": str(cwd / "src")} if cwd is not None and (cwd / "src").is_dir() else None
+    )
+    return subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False, env=env
+    )
 
 
 def fetch_sdist(name: str, version: str, cache: Path) -> Path:
@@ -71,6 +97,8 @@ def fetch_sdist(name: str, version: str, cache: Path) -> Path:
         None,
     )
     if folder is not None:
+        # A run that was killed while a bug was injected leaves it behind: start from the sdist.
+        sh("git", "checkout", "-q", "--", ".", cwd=folder)
         return folder
     cache.mkdir(parents=True, exist_ok=True)
     done = sh(
@@ -215,14 +243,61 @@ def inject(root: Path, rel: str, target: str, rng: random.Random) -> tuple[str, 
 
 def collect_bugs(
     name: str, version: str, package: str, tests: str, want: int, cache: Path, python: str, seed: int
-) -> list[Bug]:
-    """The bugs of one project and seed, cached: collecting runs the project's tests per mutation."""
+) -> tuple[list[Bug], int]:
+    """The bugs of one project and seed that pass ``verify``, and how many were collected; cached:
+    collecting runs the project's tests per mutation."""
     saved = cache / f"bugs-{name}-{version}-seed{seed}-n{want}.json"
     if saved.exists():
-        return [Bug(**b) for b in json.loads(saved.read_text())]
-    bugs = _collect(name, version, package, tests, want, cache, python, random.Random(f"{seed}-{name}"))
-    saved.write_text(json.dumps([b.__dict__ for b in bugs]))
-    return bugs
+        bugs = [Bug(**b) for b in json.loads(saved.read_text())]
+    else:
+        bugs = _collect(name, version, package, tests, want, cache, python, random.Random(f"{seed}-{name}"))
+        saved.write_text(json.dumps([b.__dict__ for b in bugs]))
+    checked = saved.with_name(saved.name.replace("bugs-", "verified-", 1))
+    if not checked.exists():
+        checked.write_text(json.dumps(verify(bugs, fetch_sdist(name, version, cache), python)))
+    return [bug for bug, ok in zip(bugs, json.loads(checked.read_text()), strict=True) if ok], len(bugs)
+
+
+_FAILED_ID = re.compile(r"^(?:FAILED|ERROR|SUBFAILED.*?) (\S+\.py(?:::\S+)?)", re.M)
+
+
+def verify(bugs: list[Bug], root: Path, python: str) -> list[bool]:
+    """Per bug: the failure is its own. Its failing tests pass on the clean sdist (one run for all
+    the bugs, per bug when that run cannot be read) and fail with the bug alone. A flaky test, or a
+    bug left behind by an interrupted run, fails the first or the second check."""
+    ids = [list(dict.fromkeys(_FAILED_ID.findall(bug.log))) for bug in bugs]
+    everything = sorted({i for group in ids for i in group})
+    clean = _run(python, root, everything) if everything else None
+    out = []
+    for bug, group in zip(bugs, ids, strict=True):
+        if not group:
+            out.append(False)
+            continue
+        if clean is not None and clean.returncode in (0, 1):
+            failing = set(_FAILED_ID.findall(clean.stdout))
+            passed = not any(t == f or f.startswith(f"{t}::") for t in group for f in failing)
+        else:
+            run = _run(python, root, group)
+            passed = run is not None and run.returncode == 0
+        if not passed:
+            out.append(False)
+            continue
+        path = root / bug.path
+        original = path.read_text(encoding="utf-8")
+        path.write_text(bug.mutated, encoding="utf-8")
+        try:
+            run = _run(python, root, group)
+            out.append(run is not None and run.returncode != 0)
+        finally:
+            path.write_text(original, encoding="utf-8")
+    return out
+
+
+def _run(python: str, root: Path, ids: list[str]) -> subprocess.CompletedProcess[str] | None:
+    try:
+        return sh(python, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", *ids, cwd=root, timeout=300)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _collect(
@@ -256,6 +331,61 @@ def _collect(
     return bugs
 
 
+def fidelity_bugs(cache: Path, python: str) -> tuple[dict[tuple[str, str], list[Bug]], int]:
+    """The fidelity benchmark's real bugs (bench/fidelity.py's table, imported): each a known buggy
+    line in a real project with the tests that catch it. The log is those tests' pytest output with
+    the bug in place; the buggy chunk is the one holding the changed line. Cached like the others,
+    and counted only when the tests pass without the bug and fail with it."""
+    if str(REPO) not in sys.path:  # run as a script (python bench/context.py): bench is not installed
+        sys.path.insert(0, str(REPO))
+    from bench.fidelity import BUGS
+
+    saved = cache / f"bugs-fidelity-{len(BUGS)}.json"
+    if not saved.exists():
+        found = []
+        for real in BUGS:
+            root = fetch_sdist(real.project, real.version, cache)
+            path = root / real.path
+            original = path.read_text(encoding="utf-8")
+            if real.good not in original:
+                raise SystemExit(f"{real.project} {real.version}: the sdist changed ({real.path})")
+            mutated = original.replace(real.good, real.bad, 1)
+            line = original[: original.index(real.good)].count("\n") + 1
+            path.write_text(mutated, encoding="utf-8")
+            try:
+                run = sh(
+                    python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *real.tests, cwd=root, timeout=180
+                )
+            finally:
+                path.write_text(original, encoding="utf-8")
+            bug = Bug(real.project, real.path, _enclosing(mutated, line), line, "real", run.stdout, mutated)
+            found.append({"version": real.version, "bug": bug.__dict__})
+        saved.write_text(json.dumps(found))
+    entries = [(e["version"], Bug(**e["bug"])) for e in json.loads(saved.read_text())]
+    checked = saved.with_name(saved.name.replace("bugs-", "verified-", 1))
+    if not checked.exists():
+        verdicts = [
+            verify([bug], fetch_sdist(bug.project, version, cache), python)[0] for version, bug in entries
+        ]
+        checked.write_text(json.dumps(verdicts))
+    out: dict[tuple[str, str], list[Bug]] = {}
+    for (version, bug), ok in zip(entries, json.loads(checked.read_text()), strict=True):
+        if ok:
+            out.setdefault((bug.project, version), []).append(bug)
+    return out, len(entries)
+
+
+def _enclosing(text: str, line: int) -> str:
+    """The innermost function holding ``line``; ``<module>`` outside any (a window chunk holds it)."""
+    holding = [
+        node
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.lineno <= line <= (node.end_lineno or 0)
+    ]
+    return max(holding, key=lambda n: n.lineno).name if holding else "<module>"
+
+
 @dataclass
 class Result:
     hits: dict[int, int]  # budget -> 1 when the buggy function is in the pack (relevance floor on)
@@ -263,6 +393,7 @@ class Result:
     plain_hit: int  # filled to the budget, no floor: the plain alternative
     plain_size: int
     rank: int  # 1-based position of the buggy chunk in the ranking; 0: not ranked
+    miss: str = ""  # for --misses: the bug, its rank and score, and what outranked it
 
 
 def _is_bug(bug: Bug, path: str, start: int, end: int, symbol: str) -> bool:
@@ -283,9 +414,7 @@ def recall(name: str, version: str, bugs: list[Bug], cache: Path) -> list[Result
             size = 0
             for budget in BUDGETS:
                 pack = engine.for_item(ItemContext("Fix the failing build", log=bug.log, budget=budget))
-                hits[budget] = int(
-                    any(_is_bug(bug, *_span(i.key), i.symbol) for i in pack.included)
-                )
+                hits[budget] = int(any(_is_bug(bug, *_span(i.key), i.symbol) for i in pack.included))
                 if budget == DEFAULT:
                     size = pack.size
             request = ItemContext("Fix the failing build", log=bug.log, budget=DEFAULT)
@@ -300,10 +429,32 @@ def recall(name: str, version: str, bugs: list[Bug], cache: Path) -> list[Result
                 0,
             )
             plain_hit = int(any(_is_bug(bug, *_span(i.key), i.symbol) for i in plain.included))
-            out.append(Result(hits, size, plain_hit, plain.size, rank))
+            out.append(Result(hits, size, plain_hit, plain.size, rank, _miss(bug, ranked, rank, engine)))
         finally:
             path.write_text(original, encoding="utf-8")
     return out
+
+
+def _miss(bug: Bug, ranked: list[Scored], rank: int, engine: ContextEngine) -> str:
+    """Why a bug ranked where it did: the failing tests, the bug's score and reasons, and the
+    chunks above it with theirs (the first three), for studying the ranking's misses."""
+    failures = engine.failures(ItemContext("Fix the failing build", log=bug.log))
+    tests = ", ".join(dict.fromkeys(f.test_id for f in failures[:3]))
+    message = next((f.message for f in failures if f.message), "")[:120]
+
+    def describe(s: Scored) -> str:
+        why = "; ".join(s.reasons) or "text only"
+        return f"{s.chunk.path}:{s.chunk.start} {s.chunk.symbol or '(window)'} {s.score:.2f} [{why}]"
+
+    mine = ranked[rank - 1] if rank else None
+    above = ranked[: min(3, rank - 1) if rank else 3]
+    lines = [
+        f"{bug.project} {bug.path}::{bug.function} ({bug.operator}): rank {rank or 'unranked'}",
+        f"    failing: {tests} -- {message}",
+        f"    bug:     {describe(mine) if mine else 'not in the ranking'}",
+        *(f"    above:   {describe(s)}" for s in above),
+    ]
+    return "\n".join(lines)
 
 
 def _span(key: str) -> tuple[str, int, int]:
@@ -325,9 +476,9 @@ def index_timing(root: Path, cache_file: Path) -> tuple[float, float, float, int
     return cold[0], warm[0], max(cold[1], warm[1]) / 1024, cold[2]
 
 
-def swebench(cache: Path) -> list[tuple[str, list[str], list[str], int]]:
+def swebench(cache: Path, tasks: Path) -> list[tuple[str, list[str], list[str], int]]:
     out = []
-    for line in SHARED.read_text().splitlines():
+    for line in tasks.read_text().splitlines():
         task = json.loads(line)
         name, version = SWE_RELEASES[task["instance_id"]]
         root = fetch_sdist(name, version, cache)
@@ -344,6 +495,7 @@ TIMING = r"""
 import json, resource, subprocess, sys, time
 from pathlib import Path
 from bot.context.engine import ContextEngine, ItemContext
+from bot.context.retrieval import Scored
 from bot.context.shared import SharedContext
 
 def rss():
@@ -404,7 +556,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "milestone-bot-bench")
     parser.add_argument("--skip-large", action="store_true", help="skip the Django timing")
     parser.add_argument("--skip-swebench", action="store_true", help="skip the SWE-bench localization")
+    parser.add_argument(
+        "--skip-real", action="store_true", help="skip the fidelity benchmark's real bugs (bench/fidelity.py)"
+    )
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=default_shared(),
+        help="the shared folder holding data/swebench-small.jsonl (default: the repository's parent's"
+        " shared, else the nearest beside an ancestor: %(default)s)",
+    )
     parser.add_argument("--projects", nargs="+", help="only these of the small projects (by name)")
+    parser.add_argument(
+        "--misses", action="store_true", help="list each bug not ranked in the top 3, and what outranked it"
+    )
     args = parser.parse_args(argv)
     cache: Path = args.cache
     venv = cache / "venv"
@@ -415,19 +580,34 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows = []
     everything: list[Result] = []
+    collected = 0
     for name, version, package, tests in PROJECTS:
         if args.projects and name not in args.projects:
             continue
         results: list[Result] = []
         for seed in args.seeds:
-            bugs = collect_bugs(name, version, package, tests, args.bugs, cache, python, seed)
+            bugs, total = collect_bugs(name, version, package, tests, args.bugs, cache, python, seed)
+            collected += total
             if not args.collect_only:
                 results += recall(name, version, bugs, cache)
         if args.collect_only:
             continue
-        cold, warm, mem, files = index_timing(fetch_sdist(name, version, cache), cache / f"timing-{name}.json")
+        cold, warm, mem, files = index_timing(
+            fetch_sdist(name, version, cache), cache / f"timing-{name}.json"
+        )
         rows.append((f"{name} {version}", results, cold, warm, mem, files))
         everything += results
+    injected = list(everything)
+    if not args.skip_real:
+        real, total = fidelity_bugs(cache, python)
+        for (name, version), bugs in sorted(real.items()):
+            if (args.projects and name not in args.projects) or args.collect_only:
+                continue
+            collected += len(bugs)  # those discarded are counted below, once
+            results = recall(name, version, bugs, cache)
+            rows.append((f"{name} {version} (real)", results, None, None, None, None))
+            everything += results
+        collected += total - sum(len(b) for b in real.values())
     if args.collect_only:
         print(f"bugs collected in {time.perf_counter() - started:.0f}s")
         return 0
@@ -445,17 +625,30 @@ def main(argv: list[str] | None = None) -> int:
             f" {plain:>9.1%} {plain_med:>9.0f} {plain_med / med if med else 0:>6.2f}x"
         )
 
-    print(f"seeds {args.seeds}, {args.bugs} bugs per project and seed; default budget {DEFAULT} B")
+    print(
+        f"seeds {args.seeds}, {args.bugs} bugs per project and seed, and the fidelity benchmark's real bugs;"
+        f" {len(everything)} bugs counted of {collected} collected (a bug counts when its failing tests pass"
+        f" on the clean sdist and fail with it); default budget {DEFAULT} B"
+    )
     print(
         f"{'project':<24} {'bugs':>5} {'@8KB':>7} {'@20KB':>7} {'@50KB':>7} {'median B':>9} {'top1':>6} {'top3':>6}"
         f" {'plain@20':>9} {'plain B':>9} {'bytes':>7}"
     )
     for label, results, *_ in rows:
         print(line(label, results))
-    print(line("all", everything))
+    if injected and len(injected) != len(everything):
+        print(line("injected", injected))
+    if everything:
+        print(line("all", everything))
+    if args.misses:
+        missed = [r for r in everything if not 0 < r.rank <= 3]
+        print(f"\nbugs not ranked in the top 3 ({len(missed)} of {len(everything)}):")
+        for r in sorted(missed, key=lambda r: (r.rank == 0, r.rank)):
+            print(r.miss)
     print(f"\n{'project':<24} {'files':>6} {'index cold s':>13} {'warm s':>7} {'peak MiB':>9}")
     for label, _results, cold, warm, mem, files in rows:
-        print(f"{label:<24} {files:>6} {cold:>13.2f} {warm:>7.2f} {mem:>9.0f}")
+        if cold is not None:
+            print(f"{label:<24} {files:>6} {cold:>13.2f} {warm:>7.2f} {mem:>9.0f}")
     if not args.skip_large:
         root = fetch_sdist(*LARGE, cache)
         cold, warm, mem, files = index_timing(root, cache / "timing-django.json")
@@ -469,11 +662,17 @@ def main(argv: list[str] | None = None) -> int:
             f" (+{t['plain_second_mib']:.0f} MiB), {t['plain_second_s'] / max(t['second_s'], 1e-9):.0f}x slower;"
             f" peak {t['peak_mib']:.0f} MiB"
         )
-    if not args.skip_swebench and SHARED.exists():
+    tasks = args.shared / SWE_FILE
+    if args.skip_swebench:
+        print("\nSWE-bench localization skipped (--skip-swebench)")
+    elif not tasks.exists():
+        print(f"\nSWE-bench localization skipped: {tasks} not found (pass --shared FOLDER)")
+    else:
         print(
-            "\nissue-text localization, SWE-bench small (changed .py files in a 20 KB context from the problem text alone):"
+            f"\nissue-text localization, SWE-bench small ({tasks}; changed .py files in a 20 KB context"
+            " from the problem text alone):"
         )
-        for instance, present, found, size in swebench(cache):
+        for instance, present, found, size in swebench(cache, tasks):
             print(
                 f"  {instance:<38} {len(found)}/{len(present)} changed files in context ({size} B): {', '.join(present)}"
             )

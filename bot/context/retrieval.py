@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.context.bm25 import BM25
 from bot.context.index import FileEntry, RepoIndex
@@ -23,7 +24,8 @@ from bot.context.logs import Failure
 WINDOW = 60
 # Measured on bench/context.py: a red build's tests weigh half, and the frame where the failure was
 # raised outside the tests weighs more than the frames that led to it.
-TEST_WEIGHT = 0.5
+TEST_WEIGHT = 0.3
+HEADER_WEIGHT = 0.5
 INNERMOST = 1.0
 ON_LINE = 1.0
 MISSING_ATTRIBUTE = 2.0
@@ -148,6 +150,13 @@ def norm(name: str) -> str:
     return name.lower().replace("_", "")
 
 
+def same_path(a: str, b: str) -> bool:
+    """One file named from two roots (a log's absolute or relative path, the index's): equal, or one
+    ends with the other at a folder boundary; test_parse.py is not parse.py."""
+    a, b = a.removeprefix("./"), b.removeprefix("./")
+    return a == b or a.endswith(f"/{b}") or b.endswith(f"/{a}")
+
+
 def is_test_path(path: str) -> bool:
     name = PurePosixPath(path).name
     return name.startswith("test") or name.endswith(("_test.py", "_tests.py")) or "/tests/" in f"/{path}"
@@ -158,8 +167,14 @@ _CONSTRUCTORS = {"init", "new", "postinit"}  # normalized __init__, __new__, __p
 # Operators a test uses run these methods of the classes it uses (normalized names).
 _OPERATORS = {
     "==": "eq", "!=": "ne", "<=": "le", ">=": "ge", " < ": "lt", " > ": "gt", " in ": "contains",
-    "assertEqual": "eq", "assertNotEqual": "ne", "assertIn": "contains", "hash(": "hash",
+    "assertEqual": "eq", "assertNotEqual": "ne", "assertIn": "contains", "hash(": "hash", "del ": "delitem",
 }  # fmt: skip
+_BASES = re.compile(r"^\s*class\s+\w+\s*\(([^)]*)\)")
+# A method of a class the failing test does not use, in a file it does not import, merely shares a
+# name with what the test calls: its name boosts count this much (measured on bench/context.py).
+FAR_METHOD = 0.5
+THIRD_HOP = 0.4
+LEXICAL = 1.0  # the BM25 score's weight (the best chunk scores this much) against the boosts
 
 
 def _chunks_of(entry_path: str, lines: int, symbols: Sequence[tuple[str, str, int, int]]) -> list[Chunk]:
@@ -187,6 +202,14 @@ def _chunks_of(entry_path: str, lines: int, symbols: Sequence[tuple[str, str, in
         out.append(Chunk(entry_path, line, stop - 1))
         line = stop
     return out
+
+
+def _headers(chunks: Sequence[Chunk]) -> npt.NDArray[np.bool_]:
+    """Per chunk: the head of a class split into its methods (docstring and class attributes)."""
+    split = {(c.path, c.symbol.split(".")[0]) for c in chunks if c.symbol.count(".") == 1}
+    return np.fromiter(
+        (c.kind == "class" and (c.path, c.symbol) in split for c in chunks), dtype=bool, count=len(chunks)
+    )
 
 
 def _module_candidates(imported: str) -> list[str]:
@@ -248,6 +271,7 @@ class Retriever:
         tests = {p: is_test_path(p) for p in self._by_file}
         self._test = [tests.get(c.path, False) for c in self.chunks]  # per chunk: in a test file
         self._leaves = [norm(c.symbol.split(".")[-1]) if c.symbol else "" for c in self.chunks]
+        self._header = _headers(self.chunks)
 
     def _overlay_views(self, base: Retriever, changed: set[str], first: int) -> None:
         """The base's per-chunk views with the changed files' chunks gone and the added ones
@@ -261,6 +285,7 @@ class Retriever:
             self._by_file.setdefault(c.path, []).append(n)
         self._test = base._test + [is_test_path(c.path) for c in added]
         self._leaves = base._leaves + [norm(c.symbol.split(".")[-1]) if c.symbol else "" for c in added]
+        self._header = np.concatenate([base._header, _headers(added)])
 
     def updated(self, index: RepoIndex) -> Retriever:
         """The retriever for ``index``, a tree that differs from this one's base in a few files:
@@ -351,7 +376,7 @@ class Retriever:
         raw = self._bm25.scores(terms) if terms else np.zeros(len(self.chunks))
         raw[self._gone] = 0.0
         top = float(raw.max()) if raw.size and raw.max() > 0 else 1.0
-        scores = raw / top
+        scores = LEXICAL * raw / top
         reasons: dict[int, list[str]] = {}
 
         def boost(i: int, amount: float, why: str) -> None:
@@ -359,7 +384,7 @@ class Retriever:
             reasons.setdefault(i, []).append(why)
 
         paths, names = query.named_paths(), query.named_symbols()
-        indexed_paths = {p for p in self._by_file if any(p.endswith(n) or n.endswith(p) for n in paths)}
+        indexed_paths = {p for p in self._by_file if any(same_path(p, n) for n in paths)}
         frames = [fr for f in query.failures for fr in f.frames]
         framed: list[int] = []
         # Where each failure was raised in library code: its innermost frame outside the tests.
@@ -370,7 +395,7 @@ class Retriever:
                 innermost.add((library[-1].file, library[-1].line))
         for i, c in enumerate(self.chunks):
             for fr in frames:
-                same_file = fr.file.endswith(c.path) or c.path.endswith(fr.file.lstrip("./"))
+                same_file = same_path(fr.file, c.path)
                 if same_file and c.start <= fr.line <= c.end:
                     boost(i, 3.0, f"stack frame {fr.file}:{fr.line}")
                     if (fr.file, fr.line) in innermost:
@@ -384,7 +409,7 @@ class Retriever:
         for fr in frames:
             if not is_test_path(fr.file):
                 continue
-            text = self._texts.get(next((p for p in self._by_file if fr.file.endswith(p)), ""), [])
+            text = self._texts.get(next((p for p in self._by_file if same_path(fr.file, p)), ""), [])
             statement = "\n".join(text[max(0, fr.line - 1) : fr.line + 3])
             on_line |= {
                 norm(n) for n in _CALLED.findall(statement) if n not in STOP and not n.startswith("assert")
@@ -407,6 +432,16 @@ class Retriever:
         leaves = self._leaves
         used_classes = {norm(c.symbol.split(".")[0]) for c, leaf in zip(self.chunks, leaves, strict=True)
                         if c.kind == "class" and leaf in called}  # fmt: skip
+        # Using a class uses the methods it inherits from its bases.
+        for i, c in enumerate(self.chunks):
+            if (
+                c.kind == "class"
+                and leaves[i] in used_classes
+                and (found := _BASES.match(self.lines(c)[0] if self.lines(c) else ""))
+            ):
+                used_classes |= {
+                    norm(b.strip().split(".")[-1]) for b in found.group(1).split(",") if b.strip()
+                }
         test_text = "\n".join("\n".join(self.lines(self.chunks[i])) for i in framed if self._test[i])
         dunders = {name for op, name in _OPERATORS.items() if op in test_text}
         # Calling a class runs its constructor.
@@ -417,17 +452,45 @@ class Retriever:
             and leaves[i] in _CONSTRUCTORS
             and norm(c.symbol.split(".")[0]) in used_classes
         }
+
+        def runs(i: int, c: Chunk) -> bool:
+            """The failing test runs this chunk: called by name (a dunder only of a class it uses,
+            operators included), on a frame, or a used class's constructor."""
+            if self._test[i]:
+                return False
+            if i in framed or i in constructors:
+                return True
+            leaf = leaves[i]
+            if not leaf:
+                return False
+            if "." in c.symbol and c.symbol.endswith("__") and leaf not in _CONSTRUCTORS:
+                used = norm(c.symbol.split(".")[0]) in used_classes
+                return used and (leaf in called or leaf in on_line or leaf in dunders)
+            return leaf in called or leaf in on_line
+
         second = {
             norm(n)
             for i, c in enumerate(self.chunks)
-            if not self._test[i] and (leaves[i] in called or i in framed or i in constructors)
+            if runs(i, c)
             for n in _CALLED.findall("\n".join(self.lines(c)))
             if n not in STOP
         } - called
+        # And one more: a method of a used class is often reached through two of its own.
+        third = {
+            norm(n)
+            for i, c in enumerate(self.chunks)
+            if not self._test[i] and leaves[i] in second and (leaves[i] not in called)
+            for n in _CALLED.findall("\n".join(self.lines(c)))
+            if n not in STOP
+        } - called - second
         failing_classes = {
             norm(c.symbol) for i, c in enumerate(self.chunks) if c.kind == "class" and leaves[i] in on_line
         }
         framed_set = set(framed)
+        test_files = {p for p in indexed_paths if "test" in PurePosixPath(p).name}
+        imported = set().union(*(self._neighbours(t) for t in test_files)) if test_files else set()
+        # A test importing the package imports what its __init__ re-exports.
+        imported |= {m for p in imported if p.endswith("__init__.py") for m in self._forward.get(p, ())}
         # "'X' object has no attribute 'y'": the code of X that sets self.y did not run or is gone.
         for cls, attr in {
             m for f in query.failures for line in (f.message, *f.details) for m in _MISSING.findall(line)
@@ -438,6 +501,20 @@ class Retriever:
                     boost(i, MISSING_ATTRIBUTE, f"sets the attribute the failure misses: {c.symbol}")
         for i, c in enumerate(self.chunks):
             leaf = leaves[i]
+            # A builtin call (len, next, str) names a dunder only of a class the test uses.
+            if c.symbol.endswith("__") and "." in c.symbol and leaf not in _CONSTRUCTORS:
+                owner = norm(c.symbol.split(".")[0])
+                if owner not in used_classes and owner not in failing_classes:
+                    leaf = ""
+            owner = norm(c.symbol.split(".")[0]) if "." in c.symbol else ""
+            far = (
+                owner
+                and owner not in used_classes
+                and owner not in failing_classes
+                and c.path not in imported
+                and c.path not in indexed_paths
+            )
+            scale = FAR_METHOD if far else 1.0
             if not self._test[i] and (
                 (leaf and leaf in on_line)
                 or (
@@ -446,18 +523,20 @@ class Retriever:
                     and (leaf in _CONSTRUCTORS or (leaf in line_dunders and c.symbol.endswith("__")))
                 )
             ):
-                boost(i, ON_LINE, f"called by the failing statement: {c.symbol}")
+                boost(i, ON_LINE * scale, f"called by the failing statement: {c.symbol}")
             if i in framed_set:
                 pass  # a frame's own function: its frame boost says it all
             elif leaf and leaf in names:
-                boost(i, 1.5, f"names {c.symbol}")
+                boost(i, 1.5 * scale, f"names {c.symbol}")
             elif leaf and len(leaf) >= 6 and any(len(n) >= 6 and (n in leaf or leaf in n) for n in names):
                 boost(i, 0.6, f"resembles a name in the item or log: {c.symbol}")
             if leaf and not self._test[i] and i not in framed_set:
                 if leaf in called:
-                    boost(i, 1.2, f"called by the failing test: {c.symbol}")
+                    boost(i, 1.2 * scale, f"called by the failing test: {c.symbol}")
                 elif leaf in second:
-                    boost(i, 0.7, f"called by code the failing test calls: {c.symbol}")
+                    boost(i, 0.7 * scale, f"called by code the failing test calls: {c.symbol}")
+                elif leaf in third:
+                    boost(i, THIRD_HOP * scale, f"three calls from the failing test: {c.symbol}")
                 if "." in c.symbol and norm(c.symbol.split(".")[0]) in used_classes:
                     if leaf in dunders and c.symbol.split(".")[-1].startswith("__"):
                         boost(i, 0.7, f"operator the failing test applies: {c.symbol}")
@@ -465,8 +544,6 @@ class Retriever:
                         boost(i, 0.3, f"method of a class the failing test uses: {c.symbol}")
             if c.path in indexed_paths and not self._test[i]:
                 boost(i, 0.6, "file named in the item or log")
-        test_files = {p for p in indexed_paths if "test" in PurePosixPath(p).name}
-        imported = set().union(*(self._neighbours(t) for t in test_files)) if test_files else set()
         neighbours = set().union(*(self._neighbours(p) for p in indexed_paths)) if indexed_paths else set()
         recent = set(query.recent)
         for path in sorted((imported | neighbours | recent) & self._by_file.keys()):
@@ -480,6 +557,8 @@ class Retriever:
         if query.failures:
             # A failing test is evidence, seldom the bug: the code it exercises ranks above it.
             scores[np.asarray(self._test, dtype=bool)] *= TEST_WEIGHT
+            # Using a class runs its methods, not the head of a split class: that ranks under them.
+            scores[self._header] *= HEADER_WEIGHT
         candidates = np.flatnonzero((scores > 0) & ~self._gone)
         if len(candidates) > limit:
             # Only what can make the cut is sorted in Python: everything scoring at least the

@@ -96,6 +96,8 @@ class ItemOutcome:
     reason: str
     history: tuple[tuple[str, str, str, str], ...]  # (phase, tier, verdict, cost) per attempt
     stages: tuple[tuple[str, str], ...] = ()  # (stage, status) of the last validation, for the PR's matrix
+    # (context bytes, saved calls relative to the artifact) per attempt, for the publish report
+    context: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class JobResult:
                         **i,
                         "history": tuple(tuple(h) for h in i["history"]),
                         "stages": tuple(tuple(x) for x in i.get("stages", ())),
+                        "context": tuple((int(b), tuple(c)) for b, c in i.get("context", ())),
                     }
                 )
                 for i in raw["items"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,7 @@ from bot.report.run_report import RunReport, render_markdown
 from bot.validation.detect import toolchain
 from bot.validation.environment import prepare as prepare_environment
 from bot.validation.verdict import StageResult, ValidationVerdict
+from bot.workspace.runs import RUNS_DIR
 from bot.workspace.worktrees import Worktrees
 from bot.workspace.worktrees import slug as slug_of
 
@@ -120,8 +122,10 @@ async def work_items(
                 tuple((st.name, st.status) for st in result.verdict.stages)
                 if result and result.verdict
                 else (),
+                context_of(result),
             )
         )
+    carry_calls(trees.repo_path / RUNS_DIR / job, out)
     job_result = JobResult(job, branch, commit, decimal_str(outcome.report.costs.total), tuple(items))
     job_result.write(out)
     (out / "report.md").write_text(render_markdown(outcome.report), encoding="utf-8")
@@ -168,6 +172,7 @@ async def publish_artifacts(
     is charged the whole slice it was given (the worst case), which the report says."""
     trees = Worktrees(repo)
     base = trees.resolve(base_ref)
+    run_dir = trees.repo_path / RUNS_DIR / run_id  # the calls' links are relative to it
     items = {i.id: i for i in checklist.items}
     results: dict[str, ItemResult] = {}
     notes: dict[str, str] = {}
@@ -183,6 +188,7 @@ async def publish_artifacts(
         ref = f"milestone-bot/{run_id}/{slug_of(name)}"
         if job.branch:
             trees.fetch_bundle(folder / BUNDLE, job.branch, ref)
+        copied = carry_calls(folder, run_dir / slug_of(name))
         calls += _spend(folder, job, grant, remarks)
         for outcome in job.items:
             if outcome.id not in items:
@@ -218,6 +224,7 @@ async def publish_artifacts(
                 if outcome.stages
                 else None
             )
+            attempts = with_context(attempts, outcome.context, copied=copied, prefix=slug_of(name))
             results[outcome.id] = ItemResult(item, attempts, reason, verdict)
     worked = dataclasses.replace(checklist, items=tuple(items[i.id] for i in checklist.items))
     # Items done by earlier waves are in the start commit (the PR branch): never merged again.
@@ -297,6 +304,44 @@ def _spend(folder: Path, job: JobResult, grant: Grant | None, remarks: list[str]
             ts=time.time(),
         )
     ]  # fmt: skip
+
+
+# -- context bytes and saved calls through the artifacts (the single-job report shows them too) ----
+CALLS = "calls"
+
+
+def context_of(result: ItemResult | None) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """Per attempt: its context bytes and its saved calls (``calls/<file>``, relative to the job's
+    run folder, which ``carry_calls`` copies into the artifact as they are)."""
+    return tuple((a.context_bytes, a.calls) for a in result.attempts) if result else ()
+
+
+def carry_calls(source: Path, dest: Path) -> bool:
+    """Copy ``source``'s saved calls (``source/calls``) to ``dest/calls``; False when there are none."""
+    calls = source / CALLS
+    if not calls.is_dir():
+        return False
+    shutil.copytree(calls, dest / CALLS, dirs_exist_ok=True)
+    return True
+
+
+def with_context(
+    attempts: tuple[AttemptRecord, ...],
+    context: Sequence[tuple[int, tuple[str, ...]]],
+    *,
+    copied: bool,
+    prefix: str,
+) -> tuple[AttemptRecord, ...]:
+    """The publish report's attempts with the work job's context bytes, and links to the calls
+    copied under ``prefix`` in the publish run's folder (none when the artifact had no calls)."""
+    if len(context) != len(attempts):  # an artifact from before the field: nothing to add
+        return attempts
+    return tuple(
+        dataclasses.replace(
+            a, context_bytes=size, calls=tuple(f"{prefix}/{c}" for c in calls) if copied else ()
+        )
+        for a, (size, calls) in zip(attempts, context, strict=True)
+    )
 
 
 def seed_ledger(path: Path, lines: Sequence[spend_state.SpendLine]) -> None:
