@@ -174,7 +174,49 @@ _BASES = re.compile(r"^\s*class\s+\w+\s*\(([^)]*)\)")
 # name with what the test calls: its name boosts count this much (measured on bench/context.py).
 FAR_METHOD = 0.5
 THIRD_HOP = 0.4
+STATEMENT_HOP = 0.7  # what the failing statement's callees call; half that one hop further
 LEXICAL = 1.0  # the BM25 score's weight (the best chunk scores this much) against the boosts
+
+
+_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_LOOP = re.compile(r"^\s*(?:async\s+)?(?:for|while)\b")
+STATEMENT_LINES = 10  # a statement longer than this is cut: its head names what it calls
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _statement_end(lines: Sequence[str], first: int) -> int:
+    """The index after the last line of the statement starting at ``first`` (0-based): its
+    brackets balanced and no line continuation left open."""
+    depth = 0
+    for n in range(first, min(len(lines), first + STATEMENT_LINES)):
+        text = _STRING.sub("''", lines[n]).split("#")[0]
+        depth += sum(text.count(o) for o in "([{") - sum(text.count(c) for c in ")]}")
+        if depth <= 0 and not text.rstrip().endswith("\\"):
+            return n + 1
+    return min(len(lines), first + STATEMENT_LINES)
+
+
+def _ran(lines: Sequence[str], failing: int) -> Sequence[str]:
+    """The lines of a test function that ran up to the failing statement (``failing``, 0-based):
+    everything before it and the statement itself, and the rest of any loop holding it (an
+    earlier pass ran it); what follows never ran."""
+    end = _statement_end(lines, failing)
+    if not 0 <= failing < len(lines):
+        return lines
+    level = _indent(lines[failing])
+    for n in range(failing - 1, -1, -1):
+        if not lines[n].strip() or _indent(lines[n]) >= level:
+            continue
+        level = _indent(lines[n])
+        if _LOOP.match(lines[n]):
+            stop = end
+            while stop < len(lines) and (not lines[stop].strip() or _indent(lines[stop]) > level):
+                stop += 1
+            end = max(end, stop)
+    return lines[:end]
 
 
 def _chunks_of(entry_path: str, lines: int, symbols: Sequence[tuple[str, str, int, int]]) -> list[Chunk]:
@@ -387,6 +429,7 @@ class Retriever:
         indexed_paths = {p for p in self._by_file if any(same_path(p, n) for n in paths)}
         frames = [fr for f in query.failures for fr in f.frames]
         framed: list[int] = []
+        failing_line: dict[int, int] = {}  # per framed test chunk: its failing line
         # Where each failure was raised in library code: its innermost frame outside the tests.
         innermost = set()
         for f in query.failures:
@@ -394,14 +437,15 @@ class Retriever:
             if library:
                 innermost.add((library[-1].file, library[-1].line))
         for i, c in enumerate(self.chunks):
-            for fr in frames:
-                same_file = same_path(fr.file, c.path)
-                if same_file and c.start <= fr.line <= c.end:
-                    boost(i, 3.0, f"stack frame {fr.file}:{fr.line}")
-                    if (fr.file, fr.line) in innermost:
-                        boost(i, INNERMOST, "where the failure was raised")
-                    framed.append(i)
-                    break
+            # A chunk holding several frames (a function and one nested in it) is one frame's worth.
+            held = [fr for fr in frames if c.start <= fr.line <= c.end and same_path(fr.file, c.path)]
+            if held:
+                boost(i, 3.0, f"stack frame {held[0].file}:{held[0].line}")
+                if any((fr.file, fr.line) in innermost for fr in held):
+                    boost(i, INNERMOST, "where the failure was raised")
+                framed.append(i)
+                if self._test[i]:
+                    failing_line[i] = max(fr.line for fr in held)
         # The failing statement itself: names called on a test frame's line (and the next few, for a
         # statement over several lines) and in pytest's "where" lines name what is under test.
         on_line: set[str] = set()
@@ -410,7 +454,8 @@ class Retriever:
             if not is_test_path(fr.file):
                 continue
             text = self._texts.get(next((p for p in self._by_file if same_path(fr.file, p)), ""), [])
-            statement = "\n".join(text[max(0, fr.line - 1) : fr.line + 3])
+            first = max(0, fr.line - 1)
+            statement = "\n".join(text[first : _statement_end(text, first)])
             on_line |= {
                 norm(n) for n in _CALLED.findall(statement) if n not in STOP and not n.startswith("assert")
             }
@@ -419,12 +464,17 @@ class Retriever:
             on_line |= {norm(m) for line in f.details for m in _WHERE.findall(line)}
             # "'curry' object has no attribute '_sigspec'": the class did not set it up.
             on_line |= {norm(m) for line in (f.message, *f.details) for m in _NO_ATTRIBUTE.findall(line)}
-        # What the failing tests call is what they test.
-        called = {
-            norm(n)
+        # What the failing tests call is what they test: up to the failing statement, as what
+        # follows it never ran.
+        ran = {
+            i: "\n".join(_ran(self.lines(self.chunks[i]), failing_line[i] - self.chunks[i].start))
             for i in framed
             if self._test[i]
-            for n in _CALLED.findall("\n".join(self.lines(self.chunks[i])))
+        }
+        called = {
+            norm(n)
+            for text in ran.values()
+            for n in _CALLED.findall(text)
             if n not in STOP and not n.startswith(("assert", "test"))
         }
         # One hop further: what the tested code calls, and the classes the tests use. A bug is often
@@ -442,7 +492,7 @@ class Retriever:
                 used_classes |= {
                     norm(b.strip().split(".")[-1]) for b in found.group(1).split(",") if b.strip()
                 }
-        test_text = "\n".join("\n".join(self.lines(self.chunks[i])) for i in framed if self._test[i])
+        test_text = "\n".join(ran.values())
         dunders = {name for op, name in _OPERATORS.items() if op in test_text}
         # Calling a class runs its constructor.
         constructors = {
@@ -497,8 +547,15 @@ class Retriever:
         }:
             sets = re.compile(rf"\bself\.{attr}\s*(?:=|:[^=]*=)")
             for i, c in enumerate(self.chunks):
-                if norm(c.symbol.split(".")[0]) == norm(cls) and sets.search("\n".join(self.lines(c))):
+                if norm(c.symbol.split(".")[0]) != norm(cls):
+                    continue
+                if sets.search("\n".join(self.lines(c))):
                     boost(i, MISSING_ATTRIBUTE, f"sets the attribute the failure misses: {c.symbol}")
+                elif i in constructors or (c.symbol.count(".") == 1 and leaves[i] in _CONSTRUCTORS):
+                    # Where attributes are set up: one it no longer sets is gone from there.
+                    boost(i, MISSING_ATTRIBUTE, f"sets up the object missing the attribute: {c.symbol}")
+        on_statement: set[int] = set()  # what the failing statement runs
+        scales: dict[int, float] = {}
         for i, c in enumerate(self.chunks):
             leaf = leaves[i]
             # A builtin call (len, next, str) names a dunder only of a class the test uses.
@@ -524,6 +581,15 @@ class Retriever:
                 )
             ):
                 boost(i, ON_LINE * scale, f"called by the failing statement: {c.symbol}")
+                on_statement.add(i)
+            elif (
+                not self._test[i]
+                and leaf in line_dunders
+                and c.symbol.endswith("__")
+                and owner in used_classes | failing_classes
+            ):
+                on_statement.add(i)  # an operator the failing statement applies
+            scales[i] = scale
             if i in framed_set:
                 pass  # a frame's own function: its frame boost says it all
             elif leaf and leaf in names:
@@ -544,6 +610,21 @@ class Retriever:
                         boost(i, 0.3, f"method of a class the failing test uses: {c.symbol}")
             if c.path in indexed_paths and not self._test[i]:
                 boost(i, 0.6, "file named in the item or log")
+        # The failing statement's value was computed by what it runs and their helpers: the calls
+        # down from it, one and two hops, weigh more than those from the rest of the test.
+        reach, seen = set(on_statement), set(on_line)
+        for weight in (STATEMENT_HOP, STATEMENT_HOP / 2):
+            body = "\n".join("\n".join(self.lines(self.chunks[i])) for i in reach)
+            hop = {norm(n) for n in _CALLED.findall(body) if n not in STOP} - seen
+            seen |= hop
+            reach = {
+                i
+                for i, leaf in enumerate(leaves)
+                if leaf in hop and not self._test[i] and i not in on_statement and not self._gone[i]
+            }
+            for i in sorted(reach):
+                why = f"reached from the failing statement: {self.chunks[i].symbol}"
+                boost(i, weight * scales.get(i, 1.0), why)
         neighbours = set().union(*(self._neighbours(p) for p in indexed_paths)) if indexed_paths else set()
         recent = set(query.recent)
         for path in sorted((imported | neighbours | recent) & self._by_file.keys()):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.context.engine import ContextEngine, ItemContext
-from bot.context.retrieval import SPLIT_CLASS_LINES, same_path
+from bot.context.retrieval import SPLIT_CLASS_LINES, _ran, _statement_end, same_path
 from tests.integration.sample import make_repo
 
 DOC = "".join(f"    line {n} of a long description of the tally.\n" for n in range(SPLIT_CLASS_LINES))
@@ -75,3 +75,68 @@ def test_a_test_files_frame_is_not_the_module_its_name_ends_with() -> None:
     assert not same_path("test_six.py", "six.py")
     assert same_path("/home/runner/work/p/p/pkg/mod.py", "pkg/mod.py")
     assert same_path("./pkg/mod.py", "pkg/mod.py") and same_path("pkg/mod.py", "/abs/pkg/mod.py")
+
+
+COUNTER = {
+    "pyproject.toml": '[project]\nname = "cnt"\nversion = "0"\n',
+    "cnt/__init__.py": "from cnt.counter import Counter\n",
+    "cnt/counter.py": (
+        'class Counter:\n    """\n' + DOC + '    """\n\n'  # long enough to be split into its methods
+        "    def __init__(self):\n        self.seen = []\n\n"
+        "    def add(self, n):\n        self.seen.append(n)\n\n"
+        "    def _sum(self):\n        return sum(self.seen) * 2\n\n"
+        "    def total(self):\n        return self._sum()\n\n"
+        "    def reset(self):\n        self.seen = []\n"
+    ),
+    "tests/test_counter.py": (
+        "from cnt import Counter\n\n\ndef test_total():\n    c = Counter()\n    c.add(1)\n"
+        "    assert c.total() == (\n        1\n    )\n    c.reset()\n"
+    ),
+}
+COUNTER_LOG = """\
+=================================== FAILURES ===================================
+__________________________________ test_total __________________________________
+
+    def test_total():
+        c = Counter()
+        c.add(1)
+>       assert c.total() == (
+            1
+        )
+E       assert 2 == 1
+
+tests/test_counter.py:7: AssertionError
+=========================== short test summary info ============================
+FAILED tests/test_counter.py::test_total - assert 2 == 1
+"""
+
+
+def test_what_ran_before_the_failing_statement_counts_and_its_callees_rank_first(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "cnt", COUNTER)
+    engine = ContextEngine(repo, cache=tmp_path / "i.json")
+    ranked = engine.rank(ItemContext("Fix the failing build", log=COUNTER_LOG))
+    by_symbol = {s.chunk.symbol: s for s in ranked}
+    # add ran before the failing statement; reset comes after it and never ran.
+    assert any(r.startswith("called by the failing test") for r in by_symbol["Counter.add"].reasons)
+    reset = by_symbol.get("Counter.reset")
+    assert reset is None or not any(r.startswith("called by the failing test") for r in reset.reasons)
+    # The statement calls total, total calls _sum: the helper the failing value came from.
+    assert any(r.startswith("reached from the failing statement") for r in by_symbol["Counter._sum"].reasons)
+    assert [s.chunk.symbol for s in ranked].index("Counter._sum") < 3
+
+
+def test_the_statements_that_ran_end_at_the_failing_one_unless_a_loop_repeats_it() -> None:
+    body = [
+        "def test_x():",
+        "    a = make(",
+        "        ')('",  # a bracket in a string does not open a statement
+        "    )",
+        "    for n in range(3):",
+        "        check(a, n)",
+        "        step(a)",
+        "    after(a)",
+    ]
+    assert _statement_end(body, 1) == 4
+    assert _ran(body, 1) == body[:4]
+    # check failed on a later pass: step ran on the earlier ones; after never did.
+    assert _ran(body, 5) == body[:7]
