@@ -65,24 +65,22 @@ def _size(text: str) -> int:
     return int(match.group(1)) * (1000 if match.group(2) else 1)
 
 
-def _positive(text: str) -> int:
+def _whole_number(text: str, *, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{text!r} must be {minimum} or more")
     return value
+
+
+def _positive(text: str) -> int:
+    return _whole_number(text, minimum=1)
 
 
 def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
+    return _whole_number(text, minimum=0)
 
 
 def _dollars(text: str) -> Decimal | None:
