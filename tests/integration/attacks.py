@@ -8,7 +8,20 @@ phrase of the stage note that rejects it when no static rule can (the per-test v
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
+
+from bot.app import build_router
+from bot.budget.ledger import Ledger
+from bot.config import parse_config
+from bot.domain import Item
+from bot.execution.item_loop import ItemResult, ItemRunner
+from bot.routing.presets import policy_for
+from bot.validation.detect import toolchain
+from bot.validation.pipeline import Settings
+from bot.workspace.worktrees import Worktrees
+from tests.conftest import SleepRecorder
 
 OPS = """def add(a, b):
     return a + b
@@ -264,3 +277,22 @@ ATTACKS = (
         "special_cased",
     ),
 )
+
+
+async def run_item_with(
+    repo: Path, tmp: Path, replies: list[dict[str, object]], item: Item, run_id: str, *, attempts: int = 1
+) -> tuple[ItemResult, Ledger, ItemRunner]:
+    """``item`` through the item loop on ``repo``, one scripted model answering ``replies``."""
+    (tmp / "s.json").write_text(json.dumps({"rules": replies}))
+    config = parse_config(
+        f'[routing]\npreset = "single-model"\nattempts_per_tier = {attempts}\n'
+        f'[tiers.t]\n[[tiers.t.providers]]\ntype = "scripted"\nscript = "{tmp}/s.json"\nmodel = "m"\n'
+        "price = { input_per_mtok = 1, output_per_mtok = 1 }\n"
+    )
+    ledger = Ledger(tmp / "l.sqlite")
+    router, guard = build_router(config, ledger=ledger, root=repo, env={}, sleep=SleepRecorder())
+    runner = ItemRunner(
+        router=router, policy=policy_for(config.routing), ledger=ledger, guard=guard, worktrees=Worktrees(repo),
+        toolchain=toolchain(repo), settings=Settings(timeout_s=120), run_id=run_id, repo="calc",
+    )  # fmt: skip
+    return await runner.run(item, base_ref="main"), ledger, runner

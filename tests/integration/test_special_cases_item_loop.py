@@ -4,22 +4,13 @@ attempt is shown that reason and gets the right fix accepted."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from bot.app import build_router
-from bot.budget.ledger import Ledger
-from bot.config import parse_config
 from bot.domain import Item, ItemKind, ItemStatus
-from bot.execution.item_loop import ItemResult, ItemRunner
-from bot.routing.presets import policy_for
-from bot.validation.detect import toolchain
-from bot.validation.pipeline import Settings
-from bot.workspace.worktrees import Worktrees
-from tests.conftest import SleepRecorder
-from tests.integration.attacks import OPS, PROJECT, RIGHT_OPS
+from bot.execution.item_loop import ItemResult
+from tests.integration.attacks import OPS, PROJECT, RIGHT_OPS, run_item_with
 from tests.integration.sample import make_repo
 
 ACCEPTANCE = ("tests/test_ops.py::test_sub", "tests/test_ops.py::test_sub_again")
@@ -46,19 +37,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def run(
     repo: Path, tmp: Path, rules: list[dict[str, object]], run_id: str, item: Item = ITEM
 ) -> ItemResult:
-    (tmp / "s.json").write_text(json.dumps({"rules": rules}))
-    config = parse_config(
-        '[routing]\npreset = "single-model"\nattempts_per_tier = 2\n'
-        f'[tiers.t]\n[[tiers.t.providers]]\ntype = "scripted"\nscript = "{tmp}/s.json"\nmodel = "m"\n'
-        "price = { input_per_mtok = 1, output_per_mtok = 1 }\n"
-    )
-    ledger = Ledger(tmp / "l.sqlite")
-    router, guard = build_router(config, ledger=ledger, root=repo, env={}, sleep=SleepRecorder())
-    runner = ItemRunner(
-        router=router, policy=policy_for(config.routing), ledger=ledger, guard=guard, worktrees=Worktrees(repo),
-        toolchain=toolchain(repo), settings=Settings(timeout_s=120), run_id=run_id, repo="calc",
-    )  # fmt: skip
-    return await runner.run(item, base_ref="main")
+    result, _, _ = await run_item_with(repo, tmp, rules, item, run_id, attempts=2)
+    return result
 
 
 async def test_a_special_cased_fix_is_rejected_and_the_next_attempt_is_told_why(

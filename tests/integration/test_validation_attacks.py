@@ -3,22 +3,17 @@ pytest), a right fix accepted beside a sibling's red test, and reproduce-before-
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from bot.app import build_router
 from bot.budget.ledger import Ledger
-from bot.config import parse_config
 from bot.domain import Item, ItemKind, ItemStatus
-from bot.execution.item_loop import ItemResult, ItemRunner
-from bot.routing.presets import policy_for
+from bot.execution.item_loop import ItemResult
 from bot.validation.detect import toolchain
 from bot.validation.pipeline import Settings
 from bot.workspace.worktrees import Worktrees
-from tests.conftest import SleepRecorder
-from tests.integration.attacks import ATTACKS, OPS, PROJECT, RIGHT_OPS, Attack
+from tests.integration.attacks import ATTACKS, OPS, PROJECT, RIGHT_OPS, Attack, run_item_with
 from tests.integration.sample import make_repo
 
 ACCEPTANCE = ("tests/test_ops.py::test_sub", "tests/test_ops.py::test_sub_again")
@@ -46,24 +41,6 @@ async def run_item(
 ) -> tuple[ItemResult, Ledger]:
     result, ledger, _ = await run_item_with(repo, tmp, replies, item, run_id)
     return result, ledger
-
-
-async def run_item_with(
-    repo: Path, tmp: Path, replies: list[dict[str, object]], item: Item, run_id: str
-) -> tuple[ItemResult, Ledger, ItemRunner]:
-    (tmp / "s.json").write_text(json.dumps({"rules": replies}))
-    config = parse_config(
-        '[routing]\npreset = "single-model"\nattempts_per_tier = 1\n'
-        f'[tiers.t]\n[[tiers.t.providers]]\ntype = "scripted"\nscript = "{tmp}/s.json"\nmodel = "m"\n'
-        "price = { input_per_mtok = 1, output_per_mtok = 1 }\n"
-    )
-    ledger = Ledger(tmp / "l.sqlite")
-    router, guard = build_router(config, ledger=ledger, root=repo, env={}, sleep=SleepRecorder())
-    runner = ItemRunner(
-        router=router, policy=policy_for(config.routing), ledger=ledger, guard=guard, worktrees=Worktrees(repo),
-        toolchain=toolchain(repo), settings=Settings(timeout_s=120), run_id=run_id, repo="calc",
-    )  # fmt: skip
-    return await runner.run(item, base_ref="main"), ledger, runner
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
