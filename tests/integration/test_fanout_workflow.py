@@ -136,6 +136,25 @@ def evaluate(source: str, context: dict[str, Any]) -> Any:
     return result
 
 
+# Where the workflow keeps the request and the work jobs' results in each job's checkout.
+FANOUT, WORK = "milestone-bot-fanout", "milestone-bot-work"
+
+
+def test_the_workflow_keeps_nothing_in_the_checkout_that_setuptools_would_take_for_a_package() -> None:
+    """A flat-layout project that lets setuptools discover its packages fails `pip install -e .` when
+    the checkout holds another folder whose name is an identifier ("Multiple top-level packages
+    discovered in a flat-layout: ['calc', 'fanout', 'work']"). The bot's folders are named so that
+    it does not take them: with a hyphen."""
+    text = (ROOT / ".github" / "workflows" / "milestone-bot.yml").read_text()
+    folders = set(re.findall(r"(?:--fanout-dir|--artifacts|--checklist|--out) \"?([\w.-]+)/?", text))
+    for job in yaml.safe_load(text)["jobs"].values():
+        for step in job["steps"]:
+            if "artifact" in str(step.get("uses", "")) and "path" in step.get("with", {}):
+                folders.add(str(step["with"]["path"]).split("/")[0])
+    assert folders >= {FANOUT, WORK}, folders
+    assert not [f for f in folders if f.split("/")[0].isidentifier()], folders
+
+
 def expression(text: str, context: dict[str, Any]) -> str:
     """Evaluate the ``${{ ... }}`` expressions in a step's env value."""
     return re.sub(r"\$\{\{(.*?)\}\}", lambda m: str(evaluate(m.group(1), context)), text)
@@ -239,9 +258,9 @@ def test_three_waves_from_fresh_clones_hold_the_run_and_day_limits(tmp_path: Pat
             if out.get("fanout") != "true":
                 return result
             context["needs"]["event"] = {"outputs": out}
-            request = event_dir / "fanout"  # upload-artifact milestone-bot-request
+            request = event_dir / FANOUT  # upload-artifact milestone-bot-request
             plan_dir = clone(origin, folder / "plan")
-            shutil.copytree(request, plan_dir / "fanout")
+            shutil.copytree(request, plan_dir / FANOUT)
             out = run_job(jobs["plan"], context, plan_dir, base_env)
             result["matrix"] = matrix = json.loads(out["matrix"])
             if out["has_work"] != "true":
@@ -250,19 +269,19 @@ def test_three_waves_from_fresh_clones_hold_the_run_and_day_limits(tmp_path: Pat
             no_github = {k: v for k, v in base_env.items() if not k.startswith("GITHUB_")}
             for entry in matrix["include"]:
                 work_dir = clone(origin, folder / entry["job"])
-                shutil.copytree(request, work_dir / "fanout")
+                shutil.copytree(request, work_dir / FANOUT)
                 run_job(jobs["work"], {**context, "matrix": entry}, work_dir, no_github)  # no GitHub token
-                artifact = work_dir / "work" / entry["job"]
+                artifact = work_dir / WORK / entry["job"]
                 job = json.loads((artifact / "result.json").read_text())
                 assert (artifact / "ledger.sqlite").exists()
                 result["jobs"].append(job)
                 result["spent"] += Decimal(job["spent_usd"])
                 # upload-artifact of work/ as milestone-bot-work-<job>; download-artifact, one
                 # folder per artifact (publish reads only the job each is named for)
-                shutil.copytree(work_dir / "work", collected / f"milestone-bot-work-{entry['job']}")
+                shutil.copytree(work_dir / WORK, collected / f"milestone-bot-work-{entry['job']}")
             publish_dir = clone(origin, folder / "publish")
-            shutil.copytree(request, publish_dir / "fanout")
-            shutil.copytree(collected, publish_dir / "work")
+            shutil.copytree(request, publish_dir / FANOUT)
+            shutil.copytree(collected, publish_dir / WORK)
             result["publish"] = out = run_job(jobs["publish"], context, publish_dir, base_env, fails=fails)
             assert Decimal(out["cost"]) == result["spent"]
             return result
