@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 LADDERS: tuple[tuple[str, int, tuple[int, ...]], ...] = (
     # (name, first round drawn at once, indexes into local + fast + premium models)
     ("three-tier ladder: L1 F1 P", 1, (0, 3, 6)),
+    ("L1 F1 F2 F3 P", 1, (0, 3, 4, 5, 6)),
+    ("L1 L2 L3 F1 F2 F3 P, one at a time", 1, (0, 1, 2, 3, 4, 5, 6)),
     ("L1 L2 L3 F1 P, one at a time", 1, (0, 1, 2, 3, 6)),
     ("L1-L3 at once, F1 P", 3, (0, 1, 2, 3, 6)),
     ("L1 L2 L3 F1 F2 P, one at a time", 1, (0, 1, 2, 3, 4, 6)),
@@ -74,6 +76,10 @@ class Draw:
 
 
 class Bound:
+    """Every random draw (validation, whether a test is right, each cross-check) is made once per
+    seed, task and model (pair), so every rule sees the same world: rules are compared pairwise, and
+    a check read twice gives the same answer, as rerunning a test would."""
+
     def __init__(
         self,
         instances: Sequence[str],
@@ -94,17 +100,27 @@ class Bound:
         self.tpr, self.fpr, self.wtr, self.wa = tpr, fpr, wrong_test_passes_right, wrong_agree
         n = len(self.tasks)
         self.prior = [len(resolved[m] & set(self.tasks)) / n for m in models]
+        self._worlds: dict[int, list[tuple[list[float], list[float], list[list[float]]]]] = {}
+
+    def _world(self, seed: int) -> list[tuple[list[float], list[float], list[list[float]]]]:
+        """Per task: uniforms for each model's validation, its test being right, and each cross-check."""
+        if seed not in self._worlds:
+            rng, k = random.Random(seed), len(self.models)
+            self._worlds[seed] = [
+                ([rng.random() for _ in range(k)], [rng.random() for _ in range(k)],
+                 [[rng.random() for _ in range(k)] for _ in range(k)])
+                for _ in self.tasks
+            ]  # fmt: skip
+        return self._worlds[seed]
 
     def run(self, name: str, first: int, ladder: tuple[int, ...], tau: float, q: float, seeds: int) -> Point:
         right = wrong = 0
         usd = 0.0
-        top = ladder[-1]
         per_seed = []
         for seed in range(seeds):
-            rng = random.Random(seed)
             seed_wrong, seed_usd = wrong, usd
-            for task in self.tasks:
-                shipped, spent = self._task(task, first, ladder, top, tau, q, rng)
+            for task, world in zip(self.tasks, self._world(seed), strict=True):
+                shipped, spent = self._task(task, world, first, ladder, tau, q)
                 usd += spent
                 if shipped is not None:
                     right += shipped.right
@@ -116,70 +132,49 @@ class Bound:
     def _task(
         self,
         task: str,
+        world: tuple[list[float], list[float], list[list[float]]],
         first: int,
         ladder: tuple[int, ...],
-        top: int,
         tau: float,
         q: float,
-        rng: random.Random,
     ) -> tuple[Draw | None, float]:
+        valid_u, test_u, cross_u = world
         pool: list[Draw] = []
         failed: list[Draw] = []
         spent = 0.0
-        held = False  # a lone candidate that was not shipped stays held: it needs agreement now
+        top = ladder[-1]
+
+        def passes(code: Draw, test: Draw) -> bool:
+            if test.test_right:
+                return cross_u[code.model][test.model] < (self.tpr if code.right else self.fpr)
+            return cross_u[code.model][test.model] < (self.wtr if code.right else self.wa)
+
         k, i = first, 0
         while i < len(ladder):
             batch, i, k = ladder[i : i + k], i + k, 1
             for m in batch:
-                draw = self._draw(task, m, q, rng)
-                spent += 0.0 if m < self.free else self.cost[self.models[m]][task]
+                model = self.models[m]
+                right = task in self.resolved[model]
+                limited = task in self.limited[model]
+                valid = not limited and valid_u[m] < (self.tpr if right else self.fpr)
+                draw = Draw(m, right, valid, not valid and not limited, right or test_u[m] < q)
+                spent += 0.0 if m < self.free else self.cost[model][task]
                 if m == top:  # the last rung: its validated candidate ships, as any preset's would
                     if not draw.valid:
                         return None, spent
-                    return (self._agreeing([*pool, draw], rng) or draw) if pool else draw, spent
+                    return (_agreeing([*pool, draw], passes) or draw) if pool else draw, spent
                 (pool if draw.valid else failed).append(draw)
             if len(pool) >= 2:
-                chosen = self._agreeing(pool, rng)
+                chosen = _agreeing(pool, passes)
                 if chosen is not None:
                     return chosen, spent
-                held = True
-            elif len(pool) == 1 and not held:
-                if self._posterior_wrong(pool[0], failed, q, rng) <= tau:
-                    return pool[0], spent
-                held = True
+            elif len(pool) == 1 and self._posterior_wrong(pool[0], failed, q, passes) <= tau:
+                return pool[0], spent  # weighed again after each draw: new witnesses are new evidence
         return None, spent
 
-    def _draw(self, task: str, m: int, q: float, rng: random.Random) -> Draw:
-        model = self.models[m]
-        limited = task in self.limited[model]
-        right = task in self.resolved[model]
-        valid = not limited and rng.random() < (self.tpr if right else self.fpr)
-        test_right = right or rng.random() < q
-        return Draw(m, right, valid, not valid and not limited, test_right)
-
-    def _passes(self, code: Draw, test: Draw, rng: random.Random) -> bool:
-        if test.test_right:
-            return rng.random() < (self.tpr if code.right else self.fpr)
-        return rng.random() < (self.wtr if code.right else self.wa)
-
-    def _agreeing(self, pool: list[Draw], rng: random.Random) -> Draw | None:
-        """bot/execution/converge.py's rule: the largest group that pass each other's tests, if unique."""
-        fails = {
-            (a, b)
-            for a in range(len(pool))
-            for b in range(len(pool))
-            if a != b and not self._passes(pool[a], pool[b], rng)
-        }
-        for size in range(len(pool), 1, -1):
-            groups = [
-                g for g in itertools.combinations(range(len(pool)), size)
-                if all((a, b) not in fails and (b, a) not in fails for a, b in itertools.combinations(g, 2))
-            ]  # fmt: skip
-            if groups:
-                return pool[groups[0][0]] if len(groups) == 1 else None
-        return None
-
-    def _posterior_wrong(self, lone: Draw, failed: list[Draw], q: float, rng: random.Random) -> float:
+    def _posterior_wrong(
+        self, lone: Draw, failed: list[Draw], q: float, passes: Callable[[Draw, Draw], bool]
+    ) -> float:
         """P[wrong | validated, the witnesses' verdicts], weighing witnesses with the true ``q``."""
         p = self.prior[lone.model]
         if p <= 0:
@@ -187,7 +182,7 @@ class Bound:
         odds = (1 - p) * self.fpr / (p * self.tpr)
         pass_wrong, pass_right = q * self.fpr + (1 - q) * self.wa, q * self.tpr + (1 - q) * self.wtr
         for witness in (f for f in failed if f.witness):
-            if self._passes(lone, witness, rng):
+            if passes(lone, witness):
                 odds *= pass_wrong / pass_right
             else:
                 odds *= (1 - pass_wrong) / max(1 - pass_right, 1e-9)
@@ -199,6 +194,20 @@ class Bound:
             for name, first, ladder in LADDERS
             for tau in (TAUS if name != LADDERS[0][0] else (1.0, *TAUS))
         ]
+
+
+def _agreeing(pool: list[Draw], passes: Callable[[Draw, Draw], bool]) -> Draw | None:
+    """bot/execution/converge.py's rule: the largest group that pass each other's tests, if unique."""
+    n = len(pool)
+    fails = {(a, b) for a in range(n) for b in range(n) if a != b and not passes(pool[a], pool[b])}
+    for size in range(n, 1, -1):
+        groups = [
+            g for g in itertools.combinations(range(n), size)
+            if all((a, b) not in fails and (b, a) not in fails for a, b in itertools.combinations(g, 2))
+        ]  # fmt: skip
+        if groups:
+            return pool[groups[0][0]] if len(groups) == 1 else None
+    return None
 
 
 def best_under(points: list[Point], false_ship: float) -> Point | None:
