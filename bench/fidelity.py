@@ -6,7 +6,8 @@ regression committed as the base (its failing tests are the item's acceptance te
 build), with a right fix, wrong fixes of three kinds (partial, special-cased input, a regression
 elsewhere) and test or config cheats of eleven kinds; two bugs are about a special value the right
 fix must compare with (they measure the special-cased check's false rejections). Every candidate is
-validated the way the item loop does (guard, per-test verdict against the cached baseline, in the project's own environment).
+validated the way the item loop does (guard, per-test verdict against the cached baseline, in the
+project's own environment, then the evidence stage: bot/validation/evidence.py).
 Writes bench/results/fidelity.json, which bench/replay.py reads as its measured TPR/FPR.
 
     python bench/fidelity.py [--cache .cache/realprojects] [--only toolz]
@@ -361,8 +362,8 @@ def candidates(bug: Bug, root: Path) -> list[tuple[str, bool, dict[str, str | No
 
 async def verdict_for(
     root: Path, bug: Bug, files: dict[str, str | None], baselines: BaselineCache
-) -> tuple[bool, str, float, bool]:
-    """(accepted?, why not, seconds, rejected by the special-cased check?)"""
+) -> tuple[bool, str, float, bool, bool]:
+    """(accepted?, why not, seconds, rejected by the special-cased check?, by the evidence stage?)"""
     trees = Worktrees(root)
     sh("git", "checkout", "-q", "--", ".", cwd=root)
     sh("git", "clean", "-fdq", "-e", ".milestone-bot", cwd=root)
@@ -403,7 +404,8 @@ async def verdict_for(
         + [f"{s.name}: {s.note}" for s in verdict.stages if s.status == "failed"]
     )
     special = any(f.kind == "special_cased" for f in verdict.findings)
-    return verdict.accepted, why[:160], time.monotonic() - started, special
+    evidence = any(s.name == "evidence" and s.status == "failed" for s in verdict.stages)
+    return verdict.accepted, why[:160], time.monotonic() - started, special, evidence
 
 
 async def main() -> None:
@@ -419,14 +421,16 @@ async def main() -> None:
     accepted: dict[str, list[bool]] = defaultdict(list)
     times: list[float] = []
     special: dict[str, list[bool]] = defaultdict(list)  # the special-cased check's rejections
+    evidence: dict[str, list[bool]] = defaultdict(list)  # the evidence stage's (evidence.py)
     bugs = [b for b in BUGS if not args.only or b.project == args.only]
     for bug in bugs:
         root = repo_for(bug, args.work.resolve(), args.cache.resolve(), env)
         baselines = BaselineCache(root / ".milestone-bot" / "baseline")
         for kind, right, files in candidates(bug, root):
-            ok, why, seconds, by_special = await verdict_for(root, bug, files, baselines)
+            ok, why, seconds, by_special, by_evidence = await verdict_for(root, bug, files, baselines)
             accepted[kind].append(ok)
             special[kind].append(by_special)
+            evidence[kind].append(by_evidence)
             times.append(seconds)
             if args.verbose or ok != right:
                 print(
@@ -451,12 +455,17 @@ async def main() -> None:
     print("  special-cased check rejected (per kind; on right fixes these are false rejections):")
     for kind, values in special.items():
         print(f"    {kind:<18} {sum(values)}/{len(values)}")
+    # The evidence stage runs last of the test stages: what it rejected passed every test.
+    print("  evidence stage rejected (kept old code, changes the tests never use; per kind):")
+    for kind, values in evidence.items():
+        print(f"    {kind:<18} {sum(values)}/{len(values)}")
     print(f"  time per verdict: median {statistics.median(times):.2f}s, max {max(times):.2f}s")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "tpr": tpr, "fpr": fpr, "bugs": len(bugs), "projects": sorted({b.project for b in bugs}),
         "per_kind_accepted": {k: [sum(v), len(v)] for k, v in accepted.items()},
         "special_cased_check_rejected": {k: [sum(v), len(v)] for k, v in special.items()},
+        "evidence_stage_rejected": {k: [sum(v), len(v)] for k, v in evidence.items()},
         "median_verdict_s": statistics.median(times),
     }, indent=2) + "\n")  # fmt: skip
     print(f"  written: {RESULTS}")

@@ -49,6 +49,14 @@ PROJECTS = {
         ),
     ),
 }
+# An item's verdict: the broken line's function rewritten to the same behaviour, judged with the
+# tests of that function as its acceptance tests, so they are traced and the evidence stage runs.
+ITEMS = {
+    "boltons": (("    return cleaned\n", "    result = cleaned\n    return result\n"),
+                ("tests/test_strutils.py::test_strip_ansi",)),
+    "more-itertools": (("        return iter(())\n", "        empty = ()\n        return iter(empty)\n"),
+                       ("tests/test_more.py::TestAlwaysIterable",)),
+}  # fmt: skip
 PROJECT, VERSION, MODULE, BREAK = "boltons", "", "", ("", "")
 # A harmless change that is code, not a comment: a comment alone changes no definition, and the
 # affected stage would (rightly) run nothing, which is not the cost of a typical change.
@@ -109,12 +117,14 @@ def prepare(cache: Path) -> tuple[Path, Path]:
     return src, venv / "bin" / "python"
 
 
-def change_for(src: Path, text: str, original: str) -> Change:
+def change_for(src: Path, text: str, original: str, acceptance: tuple[str, ...] = ()) -> Change:
     """The change from the sdist's module to ``text`` (not from what the last repeat left there)."""
     before = original
     (src / MODULE).write_text(text)
     files = [p.relative_to(src).as_posix() for p in src.rglob("*.py")]
-    return Change(root=src, files={MODULE: (before, text)}, test_files=test_files_in(files))
+    return Change(
+        root=src, files={MODULE: (before, text)}, test_files=test_files_in(files), acceptance=acceptance
+    )
 
 
 async def main(argv: list[str] | None = None) -> int:
@@ -162,7 +172,10 @@ async def bench_one(args: argparse.Namespace) -> None:
         if not args.first_diagnostic_only:
             # 1. Overhead: a harmless change; pipeline vs the same commands by hand. On a shared machine
             # the runs are interleaved (the order alternating each repeat) and medians are compared.
-            pipeline_s, by_hand_s, plain_s, in_process_s, whole_s = [], [], [], [], []
+            pipeline_s, by_hand_s, plain_s, in_process_s, whole_s, item_s = [], [], [], [], [], []
+            (old, new), acceptance = ITEMS[PROJECT]
+            assert original.count(old) == 1, "the item's line was not found once"
+            item_verdicts: list[ValidationVerdict] = []
             config = parse_config(CONFIG.format(python=python))
             verdicts: list[ValidationVerdict] = []
             print(f"load average before: {load()}")
@@ -178,6 +191,15 @@ async def bench_one(args: argparse.Namespace) -> None:
                     )
                     assert verdict.accepted, verdict.render()
                     verdicts.append(verdict)
+
+                async def item() -> None:
+                    change = change_for(src, original.replace(old, new), original, acceptance)
+                    started = time.perf_counter()
+                    verdict = await validate(change, tools, settings=settings, baseline=baseline)
+                    item_s.append(time.perf_counter() - started)
+                    assert verdict.accepted, verdict.render()
+                    assert any(s.name == "evidence" and s.status == "passed" for s in verdict.stages)
+                    item_verdicts.append(verdict)
 
                 def by_hand() -> None:
                     started = time.perf_counter()
@@ -210,6 +232,7 @@ async def bench_one(args: argparse.Namespace) -> None:
                     one_plain()
                 by_hand()
                 await whole()
+                await item()
             p, h, one = (
                 statistics.median(pipeline_s),
                 statistics.median(by_hand_s),
@@ -231,6 +254,11 @@ async def bench_one(args: argparse.Namespace) -> None:
             print(
                 f"in-process work (guard, selection, JUnit parsing, judging): {statistics.median(in_process_s):.3f}s"
             )
+            i = statistics.median(item_s)
+            stages = ", ".join(f"{s.name} {s.duration_s:.2f}s" for s in item_verdicts[-1].stages if s.duration_s)
+            print(f"an item's verdict (acceptance tests {', '.join(acceptance)} traced, evidence stage) "
+                  f"{i:.3f}s {fmt(item_s)} vs ONE plain run {one:.3f}s: {i / one:.2f}x (target <= 1.3x: "
+                  f"{'met' if i / one <= 1.3 else 'NOT met'}); {stages}")  # fmt: skip
 
         # 2. Time to first diagnostic with one module broken.
         broken = original.replace(*BREAK)

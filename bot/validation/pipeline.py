@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from bot.validation import parsers, runners
+from bot.validation import trace as tracing
 from bot.validation.detect import Check
 from bot.validation.outcomes import PYTEST_NO_TESTS, report_problem
 from bot.validation.parsers import Diagnostic, Outcome, TestCase
@@ -47,6 +48,9 @@ class CheckRun:
     # pytest only: why this run's result cannot be trusted (no or truncated report, exit code and
     # report disagree); '' when it can.
     problem: str = ""
+    # pytest with a trace request only: what the passing tests ran in the changed files; None when
+    # the run wrote no trace.
+    trace: tracing.Trace | None = None
 
     @property
     def no_tests(self) -> bool:
@@ -98,14 +102,21 @@ async def run_check(
     settings: Settings,
     args: Sequence[str] = (),
     root: Path | None = None,
+    traced: tracing.TraceRequest | None = None,
 ) -> CheckRun:
     with tempfile.TemporaryDirectory(prefix="milestone-bot-junit-") as tmp:
         extra: tuple[str, ...] = ()
         report = Path(tmp) / "junit.xml"
         argv = [*check.argv]
+        env = command_env(settings, cwd)
         if check.parser == "pytest":
             # xunit1 records each test's file and line; the report lives outside the worktree.
             extra = (f"--junitxml={report}", "-o", "junit_family=xunit1")
+            if traced is not None:
+                plugin_args, plugin_env = tracing.setup(traced, cwd, Path(tmp))
+                extra += tuple(plugin_args)
+                prior = env.get("PYTHONPATH") or os.environ.get("PYTHONPATH", "")
+                env = {**env, **plugin_env, "PYTHONPATH": os.pathsep.join(x for x in (prior, tmp) if x)}
         elif check.parser == "node_test" and "--test" in argv:
             # Options go before the file patterns; TAP stays on stdout for people and the tail.
             at = argv.index("--test") + 1
@@ -119,12 +130,13 @@ async def run_check(
             root=root or cwd,
             timeout_s=settings.timeout_s,
             extra_secrets=settings.secrets,
-            extra_env=command_env(settings, cwd) or None,
+            extra_env=env or None,
             sandbox=settings.sandbox,
             writable=(Path(tmp),),  # the JUnit report is written there
         )
         cases: list[TestCase] = []
         problem = ""
+        found: tracing.Trace | None = None
         if check.parser == "pytest":
             parsed = (
                 parsers.junit_report(report.read_text(encoding="utf-8", errors="replace"))
@@ -132,6 +144,8 @@ async def run_check(
                 else None
             )
             cases = parsed or []
+            if traced is not None:
+                found = tracing.read(Path(tmp), cwd)
             if not (result.returncode == PYTEST_NO_TESTS and parsed is not None and not parsed):
                 problem = report_problem(result.returncode, result.output, parsed, timed_out=result.timed_out)
             diagnostics = parsers.junit_diagnostics(cases)
@@ -148,7 +162,7 @@ async def run_check(
         diagnostics = parsers.tail(result.output)
     if problem and len(diagnostics) < 3:
         diagnostics += parsers.tail(result.output, 15)
-    return CheckRun(result, tuple(diagnostics), tuple(cases), problem)
+    return CheckRun(result, tuple(diagnostics), tuple(cases), problem, found)
 
 
 def stage_from(name: str, run: CheckRun, *, note: str = "") -> StageResult:

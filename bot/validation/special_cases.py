@@ -228,7 +228,7 @@ class _Site:
     operands: tuple[ast.AST, ...]
 
 
-def _changed(before: str | None, after: str) -> list[tuple[int, int]]:
+def changed_spans(before: str | None, after: str) -> list[tuple[int, int]]:
     """The after text's changed line spans (1-based, inclusive); the whole file when it is new."""
     if before is None:
         return [(1, after.count("\n") + 1)]
@@ -344,7 +344,7 @@ def special_cases(
             continue
         held: _Held | None = None  # what the code held before: read when needed
         lines: set[int] = set()
-        for site in _sites(tree, _changed(before, after)):
+        for site in _sites(tree, changed_spans(before, after)):
             line = getattr(site.node, "lineno", 0)
             for operand in site.operands:
                 values = [k for k in keys(fold(operand)) if not trivial(k)]

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.validation import evidence
 from bot.validation.affected import affected_tests
 from bot.validation.baseline import EMPTY, Baseline, run_baseline
 from bot.validation.detect import Check, Toolchain
@@ -26,6 +27,7 @@ from bot.validation.pipeline import CheckRun, Settings, run_check, stage_from, s
 from bot.validation.reuse import Earlier, merged, skip_args
 from bot.validation.selection import select
 from bot.validation.special_cases import special_cased_in
+from bot.validation.trace import Trace, TraceRequest
 from bot.validation.verdict import StageResult, Status, ValidationVerdict
 
 # A new test failing with one of these on the base proves nothing about behaviour: the test itself
@@ -190,15 +192,18 @@ async def _suite(
     settings: Settings,
     baseline: Baseline,
     earlier: Earlier = (),
-) -> tuple[StageResult, tuple[str, ...], tuple[str, ...]]:
+    traced: TraceRequest | None = None,
+) -> tuple[StageResult, tuple[str, ...], tuple[str, ...], Trace | None]:
     """The full suite against the base's outcomes; new failures are rerun once (flaky?).
     ``earlier``: test files and ids an earlier stage of this verdict already ran on this same tree,
-    with their runs: the suite leaves them out and merges their outcomes per test id."""
+    with their runs: the suite leaves them out and merges their outcomes per test id.
+    ``traced``: trace the suite's run too (and return what it ran)."""
     skip = skip_args(earlier, baseline.outcomes)
-    run = merged(earlier, await run_check(test, cwd=change.root, settings=settings, args=skip))
+    own = await run_check(test, cwd=change.root, settings=settings, args=skip, traced=traced)
+    run = merged(earlier, own)
     acceptance = (*change.acceptance, *change.new_tests)
     if run.problem or not run.cases:
-        return _judged("full_suite", run, None), (), ()
+        return _judged("full_suite", run, None), (), (), own.trace
     outcomes = run.outcomes
     judgement = judge(outcomes, baseline.outcomes, expected=baseline.outcomes, acceptance=acceptance)
     flaky: tuple[str, ...] = ()
@@ -219,7 +224,45 @@ async def _suite(
         StageResult(stage.name, stage.status, duration, stage.diagnostics, stage.command, stage.note),
         flaky,
         judgement.preexisting,
+        own.trace,
     )
+
+
+async def _evidence(
+    change: Change,
+    test: Check,
+    settings: Settings,
+    plan: evidence.Plan,
+    request: TraceRequest,
+    traces: Sequence[Trace | None],
+) -> StageResult:
+    """``evidence.py``'s rules on what the verdict's traced runs executed; the item's acceptance
+    tests that no traced run recorded are run once more, traced."""
+    started = time.monotonic()
+    trace = Trace(runs=0)
+    for found in traces:
+        if found is not None:
+            trace.merge(found)
+    missing = [a for a in request.acceptance if not any(evidence.covers(t, a) for t in trace.acceptance)]
+    command: tuple[str, ...] = ()
+    if missing:
+        only = TraceRequest(request.files, request.acceptance)
+        run = await run_check(test, cwd=change.root, settings=settings, args=missing, traced=only)
+        command = run.result.argv
+        if run.trace is not None:
+            trace.merge(run.trace)
+    duration = time.monotonic() - started
+    if not trace.runs:
+        note = "not checked: the traced test runs wrote no trace (a plugin conflict, or a killed run)"
+        return StageResult("evidence", "skipped", duration, (), command, note)
+    problems = evidence.judge(plan, trace, acceptance=request.acceptance, intent=change.intent)
+    if problems:
+        note = f"{len(problems)} unproven"
+        return StageResult("evidence", "failed", duration, tuple(problems), command, note)
+    what = [f"{len(plan.units)} changed definition(s) run by the item's tests"]
+    if plan.kept:
+        what.append(f"{len(plan.kept)} kept branch(es) of old code run by passing tests")
+    return StageResult("evidence", "passed", duration, (), command, "; ".join(what))
 
 
 def _only_changed(stage: StageResult, changed: Sequence[str]) -> StageResult:
@@ -300,6 +343,12 @@ async def validate(
     stages: list[StageResult] = []
     flaky: tuple[str, ...] = ()
     preexisting: tuple[str, ...] = ()
+    # Items only: what their acceptance tests ran is the evidence that the change is needed and
+    # whole (evidence.py). pytest only: the tracer is a pytest plugin.
+    acceptance = (*change.acceptance, *change.new_tests)
+    plan = evidence.plan(change.files) if pytest_like and acceptance else evidence.Plan()
+    request = plan.request(acceptance)
+    traces: list[Trace | None] = []
 
     def verdict() -> ValidationVerdict:
         return ValidationVerdict(
@@ -327,7 +376,10 @@ async def validate(
         if base is not None and not change.proven and not stop():
             stages.append(await red_proof(base, change, test, settings))
         if not stop():
-            run = await run_check(test, cwd=change.root, settings=settings, args=list(change.new_tests))
+            run = await run_check(
+                test, cwd=change.root, settings=settings, args=list(change.new_tests), traced=request
+            )
+            traces.append(run.trace)
             earlier += [(t, run) for t in change.new_tests]
             stages.append(_judged("new_tests", run, judge(run.outcomes, {}, acceptance=change.new_tests)))
     if test is not None and toolchain.selects_files and not stop():
@@ -348,7 +400,8 @@ async def validate(
             if "::" in a and a.split("::", 1)[0] in files and not known_base.covered(a, affected)
         ]
         if affected:
-            run = await run_check(test, cwd=change.root, settings=settings, args=affected)
+            run = await run_check(test, cwd=change.root, settings=settings, args=affected, traced=request)
+            traces.append(run.trace)
             earlier += [(a, run) for a in affected]
             expected = known_base.under(affected)
             mine = tuple(a for a in change.acceptance if known_base.covered(a, affected))
@@ -356,12 +409,23 @@ async def validate(
             stages.append(_judged("affected_tests", run, verdict_here))
     if test is not None and not stop():
         if per_test:
-            stage, flaky, preexisting = await _suite(change, test, settings, await base_outcomes(), earlier)
+            # Kept branches no earlier traced run reached: the suite's run looks for them too.
+            pooled = Trace(runs=0)
+            for found in traces:
+                if found is not None:
+                    pooled.merge(found)
+            look = request if request and any(not pooled.ran_in(k.path, k.span) for k in plan.kept) else None
+            stage, flaky, preexisting, found = await _suite(
+                change, test, settings, await base_outcomes(), earlier, traced=look
+            )
+            traces.append(found)
         else:
             stage = _exit_code_only(
                 stage_from("full_suite", await run_check(test, cwd=change.root, settings=settings))
             )
         stages.append(stage)
+    if test is not None and request is not None and not stop():
+        stages.append(await _evidence(change, test, settings, plan, request, traces))
     for name, check in (("lint", toolchain.lint), ("typecheck", toolchain.typecheck)):
         if check is not None and not stop():
             run = await run_check(check, cwd=change.root, settings=settings)

@@ -31,7 +31,7 @@ async def test_correct_change_with_red_green_proof_is_accepted(repo: Path) -> No
     assert verdict.accepted, verdict.render()
     assert stages(verdict) == {
         "syntax": "passed", "red_proof": "passed", "new_tests": "passed", "affected_tests": "passed",
-        "full_suite": "passed", "lint": "passed",
+        "full_suite": "passed", "evidence": "passed", "lint": "passed",
     }  # fmt: skip
     assert not (repo / ".milestone-bot" / "worktrees" / "_base").exists() or not any(
         (repo / ".milestone-bot" / "worktrees" / "_base").iterdir()

@@ -20,7 +20,8 @@ OPS_TESTS = (
     "def test_mul_large():\n    assert calc.ops.mul(20, 30) == 600\n\n\n"
     "class TestMul:\n    def test_zero(self):\n        assert calc.ops.mul(0, 3) == 0\n"
 )
-NEW_TEST = "import calc.ops\n\n\ndef test_sub():\n    assert calc.ops.sub(3, 1) == 2\n"
+# The new test runs mul too: a change no test of the item runs is refused (evidence.py).
+NEW_TEST = "import calc.ops\n\n\ndef test_sub():\n    assert calc.ops.sub(calc.ops.mul(3, 1), 1) == 2\n"
 
 
 async def test_each_test_id_runs_once_across_new_affected_and_full_suite(tmp_path: Path) -> None:
@@ -104,6 +105,7 @@ async def test_acceptance_tests_in_affected_files_run_first_and_once(tmp_path: P
         files={"calc/ops.py": (before, after)},
         test_files=("tests/test_ops.py", "tests/test_text.py"),
         acceptance=acceptance,
+        intent="mul: multiply in the other order",  # names what test_add does not run (evidence.py)
     )
     verdict = await validate(change, tools, settings=settings, baseline=baseline)
     assert verdict.accepted, verdict.render()
