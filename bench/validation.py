@@ -54,7 +54,8 @@ PROJECTS = {
 ITEMS = {
     "boltons": (("    return cleaned\n", "    result = cleaned\n    return result\n"),
                 ("tests/test_strutils.py::test_strip_ansi",)),
-    "more-itertools": (("        return iter(())\n", "        empty = ()\n        return iter(empty)\n"),
+    "more-itertools": (("    if obj is None:\n        return iter(())\n",
+                        "    if obj is None:\n        empty = ()\n        return iter(empty)\n"),
                        ("tests/test_more.py::TestAlwaysIterable",)),
 }  # fmt: skip
 PROJECT, VERSION, MODULE, BREAK = "boltons", "", "", ("", "")

@@ -33,7 +33,7 @@ from typing import Literal
 
 from bot.validation.guard import is_test_file
 from bot.validation.parsers import Diagnostic
-from bot.validation.special_cases import changed_spans, prose
+from bot.validation.special_cases import changed_spans, parse_module, prose
 from bot.validation.trace import Span, Trace, TraceRequest
 
 Kind = Literal["function", "statement"]
@@ -80,15 +80,6 @@ class Plan:
         if not self.files or not (acceptance or self.kept):
             return None
         return TraceRequest(self.files, tuple(acceptance), every_test=bool(self.kept))
-
-
-def _parse(text: str | None) -> ast.Module | None:
-    if text is None:
-        return None
-    try:
-        return ast.parse(text)
-    except (SyntaxError, ValueError):
-        return None
 
 
 def _units(body: Sequence[ast.stmt], prefix: str = "") -> Iterator[tuple[str, ast.stmt]]:
@@ -155,8 +146,8 @@ def plan(files: Mapping[str, tuple[str | None, str | None]]) -> Plan:
     for path, (before, after) in sorted(files.items()):
         if not path.endswith(".py") or is_test_file(path) or after is None:
             continue
-        new = _parse(after)
-        old = _parse(before) if before is not None else ast.Module(body=[], type_ignores=[])
+        new = parse_module(after)
+        old = parse_module(before) if before is not None else ast.Module(body=[], type_ignores=[])
         if new is None or old is None:
             continue
         spans = changed_spans(before, after)

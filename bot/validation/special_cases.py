@@ -175,7 +175,7 @@ def acceptance_values(sources: Mapping[str, str], acceptance: Sequence[str]) -> 
     words: set[str] = set()
     for test_id in acceptance:
         path, _, rest = test_id.partition("::")
-        tree = _parse(sources.get(path))
+        tree = parse_module(sources.get(path))
         if tree is None:
             continue
         names = [n for n in rest.split("[", 1)[0].split("::") if n]
@@ -199,7 +199,7 @@ def acceptance_values(sources: Mapping[str, str], acceptance: Sequence[str]) -> 
     return AcceptanceValues(used, frozenset(words))
 
 
-def _parse(text: str | None) -> ast.Module | None:
+def parse_module(text: str | None) -> ast.Module | None:
     if text is None:
         return None
     try:
@@ -339,7 +339,7 @@ def special_cases(
     for path, (before, after) in sorted(files.items()):
         if not path.endswith(".py") or path in skip or after is None or (before is None and not new_files):
             continue
-        tree = _parse(after)
+        tree = parse_module(after)
         if tree is None:
             continue
         held: _Held | None = None  # what the code held before: read when needed
@@ -350,7 +350,7 @@ def special_cases(
                 values = [k for k in keys(fold(operand)) if not trivial(k)]
                 if not values or not all(k in tests.used for k in values) or line in lines:
                     continue  # a table the test samples is a table, not a special case
-                held = held or _Held(_parse(before), tree)
+                held = held or _Held(parse_module(before), tree)
                 seen = held.at(line)
                 fresh = [k for k in values if k not in seen and not named(k, words, tests.name_words)]
                 if fresh:

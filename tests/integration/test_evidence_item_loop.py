@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from bot.domain import Item, ItemKind, ItemStatus
-from bot.execution.item_loop import ItemResult
 from tests.integration.attacks import OPS, PROJECT, RIGHT_OPS, run_item_with
 from tests.integration.sample import make_repo
 
@@ -42,13 +41,6 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_repo(tmp_path_factory.mktemp("evidence") / "calc", files)
 
 
-async def run(
-    repo: Path, tmp: Path, rules: list[dict[str, object]], run_id: str, item: Item = ITEM
-) -> ItemResult:
-    result, _, _ = await run_item_with(repo, tmp, rules, item, run_id, attempts=2)
-    return result
-
-
 async def test_a_partial_fix_keeping_the_old_code_is_rejected_and_the_next_attempt_told_why(
     repo: Path, tmp_path: Path
 ) -> None:
@@ -56,7 +48,7 @@ async def test_a_partial_fix_keeping_the_old_code_is_rejected_and_the_next_attem
         {"match": {"purpose": "change", "prompt_contains": "keeps the old"}, "reply": answer(OPS, RIGHT_OPS)},
         {"match": {"purpose": "change"}, "reply": answer(OPS, PARTIAL)},
     ]
-    result = await run(repo, tmp_path, rules, "partial")
+    result, _, _ = await run_item_with(repo, tmp_path, rules, ITEM, "partial", attempts=2)
     first = result.attempts[0].feedback
     assert "stage evidence failed" in first, first
     assert "calc/ops.py:6" in first and "keeps the old `a + b` for inputs where `not (a >= b)`" in first
@@ -71,7 +63,7 @@ async def test_a_break_slipped_in_elsewhere_is_rejected_as_a_change_the_item_doe
          "reply": answer(OPS, RIGHT_OPS)},
         {"match": {"purpose": "change"}, "reply": answer(OPS, BREAK_ELSEWHERE)},
     ]  # fmt: skip
-    result = await run(repo, tmp_path, rules, "elsewhere")
+    result, _, _ = await run_item_with(repo, tmp_path, rules, ITEM, "elsewhere", attempts=2)
     first = result.attempts[0].feedback
     assert "calc/ops.py:13: changes `div`, which none of the item's tests" in first, first
     assert "tests/test_ops.py::test_sub" in first
@@ -89,6 +81,6 @@ async def test_a_guard_keeping_the_old_code_for_inputs_other_tests_run_is_accept
     rules: list[dict[str, object]] = [
         {"match": {"purpose": "change"}, "reply": answer(SEQ, guard, "calc/seq.py")}
     ]
-    result = await run(repo, tmp_path, rules, "guard", item)
+    result, _, _ = await run_item_with(repo, tmp_path, rules, item, "guard")
     verdict = result.attempts[0]
     assert result.item.status is ItemStatus.DONE, verdict.feedback
