@@ -215,8 +215,11 @@ class Replay:
         ]  # fmt: skip
 
     def _converge(self, rng: random.Random) -> Converge:
-        """bot/execution/converge.py's rule on cross-checks drawn from the stated rates."""
+        """bot/execution/converge.py's rule on cross-checks drawn from the stated rates. One closure
+        per task: a pair checked again when a later candidate arrives gives the answer it gave
+        (a real test run on the same code does), not a fresh draw."""
         a = self.a
+        drawn: dict[tuple[str, str], bool] = {}
 
         async def choose(candidates: Sequence[tuple[CallScope, Completion]]) -> int | None:
             right = [c.text.startswith("resolved") for _, c in candidates]
@@ -230,7 +233,10 @@ class Replay:
                         p = a.tpr if tests_right else a.wrong_test_passes_right
                     else:
                         p = a.fpr if tests_right else a.wrong_agree
-                    checks.append(CrossCheck(names[j], names[i], rng.random() < p))
+                    key = (names[j], names[i])
+                    if key not in drawn:
+                        drawn[key] = rng.random() < p
+                    checks.append(CrossCheck(names[j], names[i], drawn[key]))
             choice = decide([Candidate(n, {}, ()) for n in names], checks)
             return None if choice.chosen is None else names.index(choice.chosen)
 
