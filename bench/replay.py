@@ -24,6 +24,11 @@ Three patterns need more than the data, and each assumption is a printed paramet
   everything else: a validated candidate without agreement is held, the tier it came from draws
   again (its providers take turns, here: each tier's models in order) up to three candidates,
   and the top tier's candidate ships alone on the last rung.
+- diverge-converge's cheaper rules (one rung at a time, smaller first rounds, a lone candidate
+  shipped instead of paying the top tier) run as fields of the same policy ("rules tried"); a
+  bound (bench/converge_bound.py) gives what any rule could save at three-tier's false-ship, with
+  the siblings' red-proven tests as evidence: ``q``, how often such a test is right, is printed at
+  several values.
 - speculative escalation: an attempt takes ``--s-per-call`` seconds per logged API call and its
   validation ``--validation-s``. While an attempt is validated the policy's next attempt starts;
   on success it is cancelled after the validation time, having cost that fraction of its logged
@@ -210,8 +215,11 @@ class Replay:
         ]  # fmt: skip
 
     def _converge(self, rng: random.Random) -> Converge:
-        """bot/execution/converge.py's rule on cross-checks drawn from the stated rates."""
+        """bot/execution/converge.py's rule on cross-checks drawn from the stated rates. One closure
+        per task: a pair checked again when a later candidate arrives gives the answer it gave
+        (a real test run on the same code does), not a fresh draw."""
         a = self.a
+        drawn: dict[tuple[str, str], bool] = {}
 
         async def choose(candidates: Sequence[tuple[CallScope, Completion]]) -> int | None:
             right = [c.text.startswith("resolved") for _, c in candidates]
@@ -225,7 +233,10 @@ class Replay:
                         p = a.tpr if tests_right else a.wrong_test_passes_right
                     else:
                         p = a.fpr if tests_right else a.wrong_agree
-                    checks.append(CrossCheck(names[j], names[i], rng.random() < p))
+                    key = (names[j], names[i])
+                    if key not in drawn:
+                        drawn[key] = rng.random() < p
+                    checks.append(CrossCheck(names[j], names[i], drawn[key]))
             choice = decide([Candidate(n, {}, ()) for n in names], checks)
             return None if choice.chosen is None else names.index(choice.chosen)
 
@@ -241,7 +252,9 @@ class Replay:
         converge: bool = True,
         first_round: int | None = None,
         uplift: float | None = None,
+        variant: dict[str, object] | None = None,
     ) -> Result:
+        """``variant``: DivergeConverge fields to replace (bot/routing/presets.py), for the rules tried."""
         shipped_right = shipped_wrong = 0
         spent = Decimal(0)
         balance = "round_robin" if preset == "diverge-converge" else "ordered"
@@ -249,6 +262,8 @@ class Replay:
         policy = policy_for(routing)
         if isinstance(policy, DivergeConverge) and first_round is not None:
             policy = dataclasses.replace(policy, first_round=first_round)
+        if isinstance(policy, DivergeConverge) and variant:
+            policy = dataclasses.replace(policy, **variant)  # type: ignore[arg-type]
         width = (policy.first_round or policy.diverge) if isinstance(policy, DivergeConverge) else 0
         result = Result(name, 0, 0, 0, preset, policy=policy, tiers=tuple(t for t, _ in tiers),
                         first_model={t: models[0] for t, models in tiers})  # fmt: skip
@@ -422,6 +437,7 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s-per-call", type=float, default=d.s_per_call)
     parser.add_argument("--validation-s", type=float, default=d.validation_s)
     parser.add_argument("--spec-cap", type=float, default=5.0, help="USD lost to speculation per seed-run")
+    parser.add_argument("--bound-seeds", type=int, default=10, help="seeds of bench/converge_bound.py's search")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args(argv)
     measured = _measured_validator()
@@ -552,6 +568,8 @@ async def main(argv: list[str] | None = None) -> int:
         f"premium's logged cost on them alone is ${floor:.3f}/task, three-tier's whole cost "
         f"${by['three-tier (local at $0)'].usd:.3f} (local at $0)"
     )
+    await rules_tried(data, a, three, seeds=args.seeds)
+    bound(data, a, seeds=args.bound_seeds)
     if (args.tpr, args.fpr) != ASSUMED:
         assumed = Replay(data, seeds=args.seeds, assume=Assumptions(**{**a.__dict__, "tpr": ASSUMED[0], "fpr": ASSUMED[1]}))
         print(f"\nthe same presets under the assumed validator (TPR {ASSUMED[0]}, FPR {ASSUMED[1]}):")
@@ -568,6 +586,89 @@ async def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# diverge-converge rules tried for issue 17 ("false-ship at or below three-tier's, at lower cost"):
+# fields of bot/routing/presets.py's DivergeConverge, run through the same driver and policy.
+RULES: tuple[tuple[str, dict[str, object]], ...] = (
+    ("as shipped: agreement; the top tier corroborates a lone one", {}),
+    ("(a) one rung at a time: one draw per cheap tier while held", {"held_draws": 1}),
+    ("(b) first round of 1 (local draws one at a time)", {"first_round": 1}),
+    ("(b) first round of 2", {"first_round": 2}),
+    ("a lone uncontradicted one ships instead of the top tier", {"top_corroborates": False}),
+    ("  the same, one rung at a time", {"top_corroborates": False, "held_draws": 1}),
+    ("  the same, two draws per cheap tier while held", {"top_corroborates": False, "held_draws": 2}),
+    ("  the same, first round of 1", {"top_corroborates": False, "first_round": 1}),
+    ("  the same, first round of 2", {"top_corroborates": False, "first_round": 2}),
+)
+
+
+async def rules_tried(data: Outcomes, a: Assumptions, three: list[tuple[str, list[str]]], *, seeds: int) -> None:
+    """Each rule beside three-tier, under this validator and the assumed one (local at $0)."""
+    validators = [("this validator", a)]
+    if (a.tpr, a.fpr) != ASSUMED:
+        validators.append(("assumed", dataclasses.replace(a, tpr=ASSUMED[0], fpr=ASSUMED[1])))
+    print(
+        "\ndiverge-converge rules tried (local at $0): success / false-ship / USD per task; 'meets': false-ship "
+        "at or below three-tier's and cost below it"
+    )
+    print(f"{'rule':<62} " + "  ".join(f"{f'{label} (TPR {v.tpr:.2f}, FPR {v.fpr:.3f})':<40}" for label, v in validators))
+    replays = [Replay(data, seeds=seeds, assume=v) for _, v in validators]
+    base = [await r.run("three-tier", "three-tier", three, free_local=True) for r in replays]
+    print(f"{'three-tier':<62} " + "  ".join(f"{_cells(t, None):<40}" for t in base))
+    for label, variant in RULES:
+        results = [await r.run(label, "diverge-converge", three, free_local=True, variant=variant) for r in replays]
+        print(f"{label:<62} " + "  ".join(f"{_cells(x, t):<40}" for x, t in zip(results, base, strict=True)))
+
+
+def _cells(r: Result, three: Result | None) -> str:
+    cells = f"{r.success:6.1%} {r.false_ship:5.1%} {r.usd:6.3f}"
+    if three is None:
+        return cells
+    meets = r.false_ship <= three.false_ship + 1e-9 and r.usd < three.usd
+    return cells + ("  meets" if meets else "")
+
+
+def bound(data: Outcomes, a: Assumptions, *, seeds: int) -> None:
+    """bench/converge_bound.py: the cheapest any lone-shipping rule gets at three-tier's false-ship."""
+    if str(REPO) not in sys.path:  # run as a script (python bench/replay.py): bench is not installed
+        sys.path.insert(0, str(REPO))
+    from bench.converge_bound import LADDERS, Bound, best_under, paired
+
+    models = [*LOCAL, *FAST, *PREMIUM]
+    limited = {m: {t for t in data.instances if data.calls[m][t] >= 250 or data.cost[m][t] >= 2.95} for m in models}
+    print(
+        "\nbound (bench/converge_bound.py; local at $0; rules that know each model's true resolve rate and"
+        " weigh the evidence optimally:\na lone candidate ships when P[wrong | validated, siblings' red-proven tests]"
+        f" <= tau, every tau, {len(LADDERS)} ladders;"
+        f" {seeds} seeds). q: P[a test by a sibling whose change failed is right]"
+        " (the best published\nreproduction-test rate, SWT-bench Verified, is 43.6%); wrong tests pass right code"
+        f" {a.wrong_test_passes_right}, wrong code {a.wrong_agree}"
+    )
+    validators = [(a.tpr, a.fpr)] + ([ASSUMED] if (a.tpr, a.fpr) != ASSUMED else [])
+    for tpr, fpr in validators:
+        b = Bound(
+            data.instances, models, data.resolved, data.cost, limited, free=len(LOCAL), tpr=tpr, fpr=fpr,
+            wrong_test_passes_right=a.wrong_test_passes_right, wrong_agree=a.wrong_agree,
+        )  # fmt: skip
+        for q in (0.2, 0.44, 0.6, 0.8):
+            points = b.frontier(q, seeds)
+            three = points[0]  # the three-tier ladder at tau 1: three-tier itself, on the same draws
+            best = best_under(points, three.false_ship)
+            assert best is not None  # three-tier itself qualifies
+            gain = 1 - best.usd / three.usd
+            df, df_se, du, du_se = paired(best, three)
+            verdict = (
+                f"cheaper by {gain:.1%}, USD {du:+.4f} +- {du_se:.4f}, false-ship {df:+.2%} +- {df_se:.2%} (seed SE): "
+                f"{best.ladder}, tau {best.tau}"
+                if best.usd < three.usd
+                else "none cheaper"
+            )
+            print(
+                f"  TPR {tpr:.2f} FPR {fpr:.3f} q {q:<4}: three-tier {three.false_ship:.2%} ${three.usd:.4f}; "
+                f"cheapest at or below its false-ship {best.false_ship:.2%} ${best.usd:.4f} ({verdict})"
+            )
+
+
+REPO = Path(__file__).resolve().parents[1]
 # The validator's fidelity: measured on real projects by bench/fidelity.py when it has run.
 FIDELITY = Path(__file__).resolve().parent / "results" / "fidelity.json"
 ASSUMED = (ASSUMED_TPR, ASSUMED_FPR)

@@ -22,7 +22,7 @@ from bot.budget.ledger import Ledger, Scope
 from bot.domain import CallScope, Purpose, TaskSize, Verdict
 from bot.errors import BudgetExceeded, RoutingError
 from bot.models.base import ChatRequest, Completion
-from bot.routing.policy import Attempt, EscalationContext, EscalationPolicy, Stop, Tried
+from bot.routing.policy import Attempt, EscalationContext, EscalationPolicy, ShipHeld, Stop, Tried
 from bot.routing.router import Router
 from bot.routing.speculative import SpeculationBudget
 
@@ -135,7 +135,14 @@ class Driver:
         while True:
             ctx = self._context(task, run.tried)
             decision = self._policy.decide(ctx)
-            if isinstance(decision, Stop):
+            if isinstance(decision, ShipHeld) and len(run.pool) == 1:
+                # The policy judged corroboration not worth its cost: the lone held candidate ships,
+                # as any other preset would have shipped it when it validated.
+                await self._drop(run)
+                scope, lone = run.pool[0]
+                self._unhold(run, scope.attempt)
+                return TaskOutcome(Verdict.PASSED, tuple(run.everything), decision.reason, lone)
+            if isinstance(decision, Stop | ShipHeld):
                 await self._drop(run)
                 verdict = run.tried[-1].verdict if run.tried else Verdict.NONE
                 reason = decision.reason
@@ -270,7 +277,14 @@ class Driver:
     def _last(self, ctx: EscalationContext, tiers: list[str]) -> bool:
         """Whether the policy would stop were these attempts validated and held: no draw is left."""
         held = (*ctx.tried, *(Tried(t, Verdict.FAILED, held=True) for t in tiers))
-        return isinstance(self._policy.decide(dataclasses.replace(ctx, tried=held)), Stop)
+        return isinstance(self._policy.decide(dataclasses.replace(ctx, tried=held)), Stop | ShipHeld)
+
+    def _unhold(self, run: _Run, attempt: int) -> None:
+        """Record the held attempt that ships as what it was: validated."""
+        held = run.records[attempt]
+        shipped = dataclasses.replace(held, verdict=Verdict.PASSED, held=False)
+        for records in (run.tried, run.everything):
+            records[next(i for i, t in enumerate(records) if t is held)] = shipped
 
     def _record(
         self, run: _Run, tier: str, scope: CallScope, verdict: Verdict, *, held: bool = False
@@ -280,6 +294,7 @@ class Driver:
         error = run.errors.get(scope.attempt, "")
         seen = Verdict.FAILED if held else verdict
         tried = Tried(tier, seen, cost, error, held, run.raced.get(scope.attempt))
+        run.records[scope.attempt] = tried
         run.tried.append(tried)
         run.everything.append(tried)
         self._notify(AttemptEvent(task.item_id, task.purpose, tier, scope.attempt, verdict, cost, error))
@@ -337,6 +352,7 @@ class _Run:
     # Adopted speculative attempts by number: the attempt each started during the validation of.
     raced: dict[int, int] = field(default_factory=dict)
     tried: list[Tried] = field(default_factory=list)  # what the policy sees
+    records: dict[int, Tried] = field(default_factory=dict)  # the judged attempts by number
     # Every attempt in number order, cancelled speculative ones too (verdict NONE), for costs.
     everything: list[Tried] = field(default_factory=list)
     ahead: _Ahead | None = None

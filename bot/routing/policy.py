@@ -65,7 +65,16 @@ class Stop:
     reason: str
 
 
-Decision = Attempt | Stop
+@dataclass(frozen=True)
+class ShipHeld:
+    """Draw no more: ship the one validated candidate held back for want of agreement
+    (diverge-converge, when corroborating it would cost more than the policy allows). With no
+    held candidate, or several that disagree, the driver treats it as ``Stop``."""
+
+    reason: str
+
+
+Decision = Attempt | Stop | ShipHeld
 
 
 class EscalationPolicy(Protocol):

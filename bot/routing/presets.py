@@ -8,6 +8,7 @@
 - diverge-converge: candidates are drawn until two agree (each passes the other's new tests), up
   to ``diverge_attempts`` on each tier below the top (the first two at once), then one on the top
   tier; a validated candidate without agreement is held back for a later one to corroborate.
+  (``held_draws`` and ``top_corroborates`` change that; bench/replay.py measures each rule.)
 - adaptive: orders tiers by what the ledger says each costs per validated attempt in this
   repository and task kind (cost / pass rate, the optimal order for a cascade of independent
   tries); with no history it behaves like three-tier.
@@ -27,6 +28,7 @@ from bot.routing.policy import (
     Decision,
     EscalationContext,
     EscalationPolicy,
+    ShipHeld,
     Stop,
     common_stop,
     next_on_ladder,
@@ -104,10 +106,22 @@ class DivergeConverge(_Base):
     again, up to ``diverge`` candidates, one at a time (drawing stops as soon as two agree) before
     the next tier is tried. With nothing held a failed tier escalates as three-tier does: more
     draws there would be more tries, not corroboration. The top tier draws ``attempts_per_tier``;
-    what it validates last ships even alone (the driver's last rung), as any preset would ship it."""
+    what it validates last ships even alone (the driver's last rung), as any preset would ship it.
+
+    Cheaper rules, measured by bench/replay.py ("rules tried") and kept off by default because on
+    the replay each ships wrong changes more often than three-tier or costs more than the default:
+    ``held_draws`` 1 (one rung at a time), and ``top_corroborates`` off (a lone held candidate ships
+    with ``ShipHeld`` when only the top tier could corroborate it)."""
 
     diverge: int = 3
     first_round: int | None = None
+    # Draws a cheap tier makes in all while a candidate is held (None: ``diverge``); 1 is one rung
+    # at a time: the next tier's first candidate corroborates, or the ladder goes on.
+    held_draws: int | None = None
+    # Whether a lone held candidate waits for the top tier (its candidate corroborates or replaces
+    # it) or ships instead when the top tier is all that is left: it validated and no validated
+    # candidate contradicts it, which is all any other preset asks.
+    top_corroborates: bool = True
     name: str = "diverge-converge"
 
     def decide(self, ctx: EscalationContext) -> Decision:
@@ -121,14 +135,20 @@ class DivergeConverge(_Base):
         dead = {t.tier for t in ctx.tried if t.verdict is Verdict.ERROR}
         drawn = sum(1 for t in ctx.tried if t.tier == current)
         cheap = current in tiers[:-1]
-        if cheap and current not in dead and drawn < self.diverge and any(t.held for t in ctx.tried):
+        held = sum(1 for t in ctx.tried if t.held)
+        limit = self.diverge if self.held_draws is None else self.held_draws
+        if cheap and current not in dead and drawn < limit and held:
             return Attempt(current)
         # Up the ladder from the current tier: the next one, then the top's own retries, under
         # next_on_ladder's budget and dead-tier rules.
         above = tiers[tiers.index(current) + 1 :] if current in tiers else tiers
         ladder = (*above[:-1], *self._repeat(above[-1:])) if above else self._repeat(tiers[-1:])
         rest = dataclasses.replace(ctx, tried=tuple(t for t in ctx.tried if t.tier in ladder))
-        return next_on_ladder(rest, ladder)
+        decision = next_on_ladder(rest, ladder)
+        top = isinstance(decision, Attempt) and decision.tier == tiers[-1]
+        if top and held == 1 and not self.top_corroborates and len(tiers) > 1:
+            return ShipHeld("validated, uncontradicted; corroborating it would take the top tier")
+        return decision
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,9 @@ async def test_replay_on_a_subset(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "diverge-converge false-ship" in out and "speculative escalation" in out
     assert "diverge-converge, first round of 2 (local at $0)" in out
     assert "why: agreement between different models needs the premium tier" in out
+    # The cheaper converge rules tried, each through the same policy, and the bound on any rule.
+    assert "diverge-converge rules tried" in out and "  the same, one rung at a time" in out
+    assert "bound (bench/converge_bound.py" in out and "q 0.44" in out
     rows = {line[:58].strip(): line[58:].split() for line in out.splitlines() if "(local at $0)" in line[:58]}
     assert rows["planner-executor (local at $0)"] != rows["three-tier (local at $0)"]
     assert rows["diverge-converge (local at $0)"] != rows["diverge, first to validate ships (local at $0)"]

@@ -4,6 +4,7 @@ next; the top tier's candidate ships alone only when no draw is left."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,9 +21,10 @@ from tests.conftest import SleepRecorder
 
 
 def driver(
-    tmp_path: Path, local: list[str], fast: str | list[str], premium: str | list[str]
+    tmp_path: Path, local: list[str], fast: str | list[str], premium: str | list[str], **rule: object
 ) -> tuple[Driver, Ledger]:
-    """Each tier answers its replies in order, once each (a plain string: that reply every time)."""
+    """Each tier answers its replies in order, once each (a plain string: that reply every time);
+    ``rule``: DivergeConverge fields to change (bot/routing/presets.py)."""
 
     def rules(replies: str | list[str]) -> list[dict[str, object]]:
         return [{"reply": replies}] if isinstance(replies, str) else [{"reply": r, "times": 1} for r in replies]
@@ -37,7 +39,8 @@ def driver(
     config = parse_config(text)
     ledger = Ledger(tmp_path / "l.sqlite")
     router, guard = build_router(config, ledger=ledger, root=tmp_path, env={}, sleep=SleepRecorder())
-    return Driver(router=router, policy=policy_for(config.routing), ledger=ledger, guard=guard), ledger
+    policy = dataclasses.replace(policy_for(config.routing), **rule)  # type: ignore[type-var]
+    return Driver(router=router, policy=policy, ledger=ledger, guard=guard), ledger
 
 
 def request(scope: CallScope) -> ChatRequest:
@@ -126,3 +129,42 @@ async def test_without_converge_the_first_that_validates_ships(tmp_path: Path) -
     d, _ = driver(tmp_path, ["wrong-1", "right-a", "wrong-2"], fast="x", premium="x")
     outcome = await d.run(Task("r", "i"), make_request=request, validate=fooled)
     assert outcome.shipped is not None and outcome.shipped.text == "wrong-1"
+
+
+async def test_a_lone_candidate_ships_instead_of_paying_the_top_tier_when_the_rule_says_so(tmp_path: Path) -> None:
+    # Local's round: one validates alone (the others fail their own tests); fast's three draws fail,
+    # so nothing corroborates it. With top_corroborates off it ships rather than paying premium,
+    # recorded as validated; as shipped, premium is drawn.
+    replies = (["bad-1", "right-a", "bad-2"], ["bad-3", "bad-4", "bad-5"], "right-b")
+    (tmp_path / "lone").mkdir()
+    d, ledger = driver(tmp_path / "lone", *replies, top_corroborates=False)
+    outcome = await d.run(Task("r", "i"), make_request=request, validate=sure, converge=cross_check)
+    assert outcome.verdict is Verdict.PASSED and outcome.shipped is not None
+    assert outcome.shipped.text == "right-a" and "top tier" in outcome.reason
+    assert tiers_called(ledger) == ["local"] * 3 + ["fast"] * 3
+    assert [(t.verdict, t.held) for t in outcome.tried if t.tier == "local"] == [
+        (Verdict.FAILED, False), (Verdict.PASSED, False), (Verdict.FAILED, False),
+    ]  # fmt: skip
+    (tmp_path / "as-shipped").mkdir()
+    d, ledger = driver(tmp_path / "as-shipped", *replies)
+    outcome = await d.run(Task("r", "i"), make_request=request, validate=sure, converge=cross_check)
+    assert tiers_called(ledger)[-1] == "premium"
+
+
+async def test_disagreement_still_escalates_when_lone_candidates_may_ship(tmp_path: Path) -> None:
+    # Two validate in the round and fail each other's tests: not a lone candidate, so no rule ships
+    # either; fast's draws fail, premium settles it and the wrong one is never chosen.
+    d, ledger = driver(tmp_path, ["wrong-1", "right-a", "bad-1"], ["bad-2", "bad-3", "bad-4"], "right-b",
+                       top_corroborates=False)  # fmt: skip
+    outcome = await d.run(Task("r", "i"), make_request=request, validate=sure, converge=cross_check)
+    assert outcome.shipped is not None and outcome.shipped.text in {"right-a", "right-b"}
+    assert tiers_called(ledger)[-1] == "premium"
+
+
+async def test_the_next_tier_corroborates_a_held_one_in_one_rung(tmp_path: Path) -> None:
+    # One rung at a time: local's lone right candidate is held, fast's first agrees: it ships, and
+    # neither a second fast draw nor premium is paid for.
+    d, ledger = driver(tmp_path, ["bad-1", "right-a", "bad-2"], ["right-b", "x"], "x", held_draws=1)
+    outcome = await d.run(Task("r", "i"), make_request=request, validate=sure, converge=cross_check)
+    assert outcome.shipped is not None and outcome.shipped.text == "right-a"
+    assert tiers_called(ledger) == ["local"] * 3 + ["fast"]

@@ -10,8 +10,8 @@ import pytest
 from bot.budget.ledger import TierHistory
 from bot.config import Routing
 from bot.domain import Purpose, Verdict
-from bot.routing.policy import Attempt, EscalationContext, Stop, Tried
-from bot.routing.presets import Adaptive, policy_for
+from bot.routing.policy import Attempt, EscalationContext, ShipHeld, Stop, Tried
+from bot.routing.presets import Adaptive, DivergeConverge, policy_for
 
 TIERS = ("local", "fast", "premium")
 F, P, E = Verdict.FAILED, Verdict.PASSED, Verdict.ERROR
@@ -141,3 +141,31 @@ def test_diverge_converge_corroborates_a_held_candidate_on_its_own_tier() -> Non
     one_held = (Tried("local", F, held=True), Tried("local", F))
     assert two.decide(dataclasses.replace(nothing, tried=one_held)) == Attempt("local")
     assert two.decide(ctx(("local", F), ("local", F))) == Attempt("fast")
+
+
+def test_diverge_converge_may_ship_a_lone_held_candidate_instead_of_paying_the_top_tier() -> None:
+    policy = policy_for(Routing(preset="diverge-converge"))
+    assert isinstance(policy, DivergeConverge)
+    lone = dataclasses.replace(policy, top_corroborates=False)
+    round_ = (Tried("local", F), Tried("local", F), Tried("local", F))
+    held = (*round_, Tried("fast", F, held=True), Tried("fast", F), Tried("fast", F))
+    # Fast is spent and only the top tier could corroborate: as shipped, premium is drawn; with
+    # top_corroborates off, the lone held candidate ships.
+    assert policy.decide(ctx_of(held)) == Attempt("premium")
+    decision = lone.decide(ctx_of(held))
+    assert isinstance(decision, ShipHeld) and "top tier" in decision.reason
+    # Two held disagree: that is evidence one is wrong, and the top tier still settles it.
+    two = (*round_, Tried("fast", F, held=True), Tried("fast", F, held=True), Tried("fast", F))
+    assert lone.decide(ctx_of(two)) == Attempt("premium")
+    # While a cheaper draw is left, it corroborates first.
+    assert lone.decide(ctx_of((*round_, Tried("fast", F, held=True)))) == Attempt("fast")
+    # One rung at a time: a cheap tier draws once while one is held, then the ladder goes on.
+    rung = dataclasses.replace(policy, held_draws=1)
+    local_held = (Tried("local", F, held=True), Tried("local", F), Tried("local", F))
+    assert rung.decide(ctx_of(local_held)) == Attempt("fast")
+    assert rung.decide(ctx_of((*local_held, Tried("fast", F)))) == Attempt("premium")
+    assert policy.decide(ctx_of((*local_held, Tried("fast", F)))) == Attempt("fast")
+
+
+def ctx_of(tried: tuple[Tried, ...]) -> EscalationContext:
+    return EscalationContext(purpose=Purpose.CHANGE, tiers=TIERS, tried=tried)
