@@ -17,8 +17,10 @@ measured and refused: it rejects right fixes whose defensive branch no test reac
   changed module-level statement (``int2byte = struct.Struct(">b").pack``) whose names no code the
   acceptance tests ran refers to, is not needed to make them pass and is proven by nothing the
   item brought: a break slipped in elsewhere, or scope the item did not ask for. A definition the
-  item names in its own words is exempt (it asked for it); so is a new test that fails on the base
-  and runs it (it then is an acceptance test). ``__all__`` and other dunders are bookkeeping.
+  item names in its own words is exempt (it asked for it); so is one given the very edit a
+  definition the tests do run was given (the same slip fixed in a sibling), and one a new test that
+  fails on the base runs (it then is an acceptance test). ``__all__`` and other dunders are
+  bookkeeping.
 
 Pure but for ``judge``'s inputs: the plan is made from the change's texts, the trace by pytest.
 """
@@ -26,6 +28,7 @@ Pure but for ``judge``'s inputs: the plan is made from the change's texts, the t
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,6 +54,9 @@ class Unit:
     first: int  # lines in the changed file, decorators included
     last: int
     names: frozenset[str] = frozenset()  # what a statement defines
+    # The lines it lost and gained (stripped), when it had a counterpart before: the same edit
+    # made in a definition the tests do run (a fix applied to its siblings too) is not unproven.
+    edit: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 
     def where(self) -> str:
         return f"{self.path} line {self.first}"
@@ -139,6 +145,20 @@ def _dump(node: ast.AST) -> str:
     return ast.dump(node)
 
 
+def _edit(
+    old_lines: Sequence[str], new_lines: Sequence[str], old_node: ast.stmt | None, first: int, last: int
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The lines a definition lost and gained (stripped, blank ones left out)."""
+    if old_node is None:
+        return (), ()
+    a = [x.strip() for x in old_lines[_first(old_node) - 1 : old_node.end_lineno or old_node.lineno]]
+    b = [x.strip() for x in new_lines[first - 1 : last]]
+    ops = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+    lost = tuple(x for tag, i1, i2, _, _ in ops if tag != "equal" for x in a[i1:i2] if x)
+    gained = tuple(x for tag, _, _, j1, j2 in ops if tag != "equal" for x in b[j1:j2] if x)
+    return lost, gained
+
+
 def plan(files: Mapping[str, tuple[str | None, str | None]]) -> Plan:
     """The changed definitions and kept branches of the change's non-test Python files."""
     units: list[Unit] = []
@@ -151,6 +171,7 @@ def plan(files: Mapping[str, tuple[str | None, str | None]]) -> Plan:
         if new is None or old is None:
             continue
         spans = changed_spans(before, after)
+        old_lines, new_lines = (before or "").splitlines(), after.splitlines()
         previous: dict[str, list[ast.stmt]] = {}
         for name, node in _units(old.body):
             previous.setdefault(name, []).append(node)
@@ -166,7 +187,16 @@ def plan(files: Mapping[str, tuple[str | None, str | None]]) -> Plan:
                 counterpart = olds[index] if index < len(olds) else None
                 if counterpart is not None and _dump(counterpart) == dump:
                     continue
-                units.append(Unit(path, name, "function", first, last))
+                units.append(
+                    Unit(
+                        path,
+                        name,
+                        "function",
+                        first,
+                        last,
+                        edit=_edit(old_lines, new_lines, counterpart, first, last),
+                    )
+                )
                 olds_here = [counterpart] if counterpart is not None else []
             else:
                 same = [o for o in previous.get(name, []) if _dump(o) == dump]
@@ -174,8 +204,19 @@ def plan(files: Mapping[str, tuple[str | None, str | None]]) -> Plan:
                     continue
                 defined = _defined(node)
                 label = ", ".join(sorted(defined)) or name
-                units.append(Unit(path, label, "statement", first, last, defined))
                 olds_here = [o for o in previous.get(name, []) if _defined(o) & defined]
+                was = olds_here[0] if len(olds_here) == 1 else None
+                units.append(
+                    Unit(
+                        path,
+                        label,
+                        "statement",
+                        first,
+                        last,
+                        defined,
+                        _edit(old_lines, new_lines, was, first, last),
+                    )
+                )
             for old_node in olds_here:
                 kept += _kept(path, name, node, _dump(old_node))
     return Plan(tuple(units), tuple(kept))
@@ -246,16 +287,19 @@ def judge(
     if not ran:
         return problems
     words = prose(intent)
-    for unit in plan.units:
-        if _named(unit, words):
-            continue
+
+    def used(unit: Unit) -> bool:
         if unit.kind == "function":
-            used = any(
+            return any(
                 any(unit.first <= n <= unit.last for n in lines.get(unit.path, ())) for lines, _ in ran
             )
-        else:
-            used = not unit.names or any(unit.names & names for _, names in ran)
-        if not used:
+        return not unit.names or any(unit.names & names for _, names in ran)
+
+    proven = {u.edit for u in plan.units if used(u) and u.edit != ((), ())}
+    for unit in plan.units:
+        if _named(unit, words) or unit.edit in proven:
+            continue
+        if not used(unit):
             mine = sorted(t for t in trace.acceptance if any(covers(t, a) for a in acceptance))
             tests = ", ".join(mine[:3]) + (f" and {len(mine) - 3} more" if len(mine) > 3 else "")
             what = "runs" if unit.kind == "function" else "uses"

@@ -26,7 +26,7 @@ import pytest
 from bot.testing.github_server import BOT_LOGIN, GitHubSimulator
 from tests.integration.sample import PYTHON_PROJECT, git, make_repo
 from tests.integration.test_events import EXAMPLES
-from tests.integration.test_fanout_workflow import BOT, clone, run_job, workflow_jobs
+from tests.integration.test_fanout_workflow import BOT, FANOUT, WORK, clone, run_job, workflow_jobs
 from tests.integration.test_pr_followup import NEG, NEG_TEST, SUB, bot_replies, commit, review_comment_event
 
 pytestmark = pytest.mark.skipif(not EXAMPLES.exists(), reason="no webhook examples")
@@ -108,7 +108,7 @@ def test_an_inline_fix_under_fan_out_lands_on_the_pr_branch_without_force(tmp_pa
         out = run_job(jobs["event"], context, event_dir, base_env)
         assert out["fanout"] == "true", out
         assert git(origin, "rev-parse", BRANCH).strip() == head
-        request = event_dir / "fanout"
+        request = event_dir / FANOUT
         saved = json.loads((request / "request.json").read_text())
         assert saved["start"] == head and saved["followup"]["branch"] == BRANCH
         assert saved["followup"]["threads"] == {f"thread-{thread}": thread}
@@ -116,7 +116,7 @@ def test_an_inline_fix_under_fan_out_lands_on_the_pr_branch_without_force(tmp_pa
         context["needs"]["event"] = {"outputs": out}
 
         plan_dir = clone(origin, tmp_path / "plan")
-        shutil.copytree(request, plan_dir / "fanout")
+        shutil.copytree(request, plan_dir / FANOUT)
         out = run_job(jobs["plan"], context, plan_dir, base_env)
         matrix = json.loads(out["matrix"])
         assert [m["items"] for m in matrix["include"]] == [f"thread-{thread}"]
@@ -126,11 +126,11 @@ def test_an_inline_fix_under_fan_out_lands_on_the_pr_branch_without_force(tmp_pa
         spent = Decimal(0)
         for entry in matrix["include"]:
             work_dir = clone(origin, tmp_path / entry["job"])
-            shutil.copytree(request, work_dir / "fanout")
+            shutil.copytree(request, work_dir / FANOUT)
             start_step(jobs["work"], work_dir)
             assert git(work_dir, "rev-parse", "HEAD").strip() == head
             run_job(jobs["work"], {**context, "matrix": entry}, work_dir, no_github)
-            artifact = work_dir / "work" / entry["job"]
+            artifact = work_dir / WORK / entry["job"]
             result = json.loads((artifact / "result.json").read_text())
             assert [i["status"] for i in result["items"]] == ["done"], result
             spent += Decimal(result["spent_usd"])
@@ -139,8 +139,8 @@ def test_an_inline_fix_under_fan_out_lands_on_the_pr_branch_without_force(tmp_pa
         # A person pushes to the branch while the work jobs ran: the publish job's push is refused.
         moved = person_pushes(origin, tmp_path / "hana-again")
         publish_dir = clone(origin, tmp_path / "publish")
-        shutil.copytree(request, publish_dir / "fanout")
-        shutil.copytree(collected, publish_dir / "work")
+        shutil.copytree(request, publish_dir / FANOUT)
+        shutil.copytree(collected, publish_dir / WORK)
         out = run_job(jobs["publish"], context, publish_dir, base_env)
         assert out["conclusion"] == "success" and out["more"] == "false" and Decimal(out["cost"]) == spent
 

@@ -104,6 +104,22 @@ def test_a_changed_definition_no_acceptance_test_ran_is_refused_unless_the_item_
     assert len(judge(found, trace, acceptance=("t.py::test_floor",), intent=quoted)) == 1
 
 
+def test_the_same_edit_made_in_a_definition_the_tests_run_is_proven_by_them() -> None:
+    """A fix applied to a sibling too (floor and ceil had the same slip): not an untested change; a
+    different edit beside it still is."""
+    before = FLOOR + OTHER.replace("options[0]", "options[i - 0]")
+    after = before.replace("options[i - 0]", "options[i - 1]")
+    found = one(before, after)
+    assert [u.edit for u in found.units] == [(("return options[i - 0]",), ("return options[i - 1]",))] * 2
+    trace = _trace(set(), {"t.py::test_floor": ({2, 3}, {"floor"})})
+    assert judge(found, trace, acceptance=("t.py::test_floor",)) == []
+    different = before.replace("options[i - 0]", "options[i - 1]", 1).replace(
+        "options[i - 0]", "options[i + 1]"
+    )
+    other = one(before, different)
+    assert [p.kind for p in judge(other, trace, acceptance=("t.py::test_floor",))] == ["untested_change"]
+
+
 def test_a_statement_counts_as_used_when_code_the_tests_ran_refers_to_its_names() -> None:
     before = "import struct\npack = struct.Struct('>B').pack\nunpack = struct.Struct('>B').unpack\n"
     after = before.replace("'>B').pack", "'>b').pack")
