@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,6 +172,15 @@ class Trace:
     # acceptance test id -> (path -> lines it ran, names the code it ran refers to)
     acceptance: dict[str, tuple[dict[str, set[int]], frozenset[str]]] = field(default_factory=dict)
     runs: int = 0
+
+    @classmethod
+    def pooled(cls, traces: Iterable[Trace | None]) -> Trace:
+        """The traces runs wrote, merged (a run that wrote none adds nothing; ``runs`` counts)."""
+        out = cls(runs=0)
+        for found in traces:
+            if found is not None:
+                out.merge(found)
+        return out
 
     def merge(self, other: Trace) -> None:
         self.columns = self.columns and other.columns

@@ -239,10 +239,7 @@ async def _evidence(
     """``evidence.py``'s rules on what the verdict's traced runs executed; the item's acceptance
     tests that no traced run recorded are run once more, traced."""
     started = time.monotonic()
-    trace = Trace(runs=0)
-    for found in traces:
-        if found is not None:
-            trace.merge(found)
+    trace = Trace.pooled(traces)
     missing = [a for a in request.acceptance if not any(evidence.covers(t, a) for t in trace.acceptance)]
     command: tuple[str, ...] = ()
     if missing:
@@ -410,10 +407,7 @@ async def validate(
     if test is not None and not stop():
         if per_test:
             # Kept branches no earlier traced run reached: the suite's run looks for them too.
-            pooled = Trace(runs=0)
-            for found in traces:
-                if found is not None:
-                    pooled.merge(found)
+            pooled = Trace.pooled(traces)
             look = request if request and any(not pooled.ran_in(k.path, k.span) for k in plan.kept) else None
             stage, flaky, preexisting, found = await _suite(
                 change, test, settings, await base_outcomes(), earlier, traced=look
