@@ -271,7 +271,9 @@ def judge(
     item's passing acceptance tests never used."""
     problems: list[Diagnostic] = []
     for kept in plan.kept:
-        if not trace.ran_in(kept.path, kept.span):
+        # No test ran the file in its own process and one started a process: it may run there.
+        unseen = trace.spawned and not trace.lines.get(kept.path)
+        if not unseen and not trace.ran_in(kept.path, kept.span):
             problems.append(
                 Diagnostic(
                     f"keeps the old `{_short(kept.code)}` for inputs where `{_short(kept.condition)}`, "
@@ -283,10 +285,13 @@ def judge(
                     kind="kept_code",
                 )
             )
-    ran = [v for t, v in trace.acceptance.items() if any(covers(t, a) for a in acceptance)]
+    mine = sorted(t for t in trace.acceptance if any(covers(t, a) for a in acceptance))
+    ran = [trace.acceptance[t] for t in mine]
     if not ran:
         return problems
     words = prose(intent)
+    in_process = {p for lines, _ in ran for p, found in lines.items() if found}
+    spawned = any(t in trace.spawning for t in mine)
 
     def used(unit: Unit) -> bool:
         if unit.kind == "function":
@@ -297,10 +302,9 @@ def judge(
 
     proven = {u.edit for u in plan.units if used(u) and u.edit != ((), ())}
     for unit in plan.units:
-        if _named(unit, words) or unit.edit in proven:
+        if _named(unit, words) or unit.edit in proven or (spawned and unit.path not in in_process):
             continue
         if not used(unit):
-            mine = sorted(t for t in trace.acceptance if any(covers(t, a) for a in acceptance))
             tests = ", ".join(mine[:3]) + (f" and {len(mine) - 3} more" if len(mine) > 3 else "")
             what = "runs" if unit.kind == "function" else "uses"
             problems.append(

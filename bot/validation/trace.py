@@ -29,7 +29,7 @@ Span = tuple[int, int, int, int]  # line, column, end line, end column (1-based 
 
 PLUGIN = r'''
 """milestone-bot's tracer (bot/validation/trace.py): what each passing test ran in the changed files."""
-import json, os, sys
+import json, os, sys, threading
 import pytest
 
 _CONF = json.loads(os.environ["MILESTONE_BOT_TRACE"])
@@ -39,7 +39,18 @@ _EVERY = bool(_CONF["every_test"])
 _COLUMNS = sys.version_info >= (3, 11)
 _paths = {}
 _state = {}
-_out = {"columns": _COLUMNS, "reached": {}, "acceptance": {}}
+_out = {"columns": _COLUMNS, "reached": {}, "acceptance": {}, "spawned": False}
+_SPAWN = ("subprocess.Popen", "os.system", "os.posix_spawn", "os.exec", "os.spawn", "os.fork")
+_spawning = [False]
+
+
+def _audit(event, args):
+    # A test that starts a process may run the changed code there, where no tracer is.
+    if event in _SPAWN:
+        _spawning[0] = True
+
+
+sys.addaudithook(_audit)
 
 
 def _accepted(nodeid):
@@ -118,12 +129,17 @@ def pytest_runtest_protocol(item, nextitem):
     lines, offsets, names, seen = {}, set(), set(), set()
     _state[item.nodeid] = None
     previous = sys.gettrace()
+    previous_threads = getattr(threading, "gettrace", lambda: None)()
     mine = _tracer(lines, offsets, names, seen)
     sys.settrace(mine if previous is None else _chain(mine, previous))
+    threading.settrace(mine)  # threads the test starts are traced too
+    _spawning[0] = False
     try:
         yield
     finally:
         sys.settrace(previous)
+        threading.settrace(previous_threads)
+    spawned = _spawning[0]
     if _state.pop(item.nodeid, None) != "passed":
         return
     spans = _spans(offsets) if _COLUMNS else {}
@@ -132,9 +148,10 @@ def pytest_runtest_protocol(item, nextitem):
         entry = reached.setdefault(path, {"lines": set(), "spans": set()})
         entry["lines"].update(found)
         entry["spans"].update(spans.get(path, ()))
+    _out["spawned"] = _out["spawned"] or spawned
     if accepted:
         _out["acceptance"][item.nodeid] = {
-            "lines": {p: sorted(v) for p, v in lines.items()}, "names": sorted(names)
+            "lines": {p: sorted(v) for p, v in lines.items()}, "names": sorted(names), "spawned": spawned
         }
 
 
@@ -172,6 +189,10 @@ class Trace:
     # acceptance test id -> (path -> lines it ran, names the code it ran refers to)
     acceptance: dict[str, tuple[dict[str, set[int]], frozenset[str]]] = field(default_factory=dict)
     runs: int = 0
+    # A traced passing test started a process (which no tracer follows): anything a test did not
+    # run in its own process may have run there. ``spawning``: the acceptance tests that did.
+    spawned: bool = False
+    spawning: set[str] = field(default_factory=set)
 
     @classmethod
     def pooled(cls, traces: Iterable[Trace | None]) -> Trace:
@@ -190,6 +211,8 @@ class Trace:
             self.spans.setdefault(path, set()).update(spans)
         self.acceptance.update(other.acceptance)
         self.runs += other.runs
+        self.spawned = self.spawned or other.spawned
+        self.spawning |= other.spawning
 
     def ran_in(self, path: str, span: Span) -> bool:
         """Did any passing test run code inside ``span``? Lines only where there are no columns."""
@@ -238,7 +261,7 @@ def _relative(path: str, root: str) -> str:
 
 
 def _parse(data: Mapping[str, object], root: str) -> Trace:
-    trace = Trace(columns=bool(data.get("columns")))
+    trace = Trace(columns=bool(data.get("columns")), spawned=bool(data.get("spawned")))
     reached = data.get("reached")
     if isinstance(reached, dict):
         for path, entry in reached.items():
@@ -250,6 +273,8 @@ def _parse(data: Mapping[str, object], root: str) -> Trace:
         for test_id, entry in accepted.items():
             lines = {_relative(str(p), root): {int(n) for n in v} for p, v in entry.get("lines", {}).items()}
             trace.acceptance[str(test_id)] = (lines, frozenset(str(n) for n in entry.get("names", ())))
+            if entry.get("spawned"):
+                trace.spawning.add(str(test_id))
     return trace
 
 

@@ -55,3 +55,27 @@ async def test_a_run_without_a_trace_request_loads_no_plugin(tmp_path: Path) -> 
     check = Check((sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"), "pytest")
     run = await run_check(check, cwd=tmp_path, settings=Settings(timeout_s=120))
     assert run.trace is None and "milestone_bot_trace" not in " ".join(run.result.argv)
+
+
+THREADS_AND_PROCESSES = (
+    "import subprocess, sys, threading\n\nimport mod\n\n\n"
+    "def test_in_a_thread():\n    out = []\n    t = threading.Thread(target=lambda: out.append(mod.pick(0)))\n"
+    "    t.start()\n    t.join()\n    assert out == ['no']\n\n\n"
+    "def test_in_a_process():\n"
+    "    done = subprocess.run([sys.executable, '-c', 'import mod; print(mod.pick(1))'], capture_output=True, text=True)\n"
+    "    assert done.stdout.strip() == 'yes'\n"
+)
+
+
+async def test_threads_the_test_starts_are_traced_and_a_process_it_starts_is_said(tmp_path: Path) -> None:
+    (tmp_path / "mod.py").write_text(MODULE)
+    (tmp_path / "test_mod.py").write_text(THREADS_AND_PROCESSES)
+    check = Check((sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"), "pytest")
+    ids = ("test_mod.py::test_in_a_thread", "test_mod.py::test_in_a_process")
+    settings = Settings(timeout_s=120, env={"PYTHONPATH": str(tmp_path)})
+    run = await run_check(check, cwd=tmp_path, settings=settings, traced=TraceRequest(("mod.py",), ids))
+    assert {c.outcome for c in run.cases} == {"passed"}, run.diagnostics
+    trace = run.trace
+    assert trace is not None
+    assert trace.acceptance["test_mod.py::test_in_a_thread"][0] == {"mod.py": {2}}
+    assert trace.spawning == {"test_mod.py::test_in_a_process"} and trace.spawned

@@ -131,6 +131,26 @@ def test_a_statement_counts_as_used_when_code_the_tests_ran_refers_to_its_names(
     assert "`pack`" in problem.message and "uses" in problem.message
 
 
+def test_a_file_no_test_ran_in_process_is_not_judged_when_a_test_started_a_process() -> None:
+    """A CLI test runs the changed code in a subprocess, where no tracer is: not "untested"."""
+    before = FLOOR + OTHER
+    after = FLOOR.replace("i - 0", "i - 1") + OTHER.replace("options[0]", "options[-1]")
+    found = plan(
+        {
+            "pkg/mod.py": (before, after),
+            "pkg/cli.py": ("def main():\n    pass\n", "def main():\n    return 1\n"),
+        }
+    )
+    trace = _trace(set(), {"t.py::test_cli": ({2, 3}, {"floor"})})
+    assert {p.file for p in judge(found, trace, acceptance=("t.py::test_cli",))} == {
+        "pkg/mod.py",
+        "pkg/cli.py",
+    }
+    trace.spawning.add("t.py::test_cli")
+    # pkg/mod.py ran in the test's process (ceil there is still unproven); pkg/cli.py did not
+    assert {p.file for p in judge(found, trace, acceptance=("t.py::test_cli",))} == {"pkg/mod.py"}
+
+
 def test_no_acceptance_test_in_the_trace_judges_no_definition() -> None:
     before = FLOOR + OTHER
     after = FLOOR.replace("i - 0", "i - 1") + OTHER.replace("options[0]", "options[-1]")
