@@ -19,8 +19,9 @@ measured and refused: it rejects right fixes whose defensive branch no test reac
   item brought: a break slipped in elsewhere, or scope the item did not ask for. A definition the
   item names in its own words is exempt (it asked for it); so is one given the very edit a
   definition the tests do run was given (the same slip fixed in a sibling), and one a new test that
-  fails on the base runs (it then is an acceptance test). ``__all__`` and other dunders are
-  bookkeeping.
+  fails on the base runs (it then is an acceptance test). A function module-level code calls or
+  applies (a table builder, a decorator) runs at import, before the tracer looks: it counts as
+  used. ``__all__`` and other dunders are bookkeeping.
 
 Pure but for ``judge``'s inputs: the plan is made from the change's texts, the trace by pytest.
 """
@@ -57,6 +58,9 @@ class Unit:
     # The lines it lost and gained (stripped), when it had a counterpart before: the same edit
     # made in a definition the tests do run (a fix applied to its siblings too) is not unproven.
     edit: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+    # Called or applied by module-level code (a table builder, a decorator): it runs at import,
+    # before any test, where the tracer does not look; the tests use what it made.
+    import_time: bool = False
 
     def where(self) -> str:
         return f"{self.path} line {self.first}"
@@ -130,6 +134,35 @@ def _defined(node: ast.stmt) -> frozenset[str]:
     return frozenset(names)
 
 
+def _import_time_names(body: Sequence[ast.stmt]) -> set[str]:
+    """Names module-level code refers to: statements outside function bodies, decorators, default
+    values, bases and class bodies, the tests of module-level ``if``/``try``/``with`` blocks."""
+    names: set[str] = set()
+    for node in body:
+        parts: list[ast.AST]
+        if isinstance(node, _FUNCTION):
+            parts = [*node.decorator_list, *node.args.defaults]
+        elif isinstance(node, ast.ClassDef):
+            parts = [*node.decorator_list, *node.bases, *node.keywords]
+            names |= _import_time_names(node.body)
+        elif isinstance(node, _COMPOUND):
+            parts = [getattr(node, f) for f in ("test", "iter") if hasattr(node, f)]
+            parts += [item.context_expr for item in getattr(node, "items", [])]
+            for block in ("body", "orelse", "finalbody"):
+                names |= _import_time_names(getattr(node, block, []))
+            for handler in getattr(node, "handlers", []):
+                names |= _import_time_names(handler.body)
+        else:
+            parts = [node]
+        for part in parts:
+            for sub in ast.walk(part):
+                if isinstance(sub, ast.Name):
+                    names.add(sub.id)
+                elif isinstance(sub, ast.Attribute):
+                    names.add(sub.attr)
+    return names
+
+
 def _first(node: ast.stmt) -> int:
     decorators: list[ast.expr] = getattr(node, "decorator_list", [])
     return min([node.lineno, *(d.lineno for d in decorators)])
@@ -172,6 +205,7 @@ def plan(files: Mapping[str, tuple[str | None, str | None]]) -> Plan:
             continue
         spans = changed_spans(before, after)
         old_lines, new_lines = (before or "").splitlines(), after.splitlines()
+        at_import = _import_time_names(new.body)
         previous: dict[str, list[ast.stmt]] = {}
         for name, node in _units(old.body):
             previous.setdefault(name, []).append(node)
@@ -187,16 +221,9 @@ def plan(files: Mapping[str, tuple[str | None, str | None]]) -> Plan:
                 counterpart = olds[index] if index < len(olds) else None
                 if counterpart is not None and _dump(counterpart) == dump:
                     continue
-                units.append(
-                    Unit(
-                        path,
-                        name,
-                        "function",
-                        first,
-                        last,
-                        edit=_edit(old_lines, new_lines, counterpart, first, last),
-                    )
-                )
+                edit = _edit(old_lines, new_lines, counterpart, first, last)
+                early = name.split(".")[-1] in at_import
+                units.append(Unit(path, name, "function", first, last, edit=edit, import_time=early))
                 olds_here = [counterpart] if counterpart is not None else []
             else:
                 same = [o for o in previous.get(name, []) if _dump(o) == dump]
@@ -294,6 +321,8 @@ def judge(
     spawned = any(t in trace.spawning for t in mine)
 
     def used(unit: Unit) -> bool:
+        if unit.import_time:
+            return True
         if unit.kind == "function":
             return any(
                 any(unit.first <= n <= unit.last for n in lines.get(unit.path, ())) for lines, _ in ran

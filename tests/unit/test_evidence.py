@@ -151,6 +151,18 @@ def test_a_file_no_test_ran_in_process_is_not_judged_when_a_test_started_a_proce
     assert {p.file for p in judge(found, trace, acceptance=("t.py::test_cli",))} == {"pkg/mod.py"}
 
 
+def test_a_function_module_level_code_calls_or_applies_runs_at_import_and_counts_as_used() -> None:
+    before = (
+        "def _build():\n    return {1: 'a'}\n\n\nTABLE = _build()\n\n\n"
+        "def deco(f):\n    return f\n\n\n@deco\ndef g():\n    return TABLE[1]\n"
+    )
+    after = before.replace("{1: 'a'}", "{1: 'b'}").replace("    return f\n", "    f.x = 1\n    return f\n")
+    found = one(before, after)
+    assert [(u.name, u.import_time) for u in found.units] == [("_build", True), ("deco", True)]
+    trace = _trace(set(), {"t.py::test_g": ({14}, {"g"})})
+    assert judge(found, trace, acceptance=("t.py::test_g",)) == []
+
+
 def test_no_acceptance_test_in_the_trace_judges_no_definition() -> None:
     before = FLOOR + OTHER
     after = FLOOR.replace("i - 0", "i - 1") + OTHER.replace("options[0]", "options[-1]")
