@@ -124,14 +124,19 @@ def _defined(node: ast.stmt) -> frozenset[str]:
         targets = [node.target]
     elif isinstance(node, ast.Import | ast.ImportFrom):
         return frozenset((a.asname or a.name).split(".")[0] for a in node.names)
+    return frozenset(_names_in(targets))
+
+
+def _names_in(nodes: Sequence[ast.AST]) -> set[str]:
+    """Every name and attribute name in ``nodes``."""
     names: set[str] = set()
-    for target in targets:
-        for sub in ast.walk(target):
+    for node in nodes:
+        for sub in ast.walk(node):
             if isinstance(sub, ast.Name):
                 names.add(sub.id)
             elif isinstance(sub, ast.Attribute):
                 names.add(sub.attr)
-    return frozenset(names)
+    return names
 
 
 def _import_time_names(body: Sequence[ast.stmt]) -> set[str]:
@@ -154,12 +159,7 @@ def _import_time_names(body: Sequence[ast.stmt]) -> set[str]:
                 names |= _import_time_names(handler.body)
         else:
             parts = [node]
-        for part in parts:
-            for sub in ast.walk(part):
-                if isinstance(sub, ast.Name):
-                    names.add(sub.id)
-                elif isinstance(sub, ast.Attribute):
-                    names.add(sub.attr)
+        names |= _names_in(parts)
     return names
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.validation.detect import Check
-from bot.validation.pipeline import Settings, run_check
+from bot.validation.pipeline import CheckRun, Settings, run_check
 from bot.validation.trace import TraceRequest
 
 MODULE = "def pick(x):\n    return 'yes' if x else 'no'\n\n\ndef unused():\n    return 0\n"
@@ -25,13 +25,19 @@ CONFTEST = (
 )
 
 
-async def test_each_passing_test_s_lines_spans_and_names_are_recorded(tmp_path: Path) -> None:
-    (tmp_path / "mod.py").write_text(MODULE)
-    (tmp_path / "test_mod.py").write_text(TESTS)
-    (tmp_path / "conftest.py").write_text(CONFTEST)
+async def run_pytest_in(
+    root: Path, files: dict[str, str], traced: TraceRequest | None, settings: Settings | None = None
+) -> CheckRun:
+    """mod.py and ``files`` in ``root``, pytest run there as validation runs it (sandboxed)."""
+    for name, text in {"mod.py": MODULE, **files}.items():
+        (root / name).write_text(text)
     check = Check((sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"), "pytest")
+    return await run_check(check, cwd=root, settings=settings or Settings(timeout_s=120), traced=traced)
+
+
+async def test_each_passing_test_s_lines_spans_and_names_are_recorded(tmp_path: Path) -> None:
     request = TraceRequest(("mod.py",), ("test_mod.py::test_yes", "test_mod.py::test_fails"), every_test=True)
-    run = await run_check(check, cwd=tmp_path, settings=Settings(timeout_s=120), traced=request)
+    run = await run_pytest_in(tmp_path, {"test_mod.py": TESTS, "conftest.py": CONFTEST}, request)
     assert {c.id: c.outcome for c in run.cases} == {
         "test_mod.py::test_yes": "passed",
         "test_mod.py::test_fails": "failed",
@@ -50,10 +56,7 @@ async def test_each_passing_test_s_lines_spans_and_names_are_recorded(tmp_path: 
 
 
 async def test_a_run_without_a_trace_request_loads_no_plugin(tmp_path: Path) -> None:
-    (tmp_path / "mod.py").write_text(MODULE)
-    (tmp_path / "test_mod.py").write_text(TESTS.split("\n\n\ndef test_fails")[0] + "\n")
-    check = Check((sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"), "pytest")
-    run = await run_check(check, cwd=tmp_path, settings=Settings(timeout_s=120))
+    run = await run_pytest_in(tmp_path, {"test_mod.py": TESTS.split("\n\n\ndef test_fails")[0] + "\n"}, None)
     assert run.trace is None and "milestone_bot_trace" not in " ".join(run.result.argv)
 
 
@@ -68,12 +71,11 @@ THREADS_AND_PROCESSES = (
 
 
 async def test_threads_the_test_starts_are_traced_and_a_process_it_starts_is_said(tmp_path: Path) -> None:
-    (tmp_path / "mod.py").write_text(MODULE)
-    (tmp_path / "test_mod.py").write_text(THREADS_AND_PROCESSES)
-    check = Check((sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"), "pytest")
     ids = ("test_mod.py::test_in_a_thread", "test_mod.py::test_in_a_process")
     settings = Settings(timeout_s=120, env={"PYTHONPATH": str(tmp_path)})
-    run = await run_check(check, cwd=tmp_path, settings=settings, traced=TraceRequest(("mod.py",), ids))
+    run = await run_pytest_in(
+        tmp_path, {"test_mod.py": THREADS_AND_PROCESSES}, TraceRequest(("mod.py",), ids), settings
+    )
     assert {c.outcome for c in run.cases} == {"passed"}, run.diagnostics
     trace = run.trace
     assert trace is not None
